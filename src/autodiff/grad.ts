@@ -1,0 +1,147 @@
+/**
+ * Reverse-mode autodiff without a tape.
+ *
+ * While `valueAndGrad` runs `f`, the parameters are fresh leaf tensors and every op whose inputs
+ * carry a node records one on its output (see `bind` in ops/primitives.ts). The graph therefore
+ * lives in the values themselves: nothing global is written, nested or concurrent calls cannot see
+ * each other, and the gradients are returned, never stored on tensors.
+ */
+import { type Node, Tensor, fromStorage, storage } from '../tensor/tensor.js';
+import { shapeStr } from '../tensor/shape.js';
+import { treeMap } from './tree.js';
+
+/** The same values with no autodiff history: gradients do not flow through the result. */
+export const detach = (t: Tensor): Tensor =>
+  t.node === null ? t : new Tensor(t.shape, t.dtype, t.data, t.backend, null);
+
+/** stopGradient on a tensor or on every tensor of a tree. */
+export const stopGradient = <T>(tree: T): T => treeMap(tree, detach);
+
+const leafNode = (): Node => ({ op: 'leaf', inputs: [], vjp: () => [] });
+
+const attach = (t: Tensor): Tensor => new Tensor(t.shape, t.dtype, t.data, t.backend, leafNode());
+
+/** Reverse topological order of the nodes reachable from `root` (root first). */
+const reverseTopo = (root: Node): Node[] => {
+  const order: Node[] = [];
+  const seen = new Set<Node>();
+  // Iterative post-order DFS: recursion depth would follow the (long) recursion chain of TRM.
+  const stack: [Node, number][] = [[root, 0]];
+  seen.add(root);
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1]!;
+    const [node, i] = top;
+    if (i < node.inputs.length) {
+      top[1] = i + 1;
+      const child = node.inputs[i]!.node;
+      if (child !== null && !seen.has(child)) {
+        seen.add(child);
+        stack.push([child, 0]);
+      }
+    } else {
+      stack.pop();
+      order.push(node);
+    }
+  }
+  return order.reverse();
+};
+
+const accumulate = (a: Tensor | undefined, b: Tensor): Tensor =>
+  a === undefined
+    ? b
+    : fromStorage(a.shape, a.backend.binary('add', storage(a), a.shape, storage(b), b.shape, a.shape), a.backend);
+
+/** Cotangents of every node reachable from `out`, seeded with `seed` (same shape as `out`). */
+const backprop = (out: Tensor, seed: Tensor): Map<Node, Tensor> => {
+  const grads = new Map<Node, Tensor>();
+  if (out.node === null) return grads;
+  grads.set(out.node, seed);
+  for (const node of reverseTopo(out.node)) {
+    const g = grads.get(node);
+    if (g === undefined || node.inputs.length === 0) continue;
+    const gs = node.vjp(g);
+    node.inputs.forEach((input, i) => {
+      const gi = gs[i];
+      if (input.node === null || gi === null || gi === undefined) return;
+      if (gi.size !== input.size) {
+        throw new Error(
+          `${node.op}: VJP returned a cotangent of shape ${shapeStr(gi.shape)} for an input of shape ${shapeStr(input.shape)}`,
+        );
+      }
+      grads.set(input.node, accumulate(grads.get(input.node), gi));
+    });
+  }
+  return grads;
+};
+
+const zerosLike = (t: Tensor): Tensor => {
+  const x = storage(t);
+  return fromStorage(t.shape, new (x.constructor as new (n: number) => typeof x)(x.length), t.backend);
+};
+
+export interface ValueAndGrad<P, Aux> {
+  readonly value: Tensor;
+  readonly grad: P;
+  readonly aux: Aux;
+}
+
+const run = <P, A extends unknown[], Aux>(
+  f: (params: P, ...args: A) => readonly [Tensor, Aux],
+  params: P,
+  args: A,
+): ValueAndGrad<P, Aux> => {
+  const leaves = treeMap(params, attach);
+  const [value, aux] = f(leaves, ...args);
+  if (!(value instanceof Tensor) || value.size !== 1) {
+    throw new Error(
+      `valueAndGrad: f must return a tensor with one value, got ${value instanceof Tensor ? shapeStr(value.shape) : typeof value}`,
+    );
+  }
+  const seedData = storage(value).slice();
+  seedData[0] = 1;
+  const grads = backprop(value, fromStorage(value.shape, seedData, value.backend));
+  const grad = treeMap(leaves, (leaf) => {
+    const g = grads.get(leaf.node!);
+    return g === undefined ? zerosLike(leaf) : g.shape.length === leaf.shape.length ? g : fromStorage(leaf.shape, storage(g), leaf.backend);
+  });
+  return { value: detach(value), grad, aux: stopGradient(aux) };
+};
+
+/**
+ * `valueAndGrad(f)(params, ...args)` → `{ value, grad }` where `grad` has exactly the structure of
+ * `params`. `f` must return a one-element tensor. Only `params` are differentiated; `args` are
+ * constants.
+ */
+export const valueAndGrad =
+  <P, A extends unknown[]>(f: (params: P, ...args: A) => Tensor) =>
+  (params: P, ...args: A): { readonly value: Tensor; readonly grad: P } => {
+    const r = run((p: P, ...a: A) => [f(p, ...a), undefined] as const, params, args);
+    return { value: r.value, grad: r.grad };
+  };
+
+/** Like `valueAndGrad`, for an `f` that returns `[loss, aux]`; aux comes back detached. */
+export const valueAndGradWithAux =
+  <P, A extends unknown[], Aux>(f: (params: P, ...args: A) => readonly [Tensor, Aux]) =>
+  (params: P, ...args: A): ValueAndGrad<P, Aux> =>
+    run(f, params, args);
+
+/** The gradient alone. */
+export const grad =
+  <P, A extends unknown[]>(f: (params: P, ...args: A) => Tensor) =>
+  (params: P, ...args: A): P =>
+    valueAndGrad(f)(params, ...args).grad;
+
+/**
+ * Vector-Jacobian product of `f` at `params` with cotangent `dy` (same shape as f's output).
+ * Used by the gradient laws; `valueAndGrad` is the special case dy = 1.
+ */
+export const vjp = <P>(f: (params: P) => Tensor, params: P, dy: Tensor): { readonly value: Tensor; readonly grad: P } => {
+  const leaves = treeMap(params, attach);
+  const value = f(leaves);
+  if (value.size !== dy.size) {
+    throw new Error(`vjp: cotangent ${shapeStr(dy.shape)} does not match output ${shapeStr(value.shape)}`);
+  }
+  const grads = backprop(value, fromStorage(value.shape, storage(dy), value.backend));
+  const gradTree = treeMap(leaves, (leaf) => grads.get(leaf.node!) ?? zerosLike(leaf));
+  return { value: detach(value), grad: gradTree };
+};

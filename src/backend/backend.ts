@@ -1,0 +1,87 @@
+/**
+ * The Backend interface: the kernels every op bottoms out in.
+ *
+ * A kernel reads typed arrays and returns a freshly allocated one; it never writes its inputs.
+ * Shapes are validated by the op layer (src/ops) before a kernel is called, so kernels may assume
+ * consistent arguments. The plain-JS `reference` backend is the living definition of every kernel;
+ * other backends (gpu.js, WebAssembly) must agree with it within float tolerance.
+ */
+import type { DType, TypedArray } from '../tensor/dtype.js';
+import type { Shape } from '../tensor/shape.js';
+
+export type UnaryOp =
+  | 'neg'
+  | 'exp'
+  | 'log'
+  | 'sqrt'
+  | 'rsqrt'
+  | 'sigmoid'
+  | 'silu'
+  | 'abs'
+  | 'sign'
+  | 'sin'
+  | 'cos';
+
+export type BinaryOp =
+  | 'add'
+  | 'sub'
+  | 'mul'
+  | 'div'
+  | 'maximum'
+  | 'minimum'
+  | 'atan2'
+  | 'eq'
+  | 'ne'
+  | 'lt'
+  | 'le'
+  | 'gt'
+  | 'ge';
+
+export type ReduceOp = 'sum' | 'max';
+
+/** One batched matrix product: for each batch b, out[b] = op(A)[aOffsets[b]] · op(B)[bOffsets[b]],
+ *  where op(A) is m×k (stored k×m when transA) and op(B) is k×n (stored n×k when transB). */
+export interface MatmulSpec {
+  readonly m: number;
+  readonly k: number;
+  readonly n: number;
+  readonly transA: boolean;
+  readonly transB: boolean;
+  readonly aOffsets: readonly number[];
+  readonly bOffsets: readonly number[];
+}
+
+export interface Backend {
+  readonly name: string;
+  unary(op: UnaryOp, x: TypedArray): TypedArray;
+  /** Element-wise with NumPy broadcasting into `outShape`; comparisons give 1/0 in `x`'s dtype. */
+  binary(op: BinaryOp, a: TypedArray, aShape: Shape, b: TypedArray, bShape: Shape, outShape: Shape): TypedArray;
+  /** cond ≠ 0 ? a : b, broadcast into `outShape`. */
+  where(
+    cond: TypedArray,
+    cShape: Shape,
+    a: TypedArray,
+    aShape: Shape,
+    b: TypedArray,
+    bShape: Shape,
+    outShape: Shape,
+  ): TypedArray;
+  /** Reduces x viewed as [outer, n, inner] over n. */
+  reduce(op: ReduceOp, x: TypedArray, outer: number, n: number, inner: number): TypedArray;
+  /** First index of the maximum of x viewed as [outer, n, inner] over n. */
+  argmax(x: TypedArray, outer: number, n: number, inner: number): Int32Array;
+  matmul(a: TypedArray, b: TypedArray, spec: MatmulSpec): TypedArray;
+  permute(x: TypedArray, shape: Shape, perm: readonly number[]): TypedArray;
+  /** Copies the box [starts, starts + sizes). */
+  slice(x: TypedArray, shape: Shape, starts: readonly number[], sizes: readonly number[]): TypedArray;
+  /** Places x at `before` inside a tensor of `outShape` filled with `value`. */
+  pad(x: TypedArray, shape: Shape, before: readonly number[], outShape: Shape, value: number): TypedArray;
+  concat(parts: readonly { readonly data: TypedArray; readonly shape: Shape }[], axis: number, outShape: Shape): TypedArray;
+  /** out[i, :] = table[ids[i], :] for a table of `rows` × `cols`. */
+  gather(table: TypedArray, rows: number, cols: number, ids: Int32Array): TypedArray;
+  /** out = zeros(rows, cols); out[ids[i], :] += values[i, :]. */
+  scatterAdd(values: TypedArray, ids: Int32Array, rows: number, cols: number): TypedArray;
+  cast(x: TypedArray, dtype: DType): TypedArray;
+  /** Releases what the backend holds (GPU kernels, workers). The reference backend holds nothing. */
+  close(): void;
+}
