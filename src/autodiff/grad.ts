@@ -138,8 +138,10 @@ export const grad =
 export const vjp = <P>(f: (params: P) => Tensor, params: P, dy: Tensor): { readonly value: Tensor; readonly grad: P } => {
   const leaves = treeMap(params, attach);
   const value = f(leaves);
-  if (value.size !== dy.size) {
-    throw new Error(`vjp: cotangent ${shapeStr(dy.shape)} does not match output ${shapeStr(value.shape)}`);
+  if (value.size !== dy.size || value.dtype !== dy.dtype) {
+    throw new Error(
+      `vjp: cotangent ${dy.dtype} ${shapeStr(dy.shape)} does not match output ${value.dtype} ${shapeStr(value.shape)}`,
+    );
   }
   const grads = backprop(value, fromStorage(value.shape, storage(dy), value.backend));
   const gradTree = treeMap(leaves, (leaf) => grads.get(leaf.node!) ?? zerosLike(leaf));

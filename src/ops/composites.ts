@@ -16,6 +16,7 @@ import {
   lt,
   max,
   maximum,
+  minimum,
   mul,
   ne,
   neg,
@@ -55,9 +56,13 @@ export const logSoftmax = (x: Tensor, axis = -1): Tensor => {
 export const rmsNorm = (x: Tensor, eps: number, axis = -1): Tensor =>
   mul(x, rsqrt(add(mean(square(x), axis, true), eps)));
 
-/** s(x) = x + 1 for x ≥ 0, 1 / (1 − x + 1e−30) for x < 0: the stablemax "exponential". */
+/**
+ * s(x) = x + 1 for x ≥ 0, 1 / (1 − x + 1e−30) for x < 0: the stablemax "exponential". The x < 0
+ * branch reads min(x, 0), so the branch `where` discards stays finite: at x = 1 in float32,
+ * 1 − x + 1e−30 squared underflows to 0 and its (discarded) gradient 0/0 would poison the sum.
+ */
 export const stablemaxS = (x: Tensor): Tensor =>
-  where(lt(x, 0), div(1, add(sub(1, x), 1e-30)), add(x, 1));
+  where(lt(x, 0), div(1, add(sub(1, minimum(x, 0)), 1e-30)), add(x, 1));
 
 /** log(s(x_i) / Σ_j s(x_j)) along `axis` (the official `log_stablemax`). */
 export const logStablemax = (x: Tensor, axis = -1): Tensor => {
@@ -88,9 +93,10 @@ const pickLabel = (logp: Tensor, labels: Tensor, ignoreIndex: number): Tensor =>
 export const stablemaxCrossEntropy = (logits: Tensor, labels: Tensor, ignoreIndex = -100): Tensor =>
   neg(pickLabel(logStablemax(cast(logits, 'float64')), labels, ignoreIndex));
 
-/** Softmax cross entropy per token (float32 as the official code computes it), 0 where ignored. */
+/** Softmax cross entropy per token, in float32 as the official code computes it (float64 logits stay
+ *  float64: casting them down would only lose precision), 0 where ignored. */
 export const softmaxCrossEntropy = (logits: Tensor, labels: Tensor, ignoreIndex = -100): Tensor =>
-  neg(pickLabel(logSoftmax(cast(logits, 'float32')), labels, ignoreIndex));
+  neg(pickLabel(logSoftmax(logits.dtype === 'float64' ? logits : cast(logits, 'float32')), labels, ignoreIndex));
 
 /** Binary cross entropy with logits, per element: max(x,0) − x·y + log(1 + exp(−|x|)). */
 export const binaryCrossEntropyWithLogits = (x: Tensor, y: Tensor): Tensor =>

@@ -220,7 +220,8 @@ const P = {
     forward: ([x], shape) => {
       const out = broadcastShapes('broadcastTo', x!.shape, shape);
       if (!sameShape(out, shape)) throw new Error(`broadcastTo: ${shapeStr(x!.shape)} does not broadcast to ${shapeStr(shape)}`);
-      const zero = lift(0, x!);
+      // x + (−0) is x bit for bit (+0 + −0 = +0, −0 + −0 = −0); x + 0 would turn −0 into +0.
+      const zero = lift(-0, x!);
       return make(x!, shape, x!.backend.binary('add', storage(x!), x!.shape, storage(zero), [], shape));
     },
     vjp: (g, [x]) => [sumTo(g, x!.shape)],
@@ -525,7 +526,7 @@ export const pad = (x: Tensor, widths: readonly (readonly [number, number])[], v
   if (widths.length > x.rank) throw new Error(`pad: ${widths.length} widths for shape ${shapeStr(x.shape)}`);
   const before = x.shape.map((_, i) => widths[i]?.[0] ?? 0);
   const outShape = x.shape.map((d, i) => d + before[i]! + (widths[i]?.[1] ?? 0));
-  if (before.some((v) => v < 0) || outShape.some((v, i) => v < x.shape[i]!)) {
+  if (widths.some(([b, a]) => !Number.isInteger(b) || !Number.isInteger(a) || b < 0 || a < 0)) {
     throw new Error(`pad: negative widths for ${shapeStr(x.shape)}`);
   }
   return padPrim(x, before, outShape, value);

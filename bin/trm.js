@@ -1,0 +1,13 @@
+#!/usr/bin/env node
+// Entry point of the `trm` command: runs the compiled CLI from dist/ (built by `npm ci` via the
+// `prepare` script, or by `npm run build`).
+import { existsSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const entry = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
+if (!existsSync(entry)) {
+  process.stderr.write('trm: the compiled CLI is missing (dist/). Run `npm run build` (npm ci does it).\n');
+  process.exit(2);
+}
+const { main } = await import(pathToFileURL(entry).href);
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,62 @@
+/**
+ * The official puzzle CSV (`source,q,a,rating`, one header row; §1, §2), as shipped for
+ * Sudoku-Extreme and Maze-Hard. Quoted fields (RFC 4180) are accepted; every row must have the four
+ * columns. Errors name the file, the 1-based line and the column.
+ */
+import * as E from 'fp-ts/lib/Either.js';
+import { type DataError, catchDataError, fail } from './errors.js';
+
+export interface CsvRow {
+  /** 1-based line number in the file (the header is line 1). */
+  readonly line: number;
+  readonly source: string;
+  readonly q: string;
+  readonly a: string;
+  readonly rating: number;
+}
+
+const splitRecord = (file: string, line: number, text: string): string[] => {
+  const out: string[] = [];
+  let field = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i]!;
+    if (quoted) {
+      if (ch === '"' && text[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else if (ch === '"') quoted = false;
+      else field += ch;
+    } else if (ch === '"' && field === '') quoted = true;
+    else if (ch === ',') {
+      out.push(field);
+      field = '';
+    } else field += ch;
+  }
+  if (quoted) fail(file, `line ${line}`, 'unterminated quoted field');
+  out.push(field);
+  return out;
+};
+
+export const COLUMNS = ['source', 'q', 'a', 'rating'] as const;
+
+/** Parses the text of an official CSV. */
+export const parsePuzzleCsv = (file: string, text: string): E.Either<DataError, CsvRow[]> =>
+  catchDataError(() => {
+    const lines = text.split(/\r?\n/);
+    const header = splitRecord(file, 1, lines[0] ?? '').map((s) => s.trim());
+    if (header.length !== 4 || COLUMNS.some((c, i) => header[i] !== c)) {
+      fail(file, 'line 1 (header)', `expected columns ${COLUMNS.join(',')}, got ${header.join(',')}`);
+    }
+    const rows: CsvRow[] = [];
+    lines.slice(1).forEach((raw, i) => {
+      const line = i + 2;
+      if (raw.trim() === '') return;
+      const f = splitRecord(file, line, raw);
+      if (f.length !== 4) fail(file, `line ${line}`, `expected 4 columns (${COLUMNS.join(',')}), got ${f.length}`);
+      const rating = Number(f[3]);
+      if (f[3]!.trim() === '' || !Number.isFinite(rating)) fail(file, `line ${line} column rating`, `not a number: ${JSON.stringify(f[3])}`);
+      rows.push({ line, source: f[0]!, q: f[1]!, a: f[2]!, rating });
+    });
+    return rows;
+  });

@@ -1,0 +1,195 @@
+/**
+ * Training checkpoints: one safetensors file with everything a bit-identical resume needs.
+ *
+ *   model/<official name>      weights and buffers (H_init, L_init, puzzle_emb.weights, ...)
+ *   ema/<official name>        the EMA of the trainable weights (when enabled)
+ *   optim/exp_avg.<path>, optim/exp_avg_sq.<path>   AdamATan2 moments
+ *   carry/y, carry/z, carry/steps, carry/halted, carry/inputs, carry/labels, carry/puzzle_identifiers
+ *   __metadata__: format trm-checkpoint/1, config (official names, JSON), hyper (JSON), preset,
+ *                 step, optim_step, key, data (JSON)
+ *
+ * The data stream and the exploration draws are functions of (key, step), so restoring these
+ * values and the step restores the run exactly. Written to a temporary name and renamed.
+ */
+import * as E from 'fp-ts/lib/Either.js';
+import { pipe } from 'fp-ts/lib/function.js';
+import * as t from 'io-ts';
+import { type SafetensorsFile, type StWriteEntry, formatSafetensorsError, readSafetensors, writeSafetensors } from '../io/safetensors.js';
+import { keyFromString, keyToString } from '../random/key.js';
+import type { Tensor } from '../tensor/tensor.js';
+import type { Carry } from '../trm/act.js';
+import { type TrmConfig, decodeConfig } from '../trm/config.js';
+import { type TrmParams, type TrmState, fromOfficial, officialLayout } from '../trm/params.js';
+import { TrainHyper } from './hyper.js';
+import type { TrainState } from './loop.js';
+import { optimizerStateScalars, optimizerStateTensors, restoreOptimizerState } from './optim.js';
+
+export const CHECKPOINT_FORMAT = 'trm-checkpoint/1';
+
+export interface CheckpointMeta {
+  readonly preset: string;
+  /** How the data stream was made (preset data options + seed), echoed back on resume. */
+  readonly data: unknown;
+}
+
+export interface LoadedCheckpoint {
+  readonly file: string;
+  readonly config: TrmConfig;
+  readonly hyper: TrainHyper;
+  readonly preset: string;
+  readonly data: unknown;
+  readonly state: TrainState;
+}
+
+export interface CheckpointError {
+  readonly file: string;
+  readonly field: string;
+  readonly message: string;
+}
+
+export const formatCheckpointError = (e: CheckpointError): string => `${e.file}: ${e.field}: ${e.message}`;
+
+const paramsEntries = (cfg: TrmConfig, prefix: string, state: TrmState, trainableOnly: boolean): StWriteEntry[] =>
+  officialLayout(cfg)
+    .filter((r) => !trainableOnly || r.trainable)
+    .map((r) => ({ name: `${prefix}${r.name}`, tensor: r.get(state) }));
+
+export const checkpointEntries = (cfg: TrmConfig, s: TrainState): StWriteEntry[] => {
+  const entries: StWriteEntry[] = [...paramsEntries(cfg, 'model/', s.model, false)];
+  if (s.ema !== null) entries.push(...paramsEntries(cfg, 'ema/', { params: s.ema, buffers: s.model.buffers }, true));
+  for (const [name, tensor] of optimizerStateTensors(s.opt, 'optim/')) entries.push({ name, tensor });
+  if (s.carry !== null) {
+    const c = s.carry;
+    entries.push(
+      { name: 'carry/y', tensor: c.y },
+      { name: 'carry/z', tensor: c.z },
+      { name: 'carry/steps', tensor: c.steps },
+      { name: 'carry/halted', tensor: c.halted },
+      { name: 'carry/inputs', tensor: c.data.inputs },
+      { name: 'carry/labels', tensor: c.data.labels },
+      { name: 'carry/puzzle_identifiers', tensor: c.data.puzzleIdentifiers },
+    );
+  }
+  return entries;
+};
+
+export const saveCheckpoint = (
+  file: string,
+  cfg: TrmConfig,
+  hyper: TrainHyper,
+  meta: CheckpointMeta,
+  s: TrainState,
+): E.Either<CheckpointError, void> =>
+  pipe(
+    writeSafetensors(file, checkpointEntries(cfg, s), {
+      format: CHECKPOINT_FORMAT,
+      config: JSON.stringify(cfg.official),
+      hyper: JSON.stringify(hyper),
+      preset: meta.preset,
+      data: JSON.stringify(meta.data ?? null),
+      step: String(s.step),
+      optim_step: String(optimizerStateScalars(s.opt).step),
+      key: keyToString(s.key),
+      ema: String(s.ema !== null),
+    }),
+    E.mapLeft((e) => ({ file, field: '(write)', message: formatSafetensorsError(e) })),
+  );
+
+const Meta = t.type({
+  format: t.literal(CHECKPOINT_FORMAT),
+  config: t.string,
+  hyper: t.string,
+  preset: t.string,
+  data: t.string,
+  step: t.string,
+  optim_step: t.string,
+  key: t.string,
+  ema: t.union([t.literal('true'), t.literal('false')]),
+});
+
+const parseJson = (file: string, field: string, s: string): E.Either<CheckpointError, unknown> =>
+  E.tryCatch(
+    () => JSON.parse(s) as unknown,
+    () => ({ file, field: `__metadata__.${field}`, message: 'is not valid JSON' }),
+  );
+
+const nonNegInt = (file: string, field: string, s: string): E.Either<CheckpointError, number> => {
+  const n = Number(s);
+  return Number.isInteger(n) && n >= 0 ? E.right(n) : E.left({ file, field: `__metadata__.${field}`, message: `expected a non-negative integer, got ${JSON.stringify(s)}` });
+};
+
+const prefixed = (st: SafetensorsFile, prefix: string): Map<string, Tensor> => {
+  const m = new Map<string, Tensor>();
+  for (const [k, v] of st.tensors) if (k.startsWith(prefix)) m.set(k.slice(prefix.length), v);
+  return m;
+};
+
+export const decodeCheckpoint = (file: string, st: SafetensorsFile): E.Either<CheckpointError, LoadedCheckpoint> => {
+  const meta = Meta.decode(st.metadata);
+  if (E.isLeft(meta)) {
+    const e = meta.left[0];
+    const key = e?.context.map((c) => c.key).filter((k) => k !== '').join('.') ?? '';
+    return E.left({ file, field: `__metadata__.${key}`, message: st.metadata.format === undefined ? 'not a trm checkpoint (no format)' : `unexpected value ${JSON.stringify(e?.value)}` });
+  }
+  const m = meta.right;
+  return pipe(
+    E.Do,
+    E.bind('configJson', () => parseJson(file, 'config', m.config)),
+    E.bind('config', ({ configJson }) => pipe(decodeConfig(configJson), E.mapLeft((ce) => ({ file, field: `__metadata__.config.${ce.field}`, message: ce.message })))),
+    E.bind('hyperJson', () => parseJson(file, 'hyper', m.hyper)),
+    E.bind('hyper', ({ hyperJson }) =>
+      pipe(
+        TrainHyper.decode(hyperJson),
+        E.mapLeft((es) => ({ file, field: `__metadata__.hyper.${es[0]?.context.map((c) => c.key).filter(Boolean).join('.') ?? ''}`, message: 'invalid value' })),
+      ),
+    ),
+    E.bind('data', () => parseJson(file, 'data', m.data)),
+    E.bind('step', () => nonNegInt(file, 'step', m.step)),
+    E.bind('optimStep', () => nonNegInt(file, 'optim_step', m.optim_step)),
+    E.bind('key', () => E.tryCatch(() => keyFromString(m.key), () => ({ file, field: '__metadata__.key', message: `invalid key ${JSON.stringify(m.key)}` }))),
+    E.chain(({ config, hyper, data, step, optimStep, key }) => {
+      const model = fromOfficial(config, prefixed(st, 'model/'));
+      if (!model.ok) return E.left({ file, field: `model/${model.error.field}`, message: model.error.message });
+      let ema: TrmParams | null = null;
+      if (m.ema === 'true') {
+        const emaTensors = prefixed(st, 'ema/');
+        // Buffers are not averaged: take them from the model.
+        for (const r of officialLayout(config)) if (!r.trainable) emaTensors.set(r.name, r.get(model.state));
+        const e = fromOfficial(config, emaTensors);
+        if (!e.ok) return E.left({ file, field: `ema/${e.error.field}`, message: e.error.message });
+        ema = e.state.params;
+      }
+      const opt = restoreOptimizerState(model.state.params, st.tensors, { step: optimStep }, 'optim/');
+      if (E.isLeft(opt)) return E.left({ file, field: 'optim/', message: opt.left });
+      const c = prefixed(st, 'carry/');
+      const names = ['y', 'z', 'steps', 'halted', 'inputs', 'labels', 'puzzle_identifiers'];
+      let carry: Carry | null = null;
+      if (c.size > 0) {
+        const missing = names.find((n) => !c.has(n));
+        if (missing !== undefined) return E.left({ file, field: `carry/${missing}`, message: 'missing tensor' });
+        carry = {
+          y: c.get('y')!,
+          z: c.get('z')!,
+          steps: c.get('steps')!,
+          halted: c.get('halted')!,
+          data: { inputs: c.get('inputs')!, labels: c.get('labels')!, puzzleIdentifiers: c.get('puzzle_identifiers')! },
+        };
+      }
+      return E.right({
+        file,
+        config,
+        hyper,
+        preset: m.preset,
+        data,
+        state: { step, model: model.state, opt: opt.right, ema, carry, key },
+      });
+    }),
+  );
+};
+
+export const loadCheckpoint = (file: string): E.Either<CheckpointError, LoadedCheckpoint> =>
+  pipe(
+    readSafetensors(file),
+    E.mapLeft((e) => ({ file, field: '(file)', message: formatSafetensorsError(e) })),
+    E.chain((st) => decodeCheckpoint(file, st)),
+  );

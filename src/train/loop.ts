@@ -1,0 +1,159 @@
+/**
+ * The official training loop (`pretrain.py` §6), one optimizer step at a time, as a pure function:
+ *
+ *   trainStep(setup, state, batch) → { state', metrics }
+ *
+ * Semantics kept from the official code:
+ * - the ACT carry persists across batches: each step runs ONE supervision step for every row;
+ *   halted rows take the new batch's row, the others keep working on theirs;
+ * - one optimizer step per supervision step; the loss is scaled by 1/global batch;
+ * - AdamATan2 on all parameters, SignSGD on the rows of the sparse puzzle embedding the carry used;
+ * - warmup then cosine with lr_min_ratio; EMA after every step when enabled;
+ * - metrics: values ending in `loss` divided by the global batch, the others by max(count, 1).
+ * Randomness (halting exploration) comes from foldIn(key, step): a run is a function of its seed.
+ */
+import { valueAndGradWithAux } from '../autodiff/grad.js';
+import { treeLeaves } from '../autodiff/tree.js';
+import { mul } from '../ops/index.js';
+import { type Key, foldIn } from '../random/index.js';
+import type { Tensor } from '../tensor/tensor.js';
+import {
+  type Batch,
+  type Carry,
+  type StepResult,
+  type Trainable,
+  initialCarry,
+  puzzleRows,
+  startStep,
+  stepForward,
+} from '../trm/act.js';
+import type { TrmConfig } from '../trm/config.js';
+import type { TrmParams, TrmState } from '../trm/params.js';
+import type { RecursionContext } from '../trm/recursion.js';
+import { emaInit, emaUpdate } from './ema.js';
+import type { TrainHyper } from './hyper.js';
+import { type AdamState, type Optimizer, adamAtan2, signSgdSparse } from './optim.js';
+import { cosineScheduleWithWarmup } from './schedule.js';
+
+export interface TrainSetup {
+  readonly cfg: TrmConfig;
+  readonly ctx: RecursionContext;
+  readonly hyper: TrainHyper;
+  readonly optimizer: Optimizer;
+  readonly lr: (step: number) => number;
+  readonly puzzleEmbLr: (step: number) => number;
+}
+
+export interface TrainState {
+  /** Optimizer steps taken so far (the official `step`, 1-based inside trainStep). */
+  readonly step: number;
+  readonly model: TrmState;
+  readonly opt: AdamState<TrmParams>;
+  readonly ema: TrmParams | null;
+  /** null before the first batch (the official carry is created from the first batch). */
+  readonly carry: Carry | null;
+  /** The run's root key; step s uses foldIn(key, s). */
+  readonly key: Key;
+}
+
+export interface TrainMetrics {
+  readonly step: number;
+  readonly lr: number;
+  readonly loss: number;
+  readonly lm_loss: number;
+  readonly q_halt_loss: number;
+  readonly q_continue_loss?: number;
+  readonly count: number;
+  readonly accuracy: number;
+  readonly exact_accuracy: number;
+  readonly q_halt_accuracy: number;
+  readonly steps: number;
+}
+
+export const makeSetup = (cfg: TrmConfig, ctx: RecursionContext, hyper: TrainHyper): TrainSetup => {
+  const sched = (base: number) =>
+    cosineScheduleWithWarmup({ baseLr: base, warmupSteps: hyper.lr_warmup_steps, totalSteps: hyper.total_steps, minRatio: hyper.lr_min_ratio });
+  return {
+    cfg,
+    ctx,
+    hyper,
+    optimizer: adamAtan2({ beta1: hyper.beta1, beta2: hyper.beta2, weightDecay: hyper.weight_decay }),
+    lr: sched(hyper.lr),
+    puzzleEmbLr: sched(hyper.puzzle_emb_lr),
+  };
+};
+
+export const initTrainState = (setup: TrainSetup, model: TrmState, k: Key): TrainState => ({
+  step: 0,
+  model,
+  opt: setup.optimizer.init(model.params),
+  ema: setup.hyper.ema ? emaInit(model.params) : null,
+  carry: null,
+  key: k,
+});
+
+/** Training stopped because a loss or gradient was not finite. */
+export class NonFiniteError extends Error {
+  constructor(
+    readonly step: number,
+    readonly tensor: string,
+  ) {
+    super(`non-finite value at step ${step} in ${tensor}; training stopped (the last checkpoint is untouched)`);
+    this.name = 'NonFiniteError';
+  }
+}
+
+const firstNonFinite = (tree: unknown): string | null => {
+  for (const [path, t] of treeLeaves(tree)) {
+    for (let i = 0; i < t.size; i++) if (!Number.isFinite(t.data[i]!)) return path;
+  }
+  return null;
+};
+
+/** One optimizer step = one supervision step for every row of the carry. */
+export const trainStep = (setup: TrainSetup, s: TrainState, batch: Batch): { state: TrainState; metrics: TrainMetrics } => {
+  const { cfg, ctx, hyper } = setup;
+  const step = s.step + 1;
+  const carry = s.carry ?? initialCarry(cfg, batch, s.model.buffers.yInit.dtype);
+  const started = startStep(cfg, s.model.buffers, carry, batch);
+  const w: Trainable = { params: s.model.params, puzzleRows: puzzleRows(cfg, s.model.buffers, started.data) };
+  const scale = 1 / hyper.global_batch_size;
+  const { value, grad, aux } = valueAndGradWithAux((p: Trainable): readonly [Tensor, StepResult] => {
+    const r = stepForward(cfg, ctx, p, started, { mode: 'train', lossType: hyper.loss_type, key: foldIn(s.key, step) });
+    return [mul(r.loss.total, scale), r] as const;
+  })(w);
+
+  if (!Number.isFinite(value.data[0]!)) throw new NonFiniteError(step, 'loss');
+  const bad = firstNonFinite({ params: grad.params, puzzle_emb: grad.puzzleRows });
+  if (bad !== null) throw new NonFiniteError(step, `gradient of ${bad}`);
+
+  const lr = setup.lr(step);
+  const { params, state: opt } = setup.optimizer.update(s.model.params, grad.params, s.opt, lr);
+  const puzzleEmb =
+    cfg.puzzleEmbNdim > 0
+      ? signSgdSparse(s.model.buffers.puzzleEmb, started.data.puzzleIdentifiers, grad.puzzleRows, setup.puzzleEmbLr(step), hyper.puzzle_emb_weight_decay)
+      : s.model.buffers.puzzleEmb;
+  const model: TrmState = { params, buffers: { ...s.model.buffers, puzzleEmb } };
+  const ema = s.ema === null ? null : emaUpdate(s.ema, params, hyper.ema_rate);
+
+  const m = aux.metrics;
+  const per = Math.max(m.count, 1);
+  const B = hyper.global_batch_size;
+  const metrics: TrainMetrics = {
+    step,
+    lr,
+    loss: aux.loss.total.data[0]! / B,
+    lm_loss: aux.loss.lmLoss.data[0]! / B,
+    q_halt_loss: aux.loss.qHaltLoss.data[0]! / B,
+    ...(aux.loss.qContinueLoss === null ? {} : { q_continue_loss: aux.loss.qContinueLoss.data[0]! / B }),
+    count: m.count / per,
+    accuracy: m.accuracy / per,
+    exact_accuracy: m.exact_accuracy / per,
+    q_halt_accuracy: m.q_halt_accuracy / per,
+    steps: m.steps / per,
+  };
+  return { state: { step, model, opt, ema, carry: aux.carry, key: s.key }, metrics };
+};
+
+/** The weights to evaluate and save: the EMA when enabled (with the live buffers), else the live ones. */
+export const evalModel = (s: TrainState): TrmState => (s.ema === null ? s.model : { params: s.ema, buffers: s.model.buffers });

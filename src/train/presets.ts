@@ -1,0 +1,139 @@
+/**
+ * Named configurations: small ones that learn on a laptop CPU in minutes, and the paper's, for
+ * reading and cross-checking (§5.1, §6.1 of the official behaviour notes).
+ */
+import type { OfficialConfigInput } from '../trm/config.js';
+import { type TrainHyper, OFFICIAL_TRAIN_DEFAULTS } from './hyper.js';
+
+export interface SudokuData {
+  readonly kind: 'sudoku';
+  /** 4, 6 or 9 (box 2×2, 2×3, 3×3). */
+  readonly size: 4 | 6 | 9;
+  readonly trainCount: number;
+  readonly testCount: number;
+  readonly augment: 'digits' | 'full' | 'none';
+  /** Held-out puzzles are disjoint from training as strings ('puzzle') or up to relabelling. */
+  readonly disjointBy: 'puzzle' | 'relabel';
+}
+
+export interface Preset {
+  readonly name: string;
+  readonly description: string;
+  readonly arch: Omit<OfficialConfigInput, 'vocab_size' | 'seq_len'> & Partial<Pick<OfficialConfigInput, 'vocab_size' | 'seq_len'>>;
+  readonly hyper: TrainHyper;
+  /** Data the CLI can generate itself; null for the paper's datasets (bring your own, `--data`). */
+  readonly data: SudokuData | null;
+  /** Steps a user can expect to need (also the default of --steps). */
+  readonly steps: number;
+}
+
+const sudokuArch = (size: number) => ({ vocab_size: size + 2, seq_len: size * size });
+
+export const PRESETS: Readonly<Record<string, Preset>> = {
+  sudoku4: {
+    name: 'sudoku4',
+    description: '4×4 Sudoku (2×2 boxes), MLP-t, D=64, T=2, n=2, N_sup=4: the config with which the official code learns fastest on 2 CPU cores',
+    arch: {
+      ...sudokuArch(4),
+      batch_size: 64,
+      num_puzzle_identifiers: 1,
+      H_cycles: 2,
+      L_cycles: 2,
+      L_layers: 2,
+      hidden_size: 64,
+      expansion: 4,
+      num_heads: 2,
+      pos_encodings: 'none',
+      mlp_t: true,
+      puzzle_emb_ndim: 64,
+      puzzle_emb_len: 1,
+      halt_max_steps: 4,
+      halt_exploration_prob: 0.1,
+      no_ACT_continue: true,
+      forward_dtype: 'float32',
+    },
+    hyper: {
+      ...OFFICIAL_TRAIN_DEFAULTS,
+      global_batch_size: 64,
+      lr: 1e-3,
+      lr_min_ratio: 0.1,
+      lr_warmup_steps: 50,
+      total_steps: 760,
+      weight_decay: 0.1,
+      puzzle_emb_lr: 1e-3,
+      puzzle_emb_weight_decay: 0.1,
+      ema: false,
+    },
+    data: { kind: 'sudoku', size: 4, trainCount: 3000, testCount: 1000, augment: 'digits', disjointBy: 'puzzle' },
+    steps: 760,
+  },
+  sudoku6: {
+    name: 'sudoku6',
+    description: '6×6 Sudoku (2×3 boxes), MLP-t, D=128, T=2, n=3, N_sup=6: the honest generalisation test',
+    arch: {
+      ...sudokuArch(6),
+      batch_size: 64,
+      num_puzzle_identifiers: 1,
+      H_cycles: 2,
+      L_cycles: 3,
+      L_layers: 2,
+      hidden_size: 128,
+      expansion: 4,
+      num_heads: 2,
+      pos_encodings: 'none',
+      mlp_t: true,
+      puzzle_emb_ndim: 128,
+      puzzle_emb_len: 1,
+      halt_max_steps: 6,
+      halt_exploration_prob: 0.1,
+      no_ACT_continue: true,
+      forward_dtype: 'float32',
+    },
+    hyper: {
+      ...OFFICIAL_TRAIN_DEFAULTS,
+      global_batch_size: 64,
+      lr: 1e-3,
+      lr_min_ratio: 0.1,
+      lr_warmup_steps: 100,
+      total_steps: 4000,
+      weight_decay: 0.1,
+      puzzle_emb_lr: 1e-3,
+      puzzle_emb_weight_decay: 0.1,
+      ema: true,
+    },
+    data: { kind: 'sudoku', size: 6, trainCount: 20000, testCount: 1000, augment: 'full', disjointBy: 'relabel' },
+    steps: 4000,
+  },
+  'sudoku-extreme-mlp': {
+    name: 'sudoku-extreme-mlp',
+    description: 'The paper\'s Sudoku-Extreme MLP-t model (87.4 %): T=3, n=6, D=512, 5.0M parameters',
+    arch: { ...sudokuArch(9), batch_size: 768, H_cycles: 3, L_cycles: 6, L_layers: 2, hidden_size: 512, num_heads: 8, expansion: 4, pos_encodings: 'none', mlp_t: true, puzzle_emb_ndim: 512, puzzle_emb_len: 16, halt_max_steps: 16, halt_exploration_prob: 0.1, no_ACT_continue: true, forward_dtype: 'bfloat16', num_puzzle_identifiers: 1 },
+    hyper: { ...OFFICIAL_TRAIN_DEFAULTS, lr: 1e-4, puzzle_emb_lr: 1e-4, weight_decay: 1.0, puzzle_emb_weight_decay: 1.0, ema: true, total_steps: 65_104 },
+    data: null,
+    steps: 65_104,
+  },
+  'sudoku-extreme-att': {
+    name: 'sudoku-extreme-att',
+    description: 'The paper\'s Sudoku-Extreme attention model (74.7 %): T=3, n=6, D=512, RoPE',
+    arch: { ...sudokuArch(9), batch_size: 768, H_cycles: 3, L_cycles: 6, L_layers: 2, hidden_size: 512, num_heads: 8, expansion: 4, pos_encodings: 'rope', mlp_t: false, puzzle_emb_ndim: 512, puzzle_emb_len: 16, halt_max_steps: 16, halt_exploration_prob: 0.1, no_ACT_continue: true, forward_dtype: 'bfloat16', num_puzzle_identifiers: 1 },
+    hyper: { ...OFFICIAL_TRAIN_DEFAULTS, lr: 1e-4, puzzle_emb_lr: 1e-4, weight_decay: 1.0, puzzle_emb_weight_decay: 1.0, ema: true, total_steps: 65_104 },
+    data: null,
+    steps: 65_104,
+  },
+  'maze-hard': {
+    name: 'maze-hard',
+    description: 'The paper\'s Maze-Hard 30×30 attention model (85.3 %): T=3, n=4, D=512, RoPE',
+    arch: { vocab_size: 6, seq_len: 900, batch_size: 768, H_cycles: 3, L_cycles: 4, L_layers: 2, hidden_size: 512, num_heads: 8, expansion: 4, pos_encodings: 'rope', mlp_t: false, puzzle_emb_ndim: 512, puzzle_emb_len: 16, halt_max_steps: 16, halt_exploration_prob: 0.1, no_ACT_continue: true, forward_dtype: 'bfloat16', num_puzzle_identifiers: 1 },
+    hyper: { ...OFFICIAL_TRAIN_DEFAULTS, lr: 1e-4, puzzle_emb_lr: 1e-4, weight_decay: 1.0, puzzle_emb_weight_decay: 1.0, ema: true, total_steps: 65_104 },
+    data: null,
+    steps: 65_104,
+  },
+  arc1: {
+    name: 'arc1',
+    description: 'The paper\'s ARC-AGI-1 attention model (44.6 % pass@2): T=3, n=4, D=512, RoPE, one puzzle embedding per augmented puzzle',
+    arch: { vocab_size: 12, seq_len: 900, batch_size: 768, H_cycles: 3, L_cycles: 4, L_layers: 2, hidden_size: 512, num_heads: 8, expansion: 4, pos_encodings: 'rope', mlp_t: false, puzzle_emb_ndim: 512, puzzle_emb_len: 16, halt_max_steps: 16, halt_exploration_prob: 0.1, no_ACT_continue: true, forward_dtype: 'bfloat16', num_puzzle_identifiers: 960_961 },
+    hyper: { ...OFFICIAL_TRAIN_DEFAULTS, ema: true, total_steps: 519_270 },
+    data: null,
+    steps: 519_270,
+  },
+};

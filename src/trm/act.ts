@@ -1,0 +1,204 @@
+/**
+ * One supervision step with the official ACT carry (`TinyRecursiveReasoningModel_ACTV1.forward`
+ * + `ACTLossHead`).
+ *
+ * The carry holds, per batch row, the state (y, z), the steps taken and whether the row halted,
+ * and the data the row is working on. A step:
+ *   1. startStep: rows that halted last time restart from (y_init, z_init) with steps 0 and take
+ *      the new batch's row; the other rows keep their data (the new batch's row is discarded).
+ *   2. stepForward: x = input embedding; deep recursion; heads; halting; loss.
+ *      Halting: steps ≥ N_sup always halts. In training (and N_sup > 1) a row also halts when
+ *      q_halt > 0 (paper, `no_ACT_continue`) or q_halt > q_continue (Q-learning ACT), unless
+ *      exploration drew a minimum step count it has not reached. Evaluation never halts early.
+ * The returned carry is detached: no gradient flows between supervision steps.
+ */
+import { stopGradient } from '../autodiff/grad.js';
+import {
+  broadcastTo,
+  gather,
+  maximum,
+  reshape,
+  sigmoid,
+  where,
+} from '../ops/index.js';
+import type { Key } from '../random/key.js';
+import { split } from '../random/key.js';
+import { bernoulliArray, randintArray } from '../random/sample.js';
+import type { Backend } from '../backend/backend.js';
+import { type Tensor, fromStorage, storage, zeros } from '../tensor/tensor.js';
+import type { TrmConfig } from './config.js';
+import { inputEmbedding } from './embedding.js';
+import { outputHead, qHead } from './heads.js';
+import { type LossResult, type LossType, type Metrics, lossHead, stepMetrics } from './loss.js';
+import type { TrmBuffers, TrmParams } from './params.js';
+import { type RecursionContext, type YZ, deepRecursion } from './recursion.js';
+import { ropeTables } from './rope.js';
+
+export interface Batch {
+  /** int32 [B, seq_len] */
+  readonly inputs: Tensor;
+  /** int32 [B, seq_len], −100 = ignored */
+  readonly labels: Tensor;
+  /** int32 [B] */
+  readonly puzzleIdentifiers: Tensor;
+}
+
+export interface Carry {
+  /** y (official z_H) [B, L, D] */
+  readonly y: Tensor;
+  /** z (official z_L) [B, L, D] */
+  readonly z: Tensor;
+  /** int32 [B] */
+  readonly steps: Tensor;
+  /** int32 [B], 1 = halted */
+  readonly halted: Tensor;
+  readonly data: Batch;
+}
+
+export type Mode = 'train' | 'eval';
+
+/** Everything a step needs that depends only on the config: the recursion sizes and RoPE tables. */
+export const stepContext = (cfg: TrmConfig, backend?: Backend): RecursionContext => ({
+  T: cfg.T,
+  n: cfg.n,
+  numHeads: cfg.numHeads,
+  eps: cfg.rmsNormEps,
+  rope: cfg.posEncodings === 'rope' && !cfg.mlpT ? ropeTables(cfg.totalLen, cfg.headDim, cfg.ropeTheta, backend) : null,
+});
+
+/** The initial carry: every row halted, so the first step loads the batch and resets the state. */
+export const initialCarry = (cfg: TrmConfig, batch: Batch, dtype: Tensor['dtype'] = 'float32'): Carry => {
+  const B = batch.inputs.shape[0]!;
+  const backend = batch.inputs.backend;
+  return {
+    y: zeros([B, cfg.totalLen, cfg.D], { dtype, backend }),
+    z: zeros([B, cfg.totalLen, cfg.D], { dtype, backend }),
+    steps: zeros([B], { dtype: 'int32', backend }),
+    halted: fromStorage([B], new Int32Array(B).fill(1), backend),
+    data: batch,
+  };
+};
+
+const rowMask = (halted: Tensor, rank: number): Tensor =>
+  reshape(halted, [halted.shape[0]!, ...Array.from({ length: rank - 1 }, () => 1)]);
+
+/** Step 1: halted rows restart from (y_init, z_init) with the new batch's row. */
+export const startStep = (cfg: TrmConfig, buffers: TrmBuffers, carry: Carry, batch: Batch): Carry => {
+  const h = carry.halted;
+  const take = (fresh: Tensor, old: Tensor): Tensor => where(rowMask(h, fresh.rank), fresh, old);
+  const init = (v: Tensor, like: Tensor): Tensor => broadcastTo(reshape(v, [1, 1, cfg.D]), like.shape);
+  return {
+    y: take(init(buffers.yInit, carry.y), carry.y),
+    z: take(init(buffers.zInit, carry.z), carry.z),
+    steps: where(h, 0, carry.steps),
+    halted: h,
+    data: {
+      inputs: take(batch.inputs, carry.data.inputs),
+      labels: take(batch.labels, carry.data.labels),
+      puzzleIdentifiers: take(batch.puzzleIdentifiers, carry.data.puzzleIdentifiers),
+    },
+  };
+};
+
+/** The puzzle-embedding rows of the carry's data (the official `local_weights`). */
+export const puzzleRows = (cfg: TrmConfig, buffers: TrmBuffers, data: Batch): Tensor =>
+  cfg.puzzleEmbNdim > 0
+    ? gather(buffers.puzzleEmb, data.puzzleIdentifiers)
+    : zeros([data.puzzleIdentifiers.shape[0]!, 0], { dtype: buffers.yInit.dtype, backend: buffers.yInit.backend });
+
+/** What is differentiated in training: the parameters and this batch's puzzle-embedding rows. */
+export interface Trainable {
+  readonly params: TrmParams;
+  readonly puzzleRows: Tensor;
+}
+
+export interface StepOptions {
+  readonly mode: Mode;
+  readonly lossType: LossType;
+  /** Needed in training when halt_exploration_prob > 0. */
+  readonly key?: Key;
+  /** Override of the halting rule for inference: 'adaptive' halts each row on q_halt > 0 as in training. */
+  readonly halt?: 'max' | 'adaptive';
+}
+
+export interface StepResult {
+  readonly carry: Carry;
+  /** [B, seq_len, vocab] */
+  readonly logits: Tensor;
+  readonly qHalt: Tensor;
+  readonly qContinue: Tensor;
+  readonly targetQContinue: Tensor | null;
+  readonly loss: LossResult;
+  readonly metrics: Metrics;
+}
+
+/** x, deep recursion and heads for the carry `c` (already started). */
+const forward = (cfg: TrmConfig, ctx: RecursionContext, w: Trainable, c: Carry) => {
+  const x = inputEmbedding(cfg, w.params.embedTokens, w.params.embedPos, w.puzzleRows, c.data.inputs);
+  const yz: YZ = deepRecursion(ctx, w.params, x, { y: c.y, z: c.z });
+  return { yz, logits: outputHead(w.params, yz.y, cfg.puzzleEmbLen), q: qHead(w.params, yz.y) };
+};
+
+const minHaltSteps = (cfg: TrmConfig, key: Key | undefined, B: number): Int32Array => {
+  const out = new Int32Array(B);
+  if (cfg.haltExplorationProb <= 0) return out;
+  if (key === undefined) throw new Error('stepForward: halt_exploration_prob > 0 in training needs a PRNG key');
+  const [kb, kr] = split(key, 2) as [Key, Key];
+  const explore = bernoulliArray(kb, B, cfg.haltExplorationProb);
+  const draws = randintArray(kr, B, 2, cfg.nSup + 1);
+  for (let b = 0; b < B; b++) out[b] = explore[b] ? draws[b]! : 0;
+  return out;
+};
+
+/** Step 2: one supervision step on a started carry. Pure; the result's carry is detached. */
+export const stepForward = (
+  cfg: TrmConfig,
+  ctx: RecursionContext,
+  w: Trainable,
+  c: Carry,
+  opts: StepOptions,
+): StepResult => {
+  const B = c.steps.shape[0]!;
+  const { yz, logits, q } = forward(cfg, ctx, w, c);
+  const newYZ = stopGradient(yz);
+
+  // Halting (no gradient).
+  const steps = new Int32Array(B);
+  const halted = new Int32Array(B);
+  const isLast = new Int32Array(B);
+  const training = opts.mode === 'train';
+  const adaptive = training ? cfg.nSup > 1 : opts.halt === 'adaptive';
+  const minSteps = training ? minHaltSteps(cfg, opts.key, B) : new Int32Array(B);
+  const qh = storage(q.halt);
+  const qc = storage(q.cont);
+  for (let b = 0; b < B; b++) {
+    steps[b] = c.steps.data[b]! + 1;
+    isLast[b] = steps[b]! >= cfg.nSup ? 1 : 0;
+    let h = isLast[b]! === 1;
+    if (adaptive) h = h || (cfg.noActContinue ? qh[b]! > 0 : qh[b]! > qc[b]!);
+    if (training) h = h && steps[b]! >= minSteps[b]!;
+    halted[b] = h ? 1 : 0;
+  }
+  const backend = c.steps.backend;
+  const newCarry: Carry = {
+    y: newYZ.y,
+    z: newYZ.z,
+    steps: fromStorage([B], steps, backend),
+    halted: fromStorage([B], halted, backend),
+    data: c.data,
+  };
+
+  // The Q-continue target (HRM's Q-learning ACT): one more no-grad pass on the new carry.
+  let target: Tensor | null = null;
+  if (training && !cfg.noActContinue && cfg.nSup > 1) {
+    const next = forward(cfg, ctx, stopGradient(w), newCarry).q;
+    const last = fromStorage([B], isLast, backend);
+    target = stopGradient(sigmoid(where(last, next.halt, maximum(next.halt, next.cont))));
+  }
+
+  const loss = lossHead(opts.lossType, logits, c.data.labels, q.halt, q.cont, target);
+  const metrics = stepMetrics(c.data.labels, loss.preds, q.halt, newCarry.halted, newCarry.steps);
+  return { carry: newCarry, logits, qHalt: q.halt, qContinue: q.cont, targetQContinue: target, loss, metrics };
+};
+
+

@@ -1,0 +1,231 @@
+/**
+ * The TRM configuration: decoded from the official field names (arch/trm.yaml, a run's
+ * all_config.yaml, a trace's metadata) and mapped ONCE to the paper's names.
+ *
+ *   official            paper / trm-ts      meaning
+ *   H_cycles            T                   deep-recursion cycles (T−1 without gradient, 1 with)
+ *   L_cycles            n                   latent updates z ← net(x + y + z) per cycle
+ *   L_layers            layers              blocks in the one tiny network
+ *   hidden_size         D                   width of x, y, z
+ *   halt_max_steps      nSup                supervision steps (N_sup)
+ *   z_H / H_init        y / yInit           the answer state
+ *   z_L / L_init        z / zInit           the latent
+ */
+import * as E from 'fp-ts/lib/Either.js';
+import { pipe } from 'fp-ts/lib/function.js';
+import * as t from 'io-ts';
+
+const PosEncodings = t.union([t.literal('rope'), t.literal('learned'), t.literal('none')]);
+const ForwardDtype = t.union([t.literal('float32'), t.literal('bfloat16'), t.literal('float16'), t.literal('float64')]);
+
+/** The official config fields. Defaults are those of the official arch/trm.yaml. */
+export const OfficialConfig = t.intersection([
+  t.type({
+    vocab_size: t.Int,
+    seq_len: t.Int,
+  }),
+  t.partial({
+    batch_size: t.Int,
+    num_puzzle_identifiers: t.Int,
+    H_cycles: t.Int,
+    L_cycles: t.Int,
+    H_layers: t.Int,
+    L_layers: t.Int,
+    hidden_size: t.Int,
+    expansion: t.number,
+    num_heads: t.Int,
+    pos_encodings: PosEncodings,
+    mlp_t: t.boolean,
+    puzzle_emb_ndim: t.Int,
+    puzzle_emb_len: t.Int,
+    halt_max_steps: t.Int,
+    halt_exploration_prob: t.number,
+    no_ACT_continue: t.boolean,
+    rms_norm_eps: t.number,
+    rope_theta: t.number,
+    forward_dtype: ForwardDtype,
+  }),
+]);
+export type OfficialConfig = t.TypeOf<typeof OfficialConfig>;
+
+/** The same fields as plain TypeScript values (integers unbranded), for configs written in code. */
+export type OfficialConfigInput = {
+  [K in keyof OfficialConfig]: NonNullable<OfficialConfig[K]> extends number ? number : OfficialConfig[K];
+};
+
+/** Everything the model needs, in the paper's names, with the derived sizes precomputed. */
+export interface TrmConfig {
+  readonly vocabSize: number;
+  readonly seqLen: number;
+  readonly batchSize: number;
+  readonly numPuzzleIdentifiers: number;
+  /** T: deep-recursion cycles (official H_cycles). */
+  readonly T: number;
+  /** n: latent updates per cycle (official L_cycles). */
+  readonly n: number;
+  readonly layers: number;
+  /** D: hidden width (official hidden_size). */
+  readonly D: number;
+  readonly expansion: number;
+  readonly numHeads: number;
+  readonly headDim: number;
+  readonly posEncodings: 'rope' | 'learned' | 'none';
+  readonly mlpT: boolean;
+  readonly puzzleEmbNdim: number;
+  /** Prefix positions prepended to the sequence (official puzzle_emb_len, derived when 0). */
+  readonly puzzleEmbLen: number;
+  /** L = puzzleEmbLen + seqLen: the length every state y, z has. */
+  readonly totalLen: number;
+  /** SwiGLU width of the per-token MLP and (mlp_t) of the sequence-mixing MLP. */
+  readonly interD: number;
+  readonly interT: number;
+  /** N_sup: supervision steps (official halt_max_steps). */
+  readonly nSup: number;
+  readonly haltExplorationProb: number;
+  /** true: halt on q_halt > 0 (the paper). false: Q-learning ACT with a continue target (HRM). */
+  readonly noActContinue: boolean;
+  readonly rmsNormEps: number;
+  readonly ropeTheta: number;
+  readonly forwardDtype: string;
+  /** The decoded official fields, defaults filled in, for writing back out. */
+  readonly official: Readonly<Required<OfficialConfig>>;
+}
+
+export const OFFICIAL_DEFAULTS = {
+  batch_size: 1,
+  num_puzzle_identifiers: 1,
+  H_cycles: 3,
+  L_cycles: 6,
+  H_layers: 0,
+  L_layers: 2,
+  hidden_size: 512,
+  expansion: 4,
+  num_heads: 8,
+  pos_encodings: 'rope',
+  mlp_t: false,
+  puzzle_emb_ndim: 512,
+  puzzle_emb_len: 16,
+  halt_max_steps: 16,
+  halt_exploration_prob: 0.1,
+  no_ACT_continue: true,
+  rms_norm_eps: 1e-5,
+  rope_theta: 10000,
+  forward_dtype: 'bfloat16',
+} as const;
+
+/** Python's round(): halves go to the even neighbour. */
+export const pythonRound = (x: number): number => {
+  const f = Math.floor(x);
+  const diff = x - f;
+  if (diff > 0.5) return f + 1;
+  if (diff < 0.5) return f;
+  return f % 2 === 0 ? f : f + 1;
+};
+
+/** The official SwiGLU width: ceil to a multiple of 256 of round(expansion · width · 2/3). */
+export const swigluWidth = (width: number, expansion: number): number =>
+  Math.ceil(pythonRound((expansion * width * 2) / 3) / 256) * 256;
+
+export interface ConfigError {
+  readonly field: string;
+  readonly message: string;
+}
+
+const fail = (field: string, message: string): E.Either<ConfigError, never> => E.left({ field, message });
+
+const ioErrors = (errors: t.Errors): ConfigError => {
+  const first = errors[0];
+  if (first === undefined) return { field: '(root)', message: 'invalid config' };
+  const path = first.context
+    .map((c) => c.key)
+    .filter((k) => k !== '' && !/^\d+$/.test(k))
+    .join('.');
+  const expected = first.context[first.context.length - 1]?.type.name ?? 'unknown';
+  return {
+    field: path || '(root)',
+    message: `expected ${expected}, got ${JSON.stringify(first.value)}`,
+  };
+};
+
+/** Checks what the official code would crash on (or silently get wrong) and derives the sizes. */
+const derive = (c: Required<OfficialConfig>): E.Either<ConfigError, TrmConfig> => {
+  const positive: (keyof OfficialConfig)[] = ['vocab_size', 'seq_len', 'batch_size', 'num_puzzle_identifiers', 'H_cycles', 'L_cycles', 'L_layers', 'hidden_size', 'num_heads', 'halt_max_steps'];
+  for (const k of positive) if ((c[k] as number) < 1) return fail(k, `must be ≥ 1, got ${c[k]}`);
+  if (c.puzzle_emb_ndim < 0) return fail('puzzle_emb_ndim', `must be ≥ 0, got ${c.puzzle_emb_ndim}`);
+  if (c.puzzle_emb_len < 0) return fail('puzzle_emb_len', `must be ≥ 0, got ${c.puzzle_emb_len}`);
+  if (!(c.expansion > 0)) return fail('expansion', `must be > 0, got ${c.expansion}`);
+  if (!(c.rms_norm_eps > 0)) return fail('rms_norm_eps', `must be > 0, got ${c.rms_norm_eps}`);
+  if (!(c.halt_exploration_prob >= 0 && c.halt_exploration_prob <= 1)) {
+    return fail('halt_exploration_prob', `must be in [0, 1], got ${c.halt_exploration_prob}`);
+  }
+  // The official code derives the prefix length from the embedding width when it is 0.
+  const puzzleEmbLen = c.puzzle_emb_len === 0 ? Math.ceil(c.puzzle_emb_ndim / c.hidden_size) : c.puzzle_emb_len;
+  if (c.puzzle_emb_ndim > puzzleEmbLen * c.hidden_size) {
+    return fail(
+      'puzzle_emb_ndim',
+      `${c.puzzle_emb_ndim} does not fit in puzzle_emb_len·hidden_size = ${puzzleEmbLen}·${c.hidden_size}`,
+    );
+  }
+  if (!c.mlp_t) {
+    if (c.hidden_size % c.num_heads !== 0) {
+      return fail('num_heads', `hidden_size ${c.hidden_size} is not divisible by num_heads ${c.num_heads}`);
+    }
+    if (c.pos_encodings === 'rope' && (c.hidden_size / c.num_heads) % 2 !== 0) {
+      return fail('num_heads', `RoPE needs an even head dimension, got ${c.hidden_size / c.num_heads}`);
+    }
+  }
+  const totalLen = puzzleEmbLen + c.seq_len;
+  return E.right({
+    vocabSize: c.vocab_size,
+    seqLen: c.seq_len,
+    batchSize: c.batch_size,
+    numPuzzleIdentifiers: c.num_puzzle_identifiers,
+    T: c.H_cycles,
+    n: c.L_cycles,
+    layers: c.L_layers,
+    D: c.hidden_size,
+    expansion: c.expansion,
+    numHeads: c.num_heads,
+    headDim: Math.floor(c.hidden_size / c.num_heads),
+    posEncodings: c.pos_encodings,
+    mlpT: c.mlp_t,
+    puzzleEmbNdim: c.puzzle_emb_ndim,
+    puzzleEmbLen,
+    totalLen,
+    interD: swigluWidth(c.hidden_size, c.expansion),
+    interT: swigluWidth(totalLen, c.expansion),
+    nSup: c.halt_max_steps,
+    haltExplorationProb: c.halt_exploration_prob,
+    noActContinue: c.no_ACT_continue,
+    rmsNormEps: c.rms_norm_eps,
+    ropeTheta: c.rope_theta,
+    forwardDtype: c.forward_dtype,
+    official: c,
+  });
+};
+
+/**
+ * Decodes a config given with the official field names. Unknown fields are ignored (a run's
+ * all_config.yaml carries many); a wrong type or an impossible combination is an error that
+ * names the field.
+ *
+ * Documented deviation: with `puzzle_emb_ndim = 0` and `puzzle_emb_len > 0` the official code
+ * builds a sequence of seq_len positions but sizes RoPE / positions / mlp_t for
+ * puzzle_emb_len + seq_len and crashes with a shape error. trm-ts prepends puzzle_emb_len
+ * all-zero prefix positions instead, which is what the sizes imply.
+ */
+export const decodeConfig = (input: unknown): E.Either<ConfigError, TrmConfig> =>
+  pipe(
+    OfficialConfig.decode(input),
+    E.mapLeft(ioErrors),
+    E.chain((c) => derive({ ...OFFICIAL_DEFAULTS, ...c } as Required<OfficialConfig>)),
+  );
+
+/** For code and tests that build configs in TypeScript: throws on a bad config. */
+export const makeConfig = (input: OfficialConfigInput): TrmConfig =>
+  pipe(
+    decodeConfig(input),
+    E.getOrElseW((e) => {
+      throw new Error(`config: ${e.field}: ${e.message}`);
+    }),
+  );

@@ -1,0 +1,238 @@
+/**
+ * TRM parameters and buffers, and their one-to-one mapping to the official module names.
+ *
+ * Trainable parameters (what AdamATan2 updates and what gradients are taken for) live in
+ * `TrmParams`. Buffers that are never trained by gradient descent of the main optimizer live in
+ * `TrmBuffers`: y_init / z_init (official H_init / L_init, fixed random) and the sparse puzzle
+ * embedding table (trained by SignSGD on the rows a batch uses).
+ */
+import type { Key } from '../random/key.js';
+import { split } from '../random/key.js';
+import { truncatedNormal } from '../random/sample.js';
+import type { DType } from '../tensor/dtype.js';
+import { Tensor, full, zeros } from '../tensor/tensor.js';
+import { shapeStr } from '../tensor/shape.js';
+import type { Backend } from '../backend/backend.js';
+import type { TrmConfig } from './config.js';
+
+/** A linear layer's weight in PyTorch layout [out, in]: y = x · Wᵀ. */
+export type Weight = Tensor;
+
+export interface SwiGluParams {
+  /** [2·inter, width]: first half gate, second half up. */
+  readonly gateUp: Weight;
+  /** [width, inter]. */
+  readonly down: Weight;
+}
+
+export interface AttentionParams {
+  /** [3·D, D]: heads of q, then k, then v. */
+  readonly qkv: Weight;
+  readonly o: Weight;
+}
+
+export interface BlockParams {
+  /** Self-attention (attention variant) or null. */
+  readonly attn: AttentionParams | null;
+  /** Sequence-mixing SwiGLU over the L axis (mlp_t variant) or null. */
+  readonly mlpT: SwiGluParams | null;
+  readonly mlp: SwiGluParams;
+}
+
+export interface TrmParams {
+  /** [vocab, D] */
+  readonly embedTokens: Tensor;
+  /** [L, D] with learned positions, else null. */
+  readonly embedPos: Tensor | null;
+  /** The one tiny network: `layers` blocks. */
+  readonly blocks: readonly BlockParams[];
+  /** [vocab, D], no bias. */
+  readonly lmHead: Weight;
+  /** [2, D] and [2]: row 0 halt, row 1 continue. */
+  readonly qHead: { readonly weight: Weight; readonly bias: Tensor };
+}
+
+export interface TrmBuffers {
+  /** y_0, official H_init [D]. */
+  readonly yInit: Tensor;
+  /** z_0, official L_init [D]. */
+  readonly zInit: Tensor;
+  /** The sparse puzzle embedding table [num_puzzle_identifiers, puzzle_emb_ndim]. */
+  readonly puzzleEmb: Tensor;
+}
+
+export interface TrmState {
+  readonly params: TrmParams;
+  readonly buffers: TrmBuffers;
+}
+
+export interface InitOptions {
+  readonly dtype?: DType;
+  readonly backend?: Backend;
+}
+
+/**
+ * The official initialisation: truncated LeCun normal (std 1/√fan_in) for linear layers, std
+ * 1/√D for the token and position embeddings, q_head weight 0 and bias −5 (so the model starts by
+ * never halting), puzzle embedding 0, H_init/L_init truncated normal with std 1.
+ */
+export const initState = (cfg: TrmConfig, k: Key, opts: InitOptions = {}): TrmState => {
+  const o = { dtype: opts.dtype ?? 'float32', ...(opts.backend ? { backend: opts.backend } : {}) } as const;
+  const keys = split(k, 4 + cfg.layers);
+  const lecun = (kk: Key, out: number, inp: number): Tensor => truncatedNormal(kk, [out, inp], 1 / Math.sqrt(inp), o);
+  const swiglu = (kk: Key, width: number, inter: number): SwiGluParams => {
+    const [a, b] = split(kk, 2) as [Key, Key];
+    return { gateUp: lecun(a, 2 * inter, width), down: lecun(b, width, inter) };
+  };
+  const blocks = Array.from({ length: cfg.layers }, (_, i): BlockParams => {
+    const [ka, kt, km] = split(keys[4 + i]!, 3) as [Key, Key, Key];
+    const [kq, ko] = split(ka, 2) as [Key, Key];
+    return {
+      attn: cfg.mlpT ? null : { qkv: lecun(kq, 3 * cfg.numHeads * cfg.headDim, cfg.D), o: lecun(ko, cfg.D, cfg.numHeads * cfg.headDim) },
+      mlpT: cfg.mlpT ? swiglu(kt, cfg.totalLen, cfg.interT) : null,
+      mlp: swiglu(km, cfg.D, cfg.interD),
+    };
+  });
+  const [kEmb, kPos, kHead, kInit] = keys as [Key, Key, Key, Key];
+  const [kY, kZ] = split(kInit, 2) as [Key, Key];
+  const embStd = 1 / Math.sqrt(cfg.D);
+  return {
+    params: {
+      embedTokens: truncatedNormal(kEmb, [cfg.vocabSize, cfg.D], embStd, o),
+      embedPos: cfg.posEncodings === 'learned' ? truncatedNormal(kPos, [cfg.totalLen, cfg.D], embStd, o) : null,
+      blocks,
+      lmHead: lecun(kHead, cfg.vocabSize, cfg.D),
+      qHead: { weight: zeros([2, cfg.D], o), bias: full([2], -5, o) },
+    },
+    buffers: {
+      yInit: truncatedNormal(kY, [cfg.D], 1, o),
+      zInit: truncatedNormal(kZ, [cfg.D], 1, o),
+      puzzleEmb: zeros([cfg.numPuzzleIdentifiers, cfg.puzzleEmbNdim], o),
+    },
+  };
+};
+
+// ---------------------------------------------------------------------------------------------
+// Official names (without the `_orig_mod.model.` / `model.` prefix of a checkpoint)
+
+export interface NamedTensor {
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly get: (s: TrmState) => Tensor;
+  /** Trainable parameter (true) or buffer (false). */
+  readonly trainable: boolean;
+}
+
+/** The official names, shapes and where each lives in a TrmState, in state_dict order. */
+export const officialLayout = (cfg: TrmConfig): NamedTensor[] => {
+  const L = 'inner.L_level.layers';
+  const rows: NamedTensor[] = [
+    { name: 'inner.H_init', shape: [cfg.D], get: (s) => s.buffers.yInit, trainable: false },
+    { name: 'inner.L_init', shape: [cfg.D], get: (s) => s.buffers.zInit, trainable: false },
+    { name: 'inner.embed_tokens.embedding_weight', shape: [cfg.vocabSize, cfg.D], get: (s) => s.params.embedTokens, trainable: true },
+    { name: 'inner.lm_head.weight', shape: [cfg.vocabSize, cfg.D], get: (s) => s.params.lmHead, trainable: true },
+    { name: 'inner.q_head.weight', shape: [2, cfg.D], get: (s) => s.params.qHead.weight, trainable: true },
+    { name: 'inner.q_head.bias', shape: [2], get: (s) => s.params.qHead.bias, trainable: true },
+  ];
+  if (cfg.puzzleEmbNdim > 0) {
+    rows.push({
+      name: 'inner.puzzle_emb.weights',
+      shape: [cfg.numPuzzleIdentifiers, cfg.puzzleEmbNdim],
+      get: (s) => s.buffers.puzzleEmb,
+      trainable: false,
+    });
+  }
+  if (cfg.posEncodings === 'learned') {
+    rows.push({
+      name: 'inner.embed_pos.embedding_weight',
+      shape: [cfg.totalLen, cfg.D],
+      get: (s) => s.params.embedPos!,
+      trainable: true,
+    });
+  }
+  for (let i = 0; i < cfg.layers; i++) {
+    const b = (s: TrmState): BlockParams => s.params.blocks[i]!;
+    if (!cfg.mlpT) {
+      rows.push(
+        { name: `${L}.${i}.self_attn.qkv_proj.weight`, shape: [3 * cfg.numHeads * cfg.headDim, cfg.D], get: (s) => b(s).attn!.qkv, trainable: true },
+        { name: `${L}.${i}.self_attn.o_proj.weight`, shape: [cfg.D, cfg.numHeads * cfg.headDim], get: (s) => b(s).attn!.o, trainable: true },
+      );
+    } else {
+      rows.push(
+        { name: `${L}.${i}.mlp_t.gate_up_proj.weight`, shape: [2 * cfg.interT, cfg.totalLen], get: (s) => b(s).mlpT!.gateUp, trainable: true },
+        { name: `${L}.${i}.mlp_t.down_proj.weight`, shape: [cfg.totalLen, cfg.interT], get: (s) => b(s).mlpT!.down, trainable: true },
+      );
+    }
+    rows.push(
+      { name: `${L}.${i}.mlp.gate_up_proj.weight`, shape: [2 * cfg.interD, cfg.D], get: (s) => b(s).mlp.gateUp, trainable: true },
+      { name: `${L}.${i}.mlp.down_proj.weight`, shape: [cfg.D, cfg.interD], get: (s) => b(s).mlp.down, trainable: true },
+    );
+  }
+  return rows;
+};
+
+/** Official-name → tensor, for writing a checkpoint or a trace. */
+export const toOfficial = (cfg: TrmConfig, s: TrmState): Map<string, Tensor> =>
+  new Map(officialLayout(cfg).map((r) => [r.name, r.get(s)]));
+
+export interface LayoutError {
+  readonly field: string;
+  readonly message: string;
+}
+
+/**
+ * Builds a TrmState from official-name tensors. Every expected name must be present with its
+ * exact shape; extra names are an error too (a config/checkpoint mismatch should never pass
+ * silently). Returns the first problem found.
+ */
+export const fromOfficial = (
+  cfg: TrmConfig,
+  tensors: ReadonlyMap<string, Tensor>,
+): { ok: true; state: TrmState } | { ok: false; error: LayoutError } => {
+  const layout = officialLayout(cfg);
+  const expected = new Set(layout.map((r) => r.name));
+  for (const r of layout) {
+    const t = tensors.get(r.name);
+    if (t === undefined) return { ok: false, error: { field: r.name, message: `missing tensor (expected shape ${shapeStr(r.shape)})` } };
+    if (t.shape.length !== r.shape.length || t.shape.some((d, i) => d !== r.shape[i])) {
+      return { ok: false, error: { field: r.name, message: `shape ${shapeStr(t.shape)} does not match the config's ${shapeStr(r.shape)}` } };
+    }
+    if (t.dtype === 'int32') return { ok: false, error: { field: r.name, message: 'expected a float tensor, got int32' } };
+  }
+  for (const name of tensors.keys()) {
+    if (!expected.has(name)) return { ok: false, error: { field: name, message: 'unexpected tensor for this config' } };
+  }
+  const g = (name: string): Tensor => tensors.get(name)!;
+  const L = 'inner.L_level.layers';
+  const blocks = Array.from({ length: cfg.layers }, (_, i): BlockParams => ({
+    attn: cfg.mlpT ? null : { qkv: g(`${L}.${i}.self_attn.qkv_proj.weight`), o: g(`${L}.${i}.self_attn.o_proj.weight`) },
+    mlpT: cfg.mlpT ? { gateUp: g(`${L}.${i}.mlp_t.gate_up_proj.weight`), down: g(`${L}.${i}.mlp_t.down_proj.weight`) } : null,
+    mlp: { gateUp: g(`${L}.${i}.mlp.gate_up_proj.weight`), down: g(`${L}.${i}.mlp.down_proj.weight`) },
+  }));
+  const dtype = g('inner.embed_tokens.embedding_weight').dtype;
+  return {
+    ok: true,
+    state: {
+      params: {
+        embedTokens: g('inner.embed_tokens.embedding_weight'),
+        embedPos: cfg.posEncodings === 'learned' ? g('inner.embed_pos.embedding_weight') : null,
+        blocks,
+        lmHead: g('inner.lm_head.weight'),
+        qHead: { weight: g('inner.q_head.weight'), bias: g('inner.q_head.bias') },
+      },
+      buffers: {
+        yInit: g('inner.H_init'),
+        zInit: g('inner.L_init'),
+        puzzleEmb: cfg.puzzleEmbNdim > 0 ? g('inner.puzzle_emb.weights') : zeros([cfg.numPuzzleIdentifiers, 0], { dtype }),
+      },
+    },
+  };
+};
+
+/** Number of trainable parameters (the official `num_params`, puzzle embedding excluded). */
+export const countParams = (cfg: TrmConfig): number =>
+  officialLayout(cfg)
+    .filter((r) => r.trainable)
+    .reduce((acc, r) => acc + r.shape.reduce((a, b) => a * b, 1), 0);
+
+export { Tensor };

@@ -1,0 +1,46 @@
+/**
+ * The official traces replay: every recorded tensor of every supervision step, gradients
+ * included, within the crosscheck tolerance. This is what "correct" means for trm-ts.
+ */
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import * as E from 'fp-ts/lib/Either.js';
+import { describe, expect, it } from 'vitest';
+import { type FileReport, replayTrace } from '../src/crosscheck/replay.js';
+import { formatTraceError, readTrace } from '../src/crosscheck/trace.js';
+
+const dir = join(import.meta.dirname, 'fixtures', 'official');
+const files = readdirSync(dir).filter((f) => f.endsWith('.safetensors')).sort();
+
+const describeFailure = (rep: FileReport): string =>
+  rep.firstDivergence === null
+    ? ''
+    : `first divergence at step ${rep.firstDivergence.step}, ${rep.firstDivergence.tensor}: max abs err ${rep.firstDivergence.maxAbsErr}, rel ${rep.firstDivergence.relErr}`;
+
+describe('official golden traces', () => {
+  it('has the six official traces', () => {
+    expect(files).toHaveLength(6);
+  });
+
+  for (const f of files) {
+    it(`${f} replays teacher-forced within tolerance`, () => {
+      const t = readTrace(join(dir, f));
+      if (E.isLeft(t)) throw new Error(formatTraceError(t.left));
+      const rep = replayTrace(t.right, { mode: 'teacher-forced' });
+      expect(rep.rows.length).toBeGreaterThanOrEqual(10 * t.right.steps);
+      expect(describeFailure(rep)).toBe('');
+      expect(rep.ok).toBe(true);
+      // Every step of a train trace compares gradients.
+      if (t.right.mode === 'train') expect(rep.rows.some((r) => r.tensor === 'grad/inner.lm_head.weight')).toBe(true);
+    });
+  }
+
+  for (const f of files.filter((name) => name.includes('attn'))) {
+    it(`${f} replays free-running within tolerance`, () => {
+      const t = readTrace(join(dir, f));
+      if (E.isLeft(t)) throw new Error(formatTraceError(t.left));
+      const rep = replayTrace(t.right, { mode: 'free-running' });
+      expect(describeFailure(rep)).toBe('');
+    });
+  }
+});

@@ -1,0 +1,684 @@
+#!/usr/bin/env python3
+"""Record a trm-trace/1 file from the official TinyRecursiveModels code.
+
+Point it at your own checkout of SamsungSAILMontreal/TinyRecursiveModels; it builds the official
+model (ACT wrapper + ACTLossHead, float32 forward, CPU), runs a few supervision steps on one random
+batch and writes every tensor listed in docs/trace-format.md to a safetensors file that
+`npx trm crosscheck FILE` replays.
+
+    python3 tools/export_trace.py --repo ~/src/TinyRecursiveModels --out my.safetensors \
+        --config '{"hidden_size": 32, "num_heads": 2, "mlp_t": true, "pos_encodings": "none"}' \
+        --seed 7 --mode train --steps 5
+
+Options (all but --repo and --out are optional):
+  --config JSON|FILE     model config with the official field names (JSON text, a .json file, or a
+                         .yaml file such as a run's all_config.yaml if PyYAML is installed; its
+                         `arch` section is used when present). Missing fields take small defaults
+                         (see DEFAULT_CONFIG). forward_dtype is forced to float32 and
+                         halt_exploration_prob to 0 (a trace must be deterministic).
+  --seed N               torch.manual_seed(N) before the official init (default 0).
+  --mode train|eval      train: Q-head halting, gradients recorded; eval: halt_max_steps steps.
+  --steps S              supervision steps to record (default halt_max_steps + 1, so a restart
+                         after the first forced halt is recorded too).
+  --loss NAME            stablemax_cross_entropy (default) or softmax_cross_entropy.
+  --batch-size B         overrides the config's batch_size.
+  --case NAME            free-form name stored in the metadata.
+  --q-bias H,C           q_head.bias after init (default -0.25,0; see "Recipe" below).
+  --no-perturb           keep the pure official init (zero puzzle embedding, q_head weight 0 and
+                         bias -5: no row ever halts before halt_max_steps in train mode).
+  --init-from TRACE      take params and batch (and, unless given, config/loss/mode/steps/seed)
+                         from an existing trm-trace/1 file instead of drawing them: re-records a
+                         trace with the official code, e.g. to check a golden file.
+
+Recipe (deterministic for a given torch build; all draws from the global torch RNG, in this order):
+  1. torch.manual_seed(seed); model = ACTLossHead(TinyRecursiveReasoningModel_ACTV1(config)):
+     the official init (truncated LeCun normal, q_head weight 0 / bias -5, puzzle embedding 0,
+     H_init/L_init).
+  2. Perturbation, as the golden traces do (unless --no-perturb): puzzle_emb.weights = 0.5 * N(0,1)
+     (the official zero init would hide the puzzle-prefix path), q_head.weight = 0.05 * N(0,1),
+     q_head.bias = --q-bias. With the official q_head init q_halt = -5 everywhere, so train-mode
+     halting by the Q head would never be exercised.
+  3. Batch: inputs ~ U{0..vocab-1} [B, seq_len]; labels ~ U{0..vocab-1} with each label set to -100
+     with probability 0.25 and column 0 always -100; puzzle_identifiers ~ U{0..num_ids-1} [B].
+  4. Starting from model.initial_carry(batch), `steps` calls of the loss head, each fed the same batch;
+     in train mode loss.backward() after every call (gradient of that step's total loss, not divided
+     by the batch size) and the gradients are recorded, then zeroed. Eval mode runs under no_grad.
+
+Only numpy and torch are needed. The checkout is never modified: shims are installed at runtime
+(and recorded in the metadata key `shims`) only where this torch lacks something the official code
+uses (torch < 2.x: nn.Buffer, F.scaled_dot_product_attention, torch.optim.optimizer.ParamsT,
+bare @torch.no_grad; plus einops / pydantic stand-ins when those packages are missing; int64 ids
+where the torch cannot index with int32). Two crashes of the official code are patched, only when the
+config reaches them (metadata key `patch`): the 5-way unpack in ACTV1.forward with
+no_ACT_continue=False (patched copy of trm.py compiled in memory), and softmax_cross_entropy's
+missing valid_mask argument / non-contiguous logits (wrapper around the official function).
+"""
+
+import argparse
+import inspect
+import json
+import math
+import os
+import re
+import struct
+import subprocess
+import sys
+import types
+
+try:
+    import numpy as np
+except ImportError:  # --help works without numpy; recording needs it
+    np = None
+
+FORMAT = "trm-trace/1"
+
+# Small defaults so a trace stays small; every field can be overridden by --config.
+DEFAULT_CONFIG = {
+    "batch_size": 3,
+    "seq_len": 20,
+    "puzzle_emb_ndim": None,  # None: = hidden_size, as config/arch/trm.yaml does
+    "num_puzzle_identifiers": 5,
+    "vocab_size": 12,
+    "H_cycles": 2,
+    "L_cycles": 2,
+    "H_layers": 0,
+    "L_layers": 2,
+    "hidden_size": 32,
+    "expansion": 4.0,
+    "num_heads": 2,
+    "pos_encodings": "rope",
+    "rms_norm_eps": 1e-5,
+    "rope_theta": 10000.0,
+    "halt_max_steps": 4,
+    "halt_exploration_prob": 0.0,
+    "forward_dtype": "float32",
+    "mlp_t": False,
+    "puzzle_emb_len": 2,
+    "no_ACT_continue": True,
+}
+INT_FIELDS = ("batch_size", "seq_len", "puzzle_emb_ndim", "num_puzzle_identifiers", "vocab_size",
+              "H_cycles", "L_cycles", "H_layers", "L_layers", "hidden_size", "num_heads",
+              "halt_max_steps", "puzzle_emb_len")
+FLOAT_FIELDS = ("expansion", "rms_norm_eps", "rope_theta", "halt_exploration_prob")
+BOOL_FIELDS = ("mlp_t", "no_ACT_continue")
+
+# The loss head returns these outputs (detached) when asked; target_q_continue only exists when
+# no_ACT_continue is false and the model is in training mode.
+RETURN_KEYS = ("logits", "q_halt_logits", "q_continue_logits", "target_q_continue")
+
+PATCH_ACT_CONTINUE = "ACTV1.forward: 5-way unpack of inner() output fixed to 3-way (official code crashes here)"
+PATCH_SOFTMAX = ("softmax_cross_entropy: accept+ignore valid_mask kwarg, and pass logits.contiguous() "
+                 "(official code crashes on both)")
+
+
+def warn(msg):
+    print("export_trace: " + msg, file=sys.stderr)
+
+
+class UsageError(Exception):
+    pass
+
+
+# ------------------------------------------------------------------------------------------------
+# safetensors, numpy only
+
+_DTYPES = {} if np is None else {
+    "F64": np.dtype("<f8"), "F32": np.dtype("<f4"), "F16": np.dtype("<f2"),
+    "I64": np.dtype("<i8"), "I32": np.dtype("<i4"), "I16": np.dtype("<i2"), "I8": np.dtype("i1"),
+    "U8": np.dtype("u1"), "BOOL": np.dtype("?"),
+}
+
+
+def _dtype_name(arr):
+    for name, dt in _DTYPES.items():
+        if arr.dtype == dt or arr.dtype == dt.newbyteorder("="):
+            return name
+    raise ValueError("unsupported dtype %s" % arr.dtype)
+
+
+def write_safetensors(path, tensors, metadata):
+    """tensors: {name: np.ndarray}; metadata: {str: str}. Tensors are laid out by decreasing item
+    size then name (as the safetensors library does); the header is space-padded to 8 bytes."""
+    names = sorted(tensors, key=lambda k: (-tensors[k].dtype.itemsize, k))
+    header, blobs, offset = {}, [], 0
+    for name in names:
+        arr = tensors[name]
+        dt = _dtype_name(arr)
+        data = np.ascontiguousarray(arr, dtype=_DTYPES[dt]).tobytes()
+        header[name] = {"dtype": dt, "shape": [int(d) for d in arr.shape],
+                        "data_offsets": [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
+    raw = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    raw += b" " * (-len(raw) % 8)
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(struct.pack("<Q", len(raw)))
+        f.write(raw)
+        for b in blobs:
+            f.write(b)
+    os.replace(tmp, path)
+
+
+def read_safetensors(path):
+    with open(path, "rb") as f:
+        buf = f.read()
+    if len(buf) < 8:
+        raise UsageError("%s: too short for a safetensors file" % path)
+    (n,) = struct.unpack("<Q", buf[:8])
+    if n > len(buf) - 8:
+        raise UsageError("%s: header length %d exceeds the file" % (path, n))
+    header = json.loads(buf[8:8 + n].decode("utf-8"))
+    meta = header.pop("__metadata__", {}) or {}
+    out = {}
+    for name, info in header.items():
+        dt = _DTYPES.get(info["dtype"])
+        if dt is None:
+            raise UsageError("%s: tensor %s has unsupported dtype %s" % (path, name, info["dtype"]))
+        b, e = info["data_offsets"]
+        if not (0 <= b <= e <= len(buf) - 8 - n):
+            raise UsageError("%s: tensor %s lies outside the file" % (path, name))
+        out[name] = np.frombuffer(buf[8 + n + b:8 + n + e], dtype=dt).reshape(info["shape"])
+    return meta, out
+
+
+# ------------------------------------------------------------------------------------------------
+# config
+
+def load_config_arg(text):
+    if text is None:
+        return {}
+    if os.path.isfile(text):
+        with open(text, "r", encoding="utf-8") as f:
+            body = f.read()
+        if text.endswith((".yaml", ".yml")):
+            try:
+                import yaml  # type: ignore
+            except ImportError:
+                raise UsageError("--config %s: reading YAML needs PyYAML (or pass JSON)" % text)
+            cfg = yaml.safe_load(body)
+        else:
+            cfg = json.loads(body)
+    else:
+        try:
+            cfg = json.loads(text)
+        except ValueError as e:
+            raise UsageError("--config is neither a file nor valid JSON: %s" % e)
+    if not isinstance(cfg, dict):
+        raise UsageError("--config must be a JSON object")
+    if isinstance(cfg.get("arch"), dict):  # a run's all_config.yaml
+        cfg = cfg["arch"]
+    return cfg
+
+
+def build_config(user_cfg, batch_size):
+    cfg = dict(DEFAULT_CONFIG)
+    ignored = [k for k in user_cfg if k not in DEFAULT_CONFIG]
+    for k in ignored:
+        if k not in ("name", "loss", "causal"):
+            warn("config field %r is not a TRM field; ignored" % k)
+    cfg.update({k: v for k, v in user_cfg.items() if k in DEFAULT_CONFIG})
+    if cfg["puzzle_emb_ndim"] is None or (isinstance(cfg["puzzle_emb_ndim"], str)
+                                          and "hidden_size" in cfg["puzzle_emb_ndim"]):
+        cfg["puzzle_emb_ndim"] = cfg["hidden_size"]
+    if batch_size is not None:
+        cfg["batch_size"] = batch_size
+    try:
+        for k in INT_FIELDS:
+            cfg[k] = int(cfg[k])
+        for k in FLOAT_FIELDS:
+            cfg[k] = float(cfg[k])
+        for k in BOOL_FIELDS:
+            v = cfg[k]
+            cfg[k] = v if isinstance(v, bool) else str(v).lower() in ("1", "true", "yes")
+    except (TypeError, ValueError) as e:
+        raise UsageError("bad config value: %s" % e)
+    if cfg["forward_dtype"] != "float32":
+        warn("forward_dtype %r replaced by float32 (traces are float32)" % cfg["forward_dtype"])
+        cfg["forward_dtype"] = "float32"
+    if cfg["halt_exploration_prob"] != 0.0:
+        warn("halt_exploration_prob %g replaced by 0 (exploration is not reproducible)"
+             % cfg["halt_exploration_prob"])
+        cfg["halt_exploration_prob"] = 0.0
+    if cfg["pos_encodings"] not in ("rope", "learned", "none"):
+        raise UsageError("pos_encodings must be rope, learned or none")
+    if cfg["puzzle_emb_ndim"] < 0 or cfg["puzzle_emb_len"] < 0:
+        raise UsageError("puzzle_emb_ndim and puzzle_emb_len must be >= 0")
+    if cfg["puzzle_emb_ndim"] == 0 and cfg["puzzle_emb_len"] > 0:
+        # No puzzle embedding is prepended, yet the carry reserves puzzle_emb_len positions: the
+        # official code crashes on the shape mismatch.
+        raise UsageError("puzzle_emb_ndim = 0 needs puzzle_emb_len = 0 (the official code crashes otherwise)")
+    if cfg["hidden_size"] % cfg["num_heads"] and not cfg["mlp_t"]:
+        raise UsageError("hidden_size must be divisible by num_heads")
+    for k in ("batch_size", "seq_len", "vocab_size", "num_puzzle_identifiers", "hidden_size",
+              "H_cycles", "L_cycles", "L_layers", "halt_max_steps"):
+        if cfg[k] < 1:
+            raise UsageError("%s must be >= 1" % k)
+    return cfg
+
+
+# ------------------------------------------------------------------------------------------------
+# shims and patches (never touching the checkout)
+
+def install_shims(torch):
+    import torch.nn as nn
+    import torch.nn.functional as F
+    applied = []
+
+    if not hasattr(nn, "Buffer"):
+        class Buffer(object):
+            """Stand-in for torch>=2.5 nn.Buffer: Module.__setattr__ registers it as a buffer."""
+
+            def __init__(self, data, persistent=True):
+                self.data = data
+                self.persistent = persistent
+
+        orig_setattr = nn.Module.__setattr__
+
+        def __setattr__(self, name, value):
+            if isinstance(value, Buffer):
+                self.register_buffer(name, value.data, persistent=value.persistent)
+            else:
+                orig_setattr(self, name, value)
+
+        nn.Buffer = Buffer
+        nn.Module.__setattr__ = __setattr__
+        applied.append("nn.Buffer")
+
+    if not hasattr(F, "scaled_dot_product_attention"):
+        def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0,
+                                         is_causal=False, scale=None):
+            if attn_mask is not None or dropout_p or is_causal:
+                raise NotImplementedError("sdpa shim: only the unmasked, non-causal case")
+            s = (1.0 / math.sqrt(query.shape[-1])) if scale is None else scale
+            out = torch.softmax((query @ key.transpose(-2, -1)) * s, dim=-1) @ value
+            # Same values, laid out in memory as [B, S, H, D] like torch 2's CPU kernels return it:
+            # layers.py does rearrange('B H S D -> B S H D') and then .view(), which needs that.
+            return out.transpose(1, 2).contiguous().transpose(1, 2)
+
+        F.scaled_dot_product_attention = scaled_dot_product_attention
+        applied.append("sdpa=softmax((q@k^T)*(1/sqrt(d)))@v")
+
+    try:
+        import einops  # noqa: F401
+    except ImportError:
+        mod = types.ModuleType("einops")
+
+        def rearrange(t, pattern):
+            p = " ".join(pattern.split())
+            if p in ("B S H D -> B H S D", "B H S D -> B S H D"):
+                return t.permute(0, 2, 1, 3)
+            raise NotImplementedError("einops shim: pattern %r" % pattern)
+
+        mod.rearrange = rearrange
+        sys.modules["einops"] = mod
+        applied.append("einops.rearrange=permute(0,2,1,3)")
+
+    import torch.optim.optimizer as optim_mod
+    if not hasattr(optim_mod, "ParamsT"):
+        optim_mod.ParamsT = object  # only a type annotation in sparse_embedding.py
+        applied.append("ParamsT")
+
+    restore = []
+    try:
+        torch.no_grad(lambda: None)
+    except TypeError:
+        orig_no_grad = torch.no_grad
+
+        class no_grad(orig_no_grad):  # accept the bare @torch.no_grad decorator form
+            def __new__(cls, orig_func=None):
+                obj = super().__new__(cls)
+                return obj if orig_func is None else obj(orig_func)
+
+            def __init__(self, orig_func=None):
+                super().__init__()
+
+        torch.no_grad = no_grad
+        restore.append(lambda: setattr(torch, "no_grad", orig_no_grad))  # after the imports
+        applied.append("@torch.no_grad")
+
+    try:
+        import pydantic  # noqa: F401
+    except ImportError:
+        mod = types.ModuleType("pydantic")
+
+        class BaseModel(object):
+            """Minimal stand-in: annotated fields, class defaults, int/float/bool/str coercion."""
+
+            def __init__(self, **kwargs):
+                ann = {}
+                for c in reversed(type(self).__mro__):
+                    ann.update(getattr(c, "__annotations__", {}))
+                for k, t in ann.items():
+                    if k in kwargs:
+                        v = kwargs[k]
+                    elif hasattr(type(self), k):
+                        v = getattr(type(self), k)
+                    else:
+                        raise TypeError("missing config field %s" % k)
+                    if t in (int, float, str):
+                        v = t(v)
+                    elif t is bool:
+                        v = bool(v)
+                    object.__setattr__(self, k, v)
+
+        mod.BaseModel = BaseModel
+        sys.modules["pydantic"] = mod
+        applied.append("pydantic.BaseModel=minimal")
+
+    long_ids = False
+    try:
+        torch.zeros(2, 1)[torch.zeros(1, dtype=torch.int32)]
+    except (IndexError, RuntimeError):
+        long_ids = True  # torch < 2: int32 index tensors are refused; batch fed as int64
+        applied.append("int64 ids")
+
+    major_minor = ".".join(torch.__version__.split("+")[0].split(".")[:2])
+    shims = ("torch%s: " % major_minor + ", ".join(applied)) if applied else "none"
+    return shims, long_ids, restore
+
+
+def import_official(repo, cfg, loss_type):
+    repo = os.path.abspath(repo)
+    trm_path = os.path.join(repo, "models", "recursive_reasoning", "trm.py")
+    losses_path = os.path.join(repo, "models", "losses.py")
+    for p in (trm_path, losses_path, os.path.join(repo, "models", "layers.py")):
+        if not os.path.isfile(p):
+            raise UsageError("--repo %s: %s not found (not a TinyRecursiveModels checkout?)" % (repo, p))
+    for name in list(sys.modules):
+        if name == "models" or name.startswith("models."):
+            del sys.modules[name]
+    sys.path.insert(0, repo)
+    sys.dont_write_bytecode = True  # leave no __pycache__ in the user's checkout
+
+    patches = []
+    import models.recursive_reasoning  # noqa: F401  (namespace package)
+    if not cfg["no_ACT_continue"]:
+        with open(trm_path, "r", encoding="utf-8") as f:
+            src = f.read()
+        pattern = re.compile(r"_\s*,\s*_\s*,\s*\(\s*next_q_halt_logits\s*,\s*next_q_continue_logits\s*\)\s*,\s*_\s*,\s*_\s*=")
+        if len(pattern.findall(src)) == 1:
+            src = pattern.sub("_, _, (next_q_halt_logits, next_q_continue_logits) =", src)
+            modname = "models.recursive_reasoning.trm"
+            mod = types.ModuleType(modname)
+            mod.__file__ = trm_path
+            sys.modules[modname] = mod
+            exec(compile(src, trm_path, "exec"), mod.__dict__)
+            patches.append(PATCH_ACT_CONTINUE)
+        else:
+            warn("trm.py: the 5-way unpack was not found; running the checkout's code unpatched")
+    trm = __import__("models.recursive_reasoning.trm", fromlist=["_"])
+    losses = __import__("models.losses", fromlist=["_"])
+
+    if loss_type == "softmax_cross_entropy":
+        orig = losses.softmax_cross_entropy
+        if "valid_mask" not in inspect.signature(orig).parameters:
+            def softmax_cross_entropy(logits, labels, ignore_index=-100, valid_mask=None):
+                return orig(logits.contiguous(), labels, ignore_index=ignore_index)
+
+            losses.softmax_cross_entropy = softmax_cross_entropy
+            patches.append(PATCH_SOFTMAX)
+    return trm, losses, patches
+
+
+def auto_q_bias(torch, head, batch, cfg):
+    """Pick q_head.bias (halt, continue) so that in train mode max(1, B//2) rows halt by the Q head
+    before halt_max_steps and the others do not (until they are forced to). Runs the first halt_max_steps-1 steps in eval
+    mode (no halting, no RNG use) with bias 0; until a row halts, its train-mode trajectory is the
+    same, and a bias shifts the q logits exactly."""
+    inner = head.model.inner
+    with torch.no_grad():
+        inner.q_head.bias.zero_()
+    was_training = head.training
+    head.eval()
+    margins = []  # per step: the quantity that must be > 0 for a row to halt, with bias 0
+    carry = head.initial_carry(batch)
+    with torch.no_grad():
+        for _ in range(max(1, cfg["halt_max_steps"] - 1)):
+            carry, _, _, out, _ = head(return_keys=("q_halt_logits", "q_continue_logits"),
+                                       carry=carry, batch=batch)
+            m = out["q_halt_logits"].double()
+            if not cfg["no_ACT_continue"]:
+                m = m - out["q_continue_logits"].double()
+            margins.append(m)
+    head.train(was_training)
+    best = sorted((float(v) for v in torch.stack(margins).max(0).values), reverse=True)
+    k = max(1, len(best) // 2) - 1  # rows best[0..k] halt early
+    if k + 1 < len(best) and best[k] > best[k + 1]:
+        b = -(best[k] + best[k + 1]) / 2
+    else:
+        b = -best[k] + 0.05
+    return [b, 0.0]
+
+
+def repo_source(repo):
+    try:
+        commit = subprocess.run(["git", "-C", repo, "rev-parse", "HEAD"], capture_output=True,
+                                text=True, timeout=20).stdout.strip()
+        dirty = subprocess.run(["git", "-C", repo, "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=20).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit, dirty = "", ""
+    if not re.fullmatch(r"[0-9a-f]{40}", commit):
+        return "SamsungSAILMontreal/TinyRecursiveModels@unknown (%s)" % os.path.basename(os.path.abspath(repo))
+    return "SamsungSAILMontreal/TinyRecursiveModels@%s%s" % (commit, "+local-changes" if dirty else "")
+
+
+# ------------------------------------------------------------------------------------------------
+# recording
+
+def run(args):
+    if np is None:
+        raise UsageError("this python (%s) cannot import numpy" % sys.executable)
+    if not os.path.isfile(os.path.join(args.repo, "models", "recursive_reasoning", "trm.py")):
+        raise UsageError("--repo %s: models/recursive_reasoning/trm.py not found (not a "
+                         "TinyRecursiveModels checkout?)" % args.repo)
+    init = None
+    if args.init_from:
+        init_meta, init_tensors = read_safetensors(args.init_from)
+        if init_meta.get("format") != FORMAT:
+            raise UsageError("%s: not a %s file" % (args.init_from, FORMAT))
+        init = (init_meta, init_tensors)
+        user_cfg = json.loads(init_meta["config"])
+        if args.config is not None:
+            user_cfg.update(load_config_arg(args.config))
+        for attr, key, conv in (("loss", "loss_type", str), ("mode", "mode", str),
+                                ("steps", "steps", int), ("seed", "seed", int), ("case", "case", str)):
+            if getattr(args, attr) is None and key in init_meta:
+                setattr(args, attr, conv(init_meta[key]))
+    else:
+        user_cfg = load_config_arg(args.config)
+    cfg = build_config(user_cfg, args.batch_size)
+    loss_type = args.loss or "stablemax_cross_entropy"
+    if loss_type not in ("stablemax_cross_entropy", "softmax_cross_entropy"):
+        raise UsageError("--loss must be stablemax_cross_entropy or softmax_cross_entropy")
+    mode = args.mode or "train"
+    if mode not in ("train", "eval"):
+        raise UsageError("--mode must be train or eval")
+    seed = 0 if args.seed is None else args.seed
+    steps = cfg["halt_max_steps"] + 1 if args.steps is None else args.steps
+    if steps < 1:
+        raise UsageError("--steps must be >= 1")
+    qb = None
+    if args.q_bias != "auto":
+        try:
+            qb = [float(x) for x in args.q_bias.split(",")]
+            assert len(qb) == 2
+        except (ValueError, AssertionError):
+            raise UsageError("--q-bias takes 'auto' or two numbers, e.g. -0.25,0")
+
+    try:
+        import torch
+    except ImportError:
+        raise UsageError("this python (%s) cannot import torch; install it (Debian: apt-get install "
+                         "python3-torch, then run /usr/bin/python3)" % sys.executable)
+    if os.environ.get("TRM_EXPORT_THREADS"):
+        torch.set_num_threads(int(os.environ["TRM_EXPORT_THREADS"]))
+    shims, long_ids, restore = install_shims(torch)
+    trm, losses, patches = import_official(args.repo, cfg, loss_type)
+    for r in restore:
+        r()
+
+    B, S = cfg["batch_size"], cfg["seq_len"]
+    torch.manual_seed(seed)
+    model = trm.TinyRecursiveReasoningModel_ACTV1(dict(cfg))
+    head = losses.ACTLossHead(model, loss_type=loss_type)
+    inner = model.inner
+    has_pe = cfg["puzzle_emb_ndim"] > 0  # else the official model has no puzzle_emb at all
+    state = model.state_dict()  # params + persistent buffers, official names ("inner.…")
+
+    if init is not None:
+        _, t = init
+        with torch.no_grad():
+            for name, ref in state.items():
+                key = "params/" + name
+                if key not in t:
+                    raise UsageError("%s: missing %s" % (args.init_from, key))
+                if list(t[key].shape) != list(ref.shape):
+                    raise UsageError("%s: %s has shape %s, the config gives %s"
+                                     % (args.init_from, key, list(t[key].shape), list(ref.shape)))
+                ref.copy_(torch.from_numpy(np.array(t[key], dtype=np.float32)))
+        batch_np = {k: np.array(t["batch/" + k], dtype=np.int64)
+                    for k in ("inputs", "labels", "puzzle_identifiers")}
+        if batch_np["inputs"].shape != (B, S):
+            raise UsageError("%s: batch/inputs shape %s does not match the config"
+                             % (args.init_from, batch_np["inputs"].shape))
+        init_note = "params and batch copied from %s" % os.path.basename(args.init_from)
+    else:
+        if not args.no_perturb:
+            with torch.no_grad():
+                if has_pe:
+                    inner.puzzle_emb.weights.copy_(0.5 * torch.randn(inner.puzzle_emb.weights.shape))
+                inner.q_head.weight.copy_(0.05 * torch.randn(inner.q_head.weight.shape))
+        inputs = torch.randint(0, cfg["vocab_size"], (B, S))
+        labels = torch.randint(0, cfg["vocab_size"], (B, S))
+        labels = torch.where(torch.rand(B, S) < 0.25, torch.full_like(labels, -100), labels)
+        labels[:, 0] = -100
+        pids = torch.randint(0, cfg["num_puzzle_identifiers"], (B,))
+        batch_np = {"inputs": inputs.numpy(), "labels": labels.numpy(), "puzzle_identifiers": pids.numpy()}
+
+    for k, hi in (("inputs", cfg["vocab_size"]), ("puzzle_identifiers", cfg["num_puzzle_identifiers"])):
+        if batch_np[k].size and (batch_np[k].min() < 0 or batch_np[k].max() >= hi):
+            raise UsageError("batch/%s has values outside 0..%d" % (k, hi - 1))
+    id_dtype = torch.int64 if long_ids else torch.int32
+    batch = {k: torch.from_numpy(np.ascontiguousarray(v)).to(id_dtype) for k, v in batch_np.items()}
+
+    if init is None:
+        if args.no_perturb:
+            init_note = "official init under torch.manual_seed(seed), unperturbed"
+        else:
+            if qb is None:
+                qb = auto_q_bias(torch, head, batch, cfg)
+            with torch.no_grad():
+                inner.q_head.bias.copy_(torch.tensor(qb, dtype=torch.float32))
+            init_note = ("official init under torch.manual_seed(seed), then "
+                         + ("puzzle_emb.weights=0.5*randn, " if has_pe else "")
+                         + "q_head.weight=0.05*randn, q_head.bias=[%.6g,%.6g]%s"
+                         % (qb[0], qb[1], " (auto)" if args.q_bias == "auto" else ""))
+        init_note += "; batch: inputs,labels ~ randint(vocab), labels -100 w.p. 0.25 and in column 0, ids ~ randint"
+
+    tensors = {}
+    for name, v in state.items():
+        tensors["params/" + name] = v.detach().to(torch.float32).numpy().copy()
+    for k, v in batch_np.items():
+        tensors["batch/" + k] = np.asarray(v, dtype=np.int32)
+
+    trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    train = mode == "train"
+    head.train(train)
+    carry = head.initial_carry(batch)
+    halted_any = False
+    for s in range(steps):
+        for _, p in trainable:
+            p.grad = None
+        if train and has_pe:
+            inner.puzzle_emb.local_weights.grad = None
+        if train:
+            carry, loss, metrics, out, _ = head(return_keys=RETURN_KEYS, carry=carry, batch=batch)
+            loss.backward()
+        else:
+            with torch.no_grad():
+                carry, loss, metrics, out, _ = head(return_keys=RETURN_KEYS, carry=carry, batch=batch)
+        pre = "step/%d/" % s
+        tensors[pre + "z_H"] = carry.inner_carry.z_H.detach().float().numpy().copy()
+        tensors[pre + "z_L"] = carry.inner_carry.z_L.detach().float().numpy().copy()
+        tensors[pre + "logits"] = out["logits"].detach().float().numpy().copy()
+        tensors[pre + "q_halt_logits"] = out["q_halt_logits"].detach().float().numpy().copy()
+        tensors[pre + "q_continue_logits"] = out["q_continue_logits"].detach().float().numpy().copy()
+        tensors[pre + "halted"] = carry.halted.numpy().astype(np.uint8)
+        tensors[pre + "steps"] = carry.steps.numpy().astype(np.int32)
+        tensors[pre + "loss"] = np.array([float(loss.detach().double())], dtype=np.float64)
+        tensors[pre + "lm_loss"] = np.array([float(metrics["lm_loss"].double())], dtype=np.float64)
+        tensors[pre + "q_halt_loss"] = np.array([float(metrics["q_halt_loss"].double())], dtype=np.float64)
+        if "target_q_continue" in out:
+            tensors[pre + "target_q_continue"] = out["target_q_continue"].detach().float().numpy().copy()
+            tensors[pre + "q_continue_loss"] = np.array([float(metrics["q_continue_loss"].double())],
+                                                        dtype=np.float64)
+        elif not cfg["no_ACT_continue"] and train:
+            raise RuntimeError("no target_q_continue although no_ACT_continue is false")
+        if train:
+            halted_any = halted_any or bool((carry.halted & (carry.steps < cfg["halt_max_steps"])).any())
+            for name, p in trainable:
+                g = p.grad if p.grad is not None else torch.zeros_like(p)
+                tensors["grad/%d/%s" % (s, name)] = g.detach().float().numpy().copy()
+            if has_pe:
+                lw = inner.puzzle_emb.local_weights
+                g = lw.grad if lw.grad is not None else torch.zeros_like(lw)
+                tensors["grad/%d/inner.puzzle_emb.local_weights" % s] = g.detach().float().numpy().copy()
+    if train and cfg["halt_max_steps"] > 1 and not halted_any and init is None and not args.no_perturb:
+        warn("no row halted by the Q head in the recorded steps; try another --q-bias (e.g. 0,0)")
+
+    metadata = {
+        "format": FORMAT,
+        "config": json.dumps(cfg, sort_keys=True),
+        "loss_type": loss_type,
+        "mode": mode,
+        "steps": str(steps),
+        "case": args.case or "exported",
+        "seed": str(seed),
+        "dtype": "float32",
+        "source": repo_source(args.repo),
+        "torch_version": torch.__version__,
+        "shims": shims,
+        "patch": "; ".join(patches) if patches else "none",
+        "init": init_note,
+        "recorder": "trm-ts tools/export_trace.py",
+    }
+    write_safetensors(args.out, tensors, metadata)
+    size = os.path.getsize(args.out)
+    print("wrote %s: %d tensors, %d bytes, %d steps (%s, %s)" % (args.out, len(tensors), size, steps, mode, loss_type))
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description="Record a trm-trace/1 file from the official TRM code.",
+                                epilog="See the module docstring (or docs/crosscheck.md) for the recipe.")
+    p.add_argument("--repo", required=True, help="checkout of SamsungSAILMontreal/TinyRecursiveModels")
+    p.add_argument("--out", required=True, help="output .safetensors file")
+    p.add_argument("--config", help="JSON text or a .json/.yaml file with official field names")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--mode", choices=("train", "eval"))
+    p.add_argument("--steps", type=int)
+    p.add_argument("--loss", choices=("stablemax_cross_entropy", "softmax_cross_entropy"))
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--case")
+    p.add_argument("--q-bias", default="auto",
+                   help="q_head.bias 'halt,continue' after init, or auto (default): about half the rows "
+                        "halt by the Q head before halt_max_steps")
+    p.add_argument("--no-perturb", action="store_true", help="keep the pure official init")
+    p.add_argument("--init-from", help="take params and batch from an existing trm-trace/1 file")
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        run(args)
+    except UsageError as e:
+        print("export_trace: %s" % e, file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
