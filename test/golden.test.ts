@@ -22,9 +22,13 @@ describe('official golden traces', () => {
     expect(files).toHaveLength(6);
   });
 
-  for (const f of files) {
+  // The official six, plus traces made with tools/export_trace.py from the official code.
+  const exportedDir = join(import.meta.dirname, 'fixtures', 'exported');
+  const all = [...files.map((f) => join(dir, f)), ...readdirSync(exportedDir).filter((f) => f.endsWith('.safetensors')).map((f) => join(exportedDir, f))];
+  for (const path of all) {
+    const f = path.slice(path.lastIndexOf('fixtures/') + 'fixtures/'.length);
     it(`${f} replays teacher-forced within tolerance`, () => {
-      const t = readTrace(join(dir, f));
+      const t = readTrace(path);
       if (E.isLeft(t)) throw new Error(formatTraceError(t.left));
       const rep = replayTrace(t.right, { mode: 'teacher-forced' });
       expect(rep.rows.length).toBeGreaterThanOrEqual(10 * t.right.steps);

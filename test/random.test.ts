@@ -294,37 +294,13 @@ describe('samplers: shapes, dtypes, backends, validation', () => {
   it('golden values stay put (a change here changes every initialisation in the project)', () => {
     const g: Key = key(2024);
     expect(keyToString(split(g)[1]!)).toBe(keyToString(keyFromData([randomBits(g, 4)[2]!, randomBits(g, 4)[3]!])));
-    expect(Array.from(randintArray(g, 8, 0, 10))).toMatchInlineSnapshot(`
-      [
-        5,
-        2,
-        4,
-        4,
-        9,
-        3,
-        9,
-        2,
-      ]
-    `);
-    expect(Array.from(permutation(g, 8))).toMatchInlineSnapshot(`
-      [
-        7,
-        0,
-        2,
-        6,
-        1,
-        4,
-        5,
-        3,
-      ]
-    `);
-    expect(Array.from(truncatedNormal(g, [4], 1, { dtype: 'float64' }).data)).toMatchInlineSnapshot(`
-      [
-        1.5645067053880124,
-        2.1154629798528495,
-        2.1077579867733944,
-        -2.0482517715895563,
-      ]
-    `);
+    expect(Array.from(randintArray(g, 8, 0, 10))).toEqual([5, 2, 4, 4, 9, 3, 9, 2]);
+    expect(Array.from(permutation(g, 8))).toEqual([7, 0, 2, 6, 1, 4, 5, 3]);
+    // Floats go through Math.exp/log, which ECMAScript leaves implementation-defined in the last
+    // ulp (V8 uses its own fdlibm port, the same on every OS): compare to 1e-14.
+    const tn = truncatedNormal(g, [4], 1, { dtype: 'float64' }).data;
+    [1.5645067053880124, 2.1154629798528495, 2.1077579867733944, -2.0482517715895563].forEach((v, i) =>
+      expect(relErr(tn[i]!, v)).toBeLessThan(1e-14),
+    );
   });
 });

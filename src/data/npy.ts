@@ -37,7 +37,8 @@ const normaliseDescr = (d: string): NpyDescr | undefined => {
 
 const view = (descr: NpyDescr, bytes: Uint8Array, count: number): NpyData => {
   // Copy into a fresh, aligned buffer: the payload offset in the file need not be aligned.
-  const buf = bytes.slice(0, count * ITEM_SIZE[descr]).buffer;
+  // (`new Uint8Array(view)` copies; Buffer#slice would not.)
+  const buf = new Uint8Array(bytes.subarray(0, count * ITEM_SIZE[descr])).buffer;
   switch (descr) {
     case '|u1': case '|b1': return new Uint8Array(buf);
     case '|i1': return new Int8Array(buf);

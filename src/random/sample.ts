@@ -442,7 +442,7 @@ export const choiceWithoutReplacement = (k: Key, n: number, size: number): Int32
     throw new Error(`choiceWithoutReplacement: size ${size} must be an integer in [0, ${n}]`);
   }
   if (n > INT32_LIMIT) throw new Error(`choiceWithoutReplacement: n = ${n} does not fit int32`);
-  const steps = Math.min(size, n - 1);
+  const steps = Math.max(0, Math.min(size, n - 1));
   const d = uniformBelow(k, steps, (t) => n - t);
   const moved = new Map<number, number>();
   const at = (i: number): number => moved.get(i) ?? i;

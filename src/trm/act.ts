@@ -58,12 +58,12 @@ export interface Carry {
 export type Mode = 'train' | 'eval';
 
 /** Everything a step needs that depends only on the config: the recursion sizes and RoPE tables. */
-export const stepContext = (cfg: TrmConfig, backend?: Backend): RecursionContext => ({
+export const stepContext = (cfg: TrmConfig, backend?: Backend, dtype: 'float32' | 'float64' = 'float32'): RecursionContext => ({
   T: cfg.T,
   n: cfg.n,
   numHeads: cfg.numHeads,
   eps: cfg.rmsNormEps,
-  rope: cfg.posEncodings === 'rope' && !cfg.mlpT ? ropeTables(cfg.totalLen, cfg.headDim, cfg.ropeTheta, backend) : null,
+  rope: cfg.posEncodings === 'rope' && !cfg.mlpT ? ropeTables(cfg.totalLen, cfg.headDim, cfg.ropeTheta, backend, dtype) : null,
 });
 
 /** The initial carry: every row halted, so the first step loads the batch and resets the state. */

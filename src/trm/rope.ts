@@ -15,12 +15,20 @@ export interface RopeTables {
   readonly sin: Tensor;
 }
 
-export const ropeTables = (length: number, headDim: number, theta: number, backend?: Backend): RopeTables => {
-  const f = Math.fround;
+export const ropeTables = (
+  length: number,
+  headDim: number,
+  theta: number,
+  backend?: Backend,
+  dtype: 'float32' | 'float64' = 'float32',
+): RopeTables => {
+  // float32 tables round every step as PyTorch's float32 arithmetic does; float64 ones do not.
+  const f = dtype === 'float32' ? Math.fround : (v: number): number => v;
   const half = headDim / 2;
   const invFreq = Array.from({ length: half }, (_, k) => f(1 / f(f(theta) ** f((2 * k) / headDim))));
-  const cos = new Float32Array(length * headDim);
-  const sin = new Float32Array(length * headDim);
+  const Storage = dtype === 'float32' ? Float32Array : Float64Array;
+  const cos = new Storage(length * headDim);
+  const sin = new Storage(length * headDim);
   for (let pos = 0; pos < length; pos++) {
     for (let k = 0; k < headDim; k++) {
       const angle = f(pos * invFreq[k % half]!);

@@ -260,7 +260,16 @@ export const createGpuJsBackend = (opts: GpuJsBackendOptions): GpuJsBackend => {
     if (entry.n !== n || entry.argLengths.length !== args.length || args.some((a, i) => !(a instanceof Float32Array) || a.length !== entry.argLengths[i])) {
       throw new Error(`gpujs: internal error: arguments do not match the kernel compiled for '${key}'`);
     }
-    const result = entry.kernel(...args);
+    let result: unknown;
+    try {
+      result = entry.kernel(...args);
+    } catch (e) {
+      // Never keep a kernel that failed to build or run.
+      cache.delete(key);
+      cachedValues -= entry.footprint;
+      destroyKernel(entry.kernel.kernel);
+      throw new Error(`gpujs: ${op} kernel '${key}' failed on ${entry.kernel.kernel.constructor.name}: ${(e as Error).message}`, { cause: e });
+    }
     bump(counts.ranOn, entry.kernel.kernel.constructor.name);
     bump(counts.gpujs, op);
     return flatten(result, n);

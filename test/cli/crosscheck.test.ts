@@ -1,0 +1,88 @@
+/**
+ * `trm crosscheck` as users run it: the compiled CLI in a child process, exit codes and JSON.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { decodeSafetensors, encodeSafetensors } from '../../src/io/safetensors.js';
+import { fromStorage, storage } from '../../src/tensor/tensor.js';
+import * as E from 'fp-ts/lib/Either.js';
+
+const root = join(import.meta.dirname, '..', '..');
+const trm = (args: string[]) => spawnSync(process.execPath, [join(root, 'bin', 'trm.js'), ...args], { cwd: root, encoding: 'utf8' });
+const fixture = (name: string) => join(root, 'test', 'fixtures', 'official', name);
+
+beforeAll(() => {
+  // The CLI runs from dist/ (built by `npm ci` through `prepare`); rebuild so the test sees this tree.
+  execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: root });
+}, 120_000);
+
+describe('trm crosscheck', () => {
+  it('exits 0 and prints one JSON object for matching traces', () => {
+    const r = trm(['crosscheck', fixture('maze_attn_learned_train.safetensors'), fixture('arc_attn_rope_eval.safetensors'), '--json']);
+    expect(r.status).toBe(0);
+    const doc = JSON.parse(r.stdout) as { ok: boolean; files: { file: string; ok: boolean; first_divergence: unknown; rows: unknown[] }[] };
+    expect(doc.ok).toBe(true);
+    expect(doc.files).toHaveLength(2);
+    for (const f of doc.files) {
+      expect(f.ok).toBe(true);
+      expect(f.first_divergence).toBeNull();
+      expect(f.rows.length).toBeGreaterThan(0);
+    }
+  });
+
+  it('prints one row per tensor kind and step, and names the first divergence of a tampered trace (exit 1)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'trm-cc-'));
+    const src = fixture('maze_attn_learned_train.safetensors');
+    const st = decodeSafetensors(readFileSync(src), src);
+    if (E.isLeft(st)) throw new Error('fixture unreadable');
+    const entries = [...st.right.tensors].map(([name, tensor]) => {
+      if (name !== 'step/1/logits') return { name, tensor, dtype: st.right.dtypes.get(name)! };
+      const d = storage(tensor).slice();
+      d[7] = d[7]! + 0.5; // a wrong logit at step 1
+      return { name, tensor: fromStorage(tensor.shape, d), dtype: st.right.dtypes.get(name)! };
+    });
+    const bad = join(dir, 'tampered.safetensors');
+    writeFileSync(bad, encodeSafetensors(entries, st.right.metadata));
+    const r = trm(['crosscheck', bad]);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toMatch(/FIRST DIVERGENCE: step 1, logits/);
+    expect(r.stdout).toMatch(/ok {3}step {2}0 {2}z_H/);
+    const j = trm(['crosscheck', bad, '--json']);
+    expect(j.status).toBe(1);
+    const doc = JSON.parse(j.stdout) as { ok: boolean; files: { first_divergence: { step: number; tensor: string } }[] };
+    expect(doc.ok).toBe(false);
+    expect(doc.files[0]!.first_divergence).toMatchObject({ step: 1, tensor: 'logits' });
+  });
+
+  it('bad input: a missing file, a non-trace, a truncated file → one line naming the file, exit 2', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'trm-cc-'));
+    const missing = trm(['crosscheck', join(dir, 'nope.safetensors')]);
+    expect(missing.status).toBe(2);
+    expect(missing.stderr.trim().split('\n')).toHaveLength(1);
+    expect(missing.stderr).toContain('nope.safetensors');
+
+    const notTrace = join(dir, 'plain.safetensors');
+    writeFileSync(notTrace, encodeSafetensors([{ name: 'w', tensor: fromStorage([1], new Float32Array([1])) }], { format: 'something-else' }));
+    const r2 = trm(['crosscheck', notTrace]);
+    expect(r2.status).toBe(2);
+    expect(r2.stderr).toMatch(/plain\.safetensors: __metadata__\.format/);
+
+    const truncated = join(dir, 'cut.safetensors');
+    copyFileSync(fixture('arc_attn_rope_eval.safetensors'), truncated);
+    writeFileSync(truncated, readFileSync(truncated).subarray(0, 5000));
+    const r3 = trm(['crosscheck', truncated]);
+    expect(r3.status).toBe(2);
+    expect(r3.stderr).toContain('cut.safetensors');
+    expect(r3.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('has --help with examples', () => {
+    const r = trm(['crosscheck', '--help']);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('--mode');
+    expect(r.stdout).toContain('Examples');
+  });
+});
