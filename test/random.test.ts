@@ -269,6 +269,7 @@ describe('samplers: shapes, dtypes, backends, validation', () => {
     expect(() => uniform(k, [-1])).toThrow(/invalid shape/);
     expect(() => truncatedNormal(k, [2], -1)).toThrow(/std/);
     expect(() => truncatedNormal(k, [2], 1, { lower: 1, upper: 1 })).toThrow(/lower < upper/);
+    expect(() => truncatedNormal(k, [2], 1, { lower: 0, upper: 0.1 })).toThrow(/variance correction/);
     expect(() => randintArray(k, 3, 5, 5)).toThrow(/lo < hi/);
     expect(() => randintArray(k, 3, 0.5, 5)).toThrow(/lo < hi/);
     expect(() => randintArray(k, 3, 0, 2 ** 31 + 1)).toThrow(/lo < hi/);

@@ -80,6 +80,46 @@ const forEachBroadcast = (
   }
 };
 
+/**
+ * One row of a broadcast binary op: out[oo + i] = a[ao + i·as] ∘ b[bo + i·bs] for i < n.
+ * The switch sits outside the loops so that each loop is a tight, monomorphic one.
+ */
+const binaryRow = (
+  op: BinaryOp,
+  a: TypedArray,
+  ao: number,
+  as: number,
+  b: TypedArray,
+  bo: number,
+  bs: number,
+  out: TypedArray,
+  oo: number,
+  n: number,
+): void => {
+  switch (op) {
+    case 'add':
+      for (let i = 0; i < n; i++) out[oo + i] = a[ao + i * as]! + b[bo + i * bs]!;
+      return;
+    case 'sub':
+      for (let i = 0; i < n; i++) out[oo + i] = a[ao + i * as]! - b[bo + i * bs]!;
+      return;
+    case 'mul':
+      for (let i = 0; i < n; i++) out[oo + i] = a[ao + i * as]! * b[bo + i * bs]!;
+      return;
+    case 'div':
+      for (let i = 0; i < n; i++) out[oo + i] = a[ao + i * as]! / b[bo + i * bs]!;
+      return;
+    default: {
+      const f = binaryFn[op];
+      for (let i = 0; i < n; i++) out[oo + i] = f(a[ao + i * as]!, b[bo + i * bs]!);
+    }
+  }
+};
+
+/**
+ * Element-wise with broadcasting, one row (the last axis) at a time; rows are walked with
+ * incremental offsets. Same-shape operands are one long row.
+ */
 const binary = (
   op: BinaryOp,
   a: TypedArray,
@@ -88,21 +128,44 @@ const binary = (
   bShape: Shape,
   outShape: Shape,
 ): TypedArray => {
-  const f = binaryFn[op];
   const n = size(outShape);
   const out = like(a, n);
+  if (n === 0) return out;
   if (a.length === n && b.length === n) {
-    for (let i = 0; i < n; i++) out[i] = f(a[i]!, b[i]!);
-  } else if (b.length === 1 && a.length === n) {
-    const bv = b[0]!;
-    for (let i = 0; i < n; i++) out[i] = f(a[i]!, bv);
-  } else if (a.length === 1 && b.length === n) {
-    const av = a[0]!;
-    for (let i = 0; i < n; i++) out[i] = f(av, b[i]!);
-  } else {
-    forEachBroadcast(outShape, [aShape, bShape], (i, o) => {
-      out[i] = f(a[o[0]!]!, b[o[1]!]!);
-    });
+    binaryRow(op, a, 0, 1, b, 0, 1, out, 0, n);
+    return out;
+  }
+  if (outShape.length === 0 || (a.length === 1 && b.length === 1)) {
+    binaryRow(op, a, 0, 0, b, 0, 0, out, 0, n);
+    return out;
+  }
+  if (b.length === 1 && a.length === n) {
+    binaryRow(op, a, 0, 1, b, 0, 0, out, 0, n);
+    return out;
+  }
+  if (a.length === 1 && b.length === n) {
+    binaryRow(op, a, 0, 0, b, 0, 1, out, 0, n);
+    return out;
+  }
+  const rank = outShape.length;
+  const sa = broadcastStrides(aShape, outShape);
+  const sb = broadcastStrides(bShape, outShape);
+  const inner = outShape[rank - 1]!;
+  const outer = n / inner;
+  const idx = new Int32Array(rank - 1);
+  let ao = 0;
+  let bo = 0;
+  for (let o = 0; o < outer; o++) {
+    binaryRow(op, a, ao, sa[rank - 1]!, b, bo, sb[rank - 1]!, out, o * inner, inner);
+    for (let d = rank - 2; d >= 0; d--) {
+      idx[d]! += 1;
+      ao += sa[d]!;
+      bo += sb[d]!;
+      if (idx[d]! < outShape[d]!) break;
+      ao -= sa[d]! * outShape[d]!;
+      bo -= sb[d]! * outShape[d]!;
+      idx[d] = 0;
+    }
   }
   return out;
 };
@@ -356,10 +419,30 @@ const cast = (x: TypedArray, dtype: DType): TypedArray => {
 };
 
 const unary = (op: UnaryOp, x: TypedArray): TypedArray => {
-  const f = unaryFn[op];
-  const out = like(x, x.length);
-  for (let i = 0; i < x.length; i++) out[i] = f(x[i]!);
-  return out;
+  const n = x.length;
+  const out = like(x, n);
+  switch (op) {
+    case 'neg':
+      for (let i = 0; i < n; i++) out[i] = -x[i]!;
+      return out;
+    case 'exp':
+      for (let i = 0; i < n; i++) out[i] = Math.exp(x[i]!);
+      return out;
+    case 'sigmoid':
+      for (let i = 0; i < n; i++) out[i] = sigmoid(x[i]!);
+      return out;
+    case 'silu':
+      for (let i = 0; i < n; i++) {
+        const v = x[i]!;
+        out[i] = v * sigmoid(v);
+      }
+      return out;
+    default: {
+      const f = unaryFn[op];
+      for (let i = 0; i < n; i++) out[i] = f(x[i]!);
+      return out;
+    }
+  }
 };
 
 export const reference: Backend = Object.freeze({

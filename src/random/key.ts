@@ -45,18 +45,19 @@ const words64 = (what: string, x: number): [number, number] => {
 // ---------------------------------------------------------------------------------------------
 // Threefry-2x32, 20 rounds (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3", 2011)
 
-/** Rotation constants of Threefry-2x32: the two groups alternate every four rounds. */
-const ROT_A = [13, 15, 26, 6] as const;
-const ROT_B = [17, 29, 16, 24] as const;
 /** Skein's key-schedule parity constant. */
 const PARITY = 0x1bd11bda;
 
-const rotl = (x: number, r: number): number => (x << r) | (x >>> (32 - r));
-
 /**
  * Hashes the counter (x0, x1) under the key (k0, k1) and writes the two output words to
- * `out[i0]` and `out[i1]`. Works on int32 bit patterns (`| 0` after each addition keeps the
- * value exact and wrapped); `Uint32Array` stores them back as unsigned.
+ * `out[i0]` and `out[i1]`.
+ *
+ * Five groups of four rounds; a round is `a += b; b = rotl(b, r) ^ a`, with rotations
+ * 13, 15, 26, 6 in even groups and 17, 29, 16, 24 in odd ones. After group s (s = 0..4) the key
+ * schedule injects words (s+1) mod 3 and (s+2) mod 3 of [k0, k1, k0 ^ k1 ^ PARITY], plus s+1 on
+ * the second word. Unrolled by hand (this is the hot loop of every sampler). The words are kept as
+ * int32 bit patterns: `| 0` after each addition wraps exactly, and `Uint32Array` stores them back
+ * as unsigned.
  */
 const threefryInto = (
   k0: number,
@@ -68,19 +69,38 @@ const threefryInto = (
   i1: number,
 ): void => {
   const k2 = k0 ^ k1 ^ PARITY;
-  const ks = [k0 | 0, k1 | 0, k2 | 0];
   let a = (x0 + k0) | 0;
   let b = (x1 + k1) | 0;
-  for (let s = 0; s < 5; s++) {
-    const rot = s % 2 === 0 ? ROT_A : ROT_B;
-    for (let r = 0; r < 4; r++) {
-      a = (a + b) | 0;
-      b = rotl(b, rot[r]!) ^ a;
-    }
-    // Key injection s+1: words (s+1) mod 3 and (s+2) mod 3 of the schedule, plus the counter s+1.
-    a = (a + ks[(s + 1) % 3]!) | 0;
-    b = (b + ks[(s + 2) % 3]! + s + 1) | 0;
-  }
+  // group 0
+  a = (a + b) | 0; b = ((b << 13) | (b >>> 19)) ^ a;
+  a = (a + b) | 0; b = ((b << 15) | (b >>> 17)) ^ a;
+  a = (a + b) | 0; b = ((b << 26) | (b >>> 6)) ^ a;
+  a = (a + b) | 0; b = ((b << 6) | (b >>> 26)) ^ a;
+  a = (a + k1) | 0; b = (b + k2 + 1) | 0;
+  // group 1
+  a = (a + b) | 0; b = ((b << 17) | (b >>> 15)) ^ a;
+  a = (a + b) | 0; b = ((b << 29) | (b >>> 3)) ^ a;
+  a = (a + b) | 0; b = ((b << 16) | (b >>> 16)) ^ a;
+  a = (a + b) | 0; b = ((b << 24) | (b >>> 8)) ^ a;
+  a = (a + k2) | 0; b = (b + k0 + 2) | 0;
+  // group 2
+  a = (a + b) | 0; b = ((b << 13) | (b >>> 19)) ^ a;
+  a = (a + b) | 0; b = ((b << 15) | (b >>> 17)) ^ a;
+  a = (a + b) | 0; b = ((b << 26) | (b >>> 6)) ^ a;
+  a = (a + b) | 0; b = ((b << 6) | (b >>> 26)) ^ a;
+  a = (a + k0) | 0; b = (b + k1 + 3) | 0;
+  // group 3
+  a = (a + b) | 0; b = ((b << 17) | (b >>> 15)) ^ a;
+  a = (a + b) | 0; b = ((b << 29) | (b >>> 3)) ^ a;
+  a = (a + b) | 0; b = ((b << 16) | (b >>> 16)) ^ a;
+  a = (a + b) | 0; b = ((b << 24) | (b >>> 8)) ^ a;
+  a = (a + k1) | 0; b = (b + k2 + 4) | 0;
+  // group 4
+  a = (a + b) | 0; b = ((b << 13) | (b >>> 19)) ^ a;
+  a = (a + b) | 0; b = ((b << 15) | (b >>> 17)) ^ a;
+  a = (a + b) | 0; b = ((b << 26) | (b >>> 6)) ^ a;
+  a = (a + b) | 0; b = ((b << 6) | (b >>> 26)) ^ a;
+  a = (a + k2) | 0; b = (b + k0 + 5) | 0;
   out[i0] = a;
   out[i1] = b;
 };

@@ -246,19 +246,18 @@ const retryKey = (k: Key, round: number): Key => foldIn(foldIn(k, REJECTION_TAG)
 export const uniformBelow = (k: Key, n: number, range: (i: number) => number): Float64Array => {
   checkCount('uniformBelow', n);
   const out = new Float64Array(n);
-  let pending: ArrayLike<number> = Int32Array.from({ length: n }, (_, i) => i);
-  let bits = randomBits(k, n);
+  const accept = (i: number, w: number): boolean => {
+    const r = range(i);
+    if (w >= TWO32 - (TWO32 % r)) return false;
+    out[i] = w % r;
+    return true;
+  };
+  const first = randomBits(k, n);
+  let pending: number[] = [];
+  for (let i = 0; i < n; i++) if (!accept(i, first[i]!)) pending.push(i);
   for (let round = 1; pending.length > 0; round++) {
-    const again: number[] = [];
-    for (let j = 0; j < pending.length; j++) {
-      const i = pending[j]!;
-      const r = range(i);
-      const w = bits[j]!;
-      if (w < TWO32 - (TWO32 % r)) out[i] = w % r;
-      else again.push(i);
-    }
-    pending = again;
-    if (again.length > 0) bits = randomBits(retryKey(k, round), again.length);
+    const bits = randomBits(retryKey(k, round), pending.length);
+    pending = pending.filter((i, j) => !accept(i, bits[j]!));
   }
   return out;
 };
@@ -352,8 +351,11 @@ export const normal = (k: Key, shape: Shape, opts: SampleOptions = {}): Tensor =
 /**
  * The standard deviation that the official `trunc_normal_init_` feeds the truncated sampler so
  * that the *truncated* distribution has standard deviation `std`:
- * std / √(1 − (upper·φ(lower) − lower·φ(upper))/Z − ((φ(lower) − φ(upper))/Z)²), Z = Φ(upper) − Φ(lower)
- * (the variance of a standard normal truncated to [lower, upper], with the official code's names).
+ * std / √(1 − (upper·φ(lower) − lower·φ(upper))/Z − ((φ(lower) − φ(upper))/Z)²), Z = Φ(upper) − Φ(lower),
+ * written exactly as the official code (whose `pdf_u` is φ(lower) and `pdf_l` is φ(upper)). For
+ * symmetric bounds, the only ones TRM uses, this is the exact variance of the truncated standard
+ * normal; for asymmetric bounds the official formula pairs the densities the other way round and
+ * is only an approximation (it can even go negative, which `truncatedNormal` rejects).
  * For ±2 it is std·1.1368472343385565.
  */
 export const truncNormalCompStd = (std: number, lower = -2, upper = 2): number => {
@@ -384,6 +386,9 @@ export const truncatedNormal = (k: Key, shape: Shape, std: number, opts: Truncat
   }
   if (std === 0) return fromStorage(shape, dtype === 'float64' ? new Float64Array(n) : new Float32Array(n), opts.backend);
   const compStd = truncNormalCompStd(std, lower, upper);
+  if (!(compStd > 0 && Number.isFinite(compStd))) {
+    throw new Error(`truncatedNormal: the official variance correction is undefined for bounds [${lower}, ${upper}]`);
+  }
   const lo = lower * compStd;
   const hi = upper * compStd;
   const scale = SQRT2 * compStd;

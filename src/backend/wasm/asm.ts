@@ -1,0 +1,282 @@
+/**
+ * A tiny WebAssembly assembler: just enough of the binary format (MVP + fixed-width SIMD) to emit
+ * the kernels in kernels.ts from TypeScript at module load, so the backend builds on a fresh
+ * machine from nothing but this source — no toolchain, no checked-in binary.
+ *
+ * Functions are written against named parameters and locals; each method appends one instruction
+ * (its opcode and immediates as the spec encodes them). Only the instructions the kernels use are
+ * here. Reference: WebAssembly Core Specification 2.0, §5 (binary format); SIMD opcodes are the
+ * 0xFD-prefixed ones of the fixed-width SIMD proposal (standard since 2.0).
+ */
+
+export type ValType = 'i32' | 'f32' | 'v128';
+
+const valTypeCode: Record<ValType, number> = { i32: 0x7f, f32: 0x7d, v128: 0x7b };
+
+/** Unsigned LEB128. */
+export const uleb = (v: number): number[] => {
+  const out: number[] = [];
+  let x = v >>> 0;
+  do {
+    let byte = x & 0x7f;
+    x >>>= 7;
+    if (x !== 0) byte |= 0x80;
+    out.push(byte);
+  } while (x !== 0);
+  return out;
+};
+
+/** Signed LEB128 of a 32-bit integer. */
+export const sleb = (v: number): number[] => {
+  const out: number[] = [];
+  let x = v | 0;
+  for (;;) {
+    const byte = x & 0x7f;
+    x >>= 7;
+    const done = (x === 0 && (byte & 0x40) === 0) || (x === -1 && (byte & 0x40) !== 0);
+    out.push(done ? byte : byte | 0x80);
+    if (done) return out;
+  }
+};
+
+const utf8 = (s: string): number[] => [...new TextEncoder().encode(s)];
+const vec = (items: readonly number[][]): number[] => [...uleb(items.length), ...items.flat()];
+const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
+
+/** The body of one function: named params/locals and an instruction stream. */
+export class Fn {
+  private readonly code: number[] = [];
+  private readonly index = new Map<string, number>();
+  private readonly localTypes: ValType[] = [];
+  readonly paramTypes: readonly ValType[];
+
+  constructor(
+    readonly name: string,
+    params: readonly (readonly [string, ValType])[],
+    readonly resultTypes: readonly ValType[] = [],
+  ) {
+    params.forEach(([n], i) => this.index.set(n, i));
+    this.paramTypes = params.map(([, t]) => t);
+  }
+
+  /** Declares locals (zero-initialised, as wasm does). */
+  locals(type: ValType, ...names: string[]): this {
+    for (const n of names) {
+      if (this.index.has(n)) throw new Error(`asm: ${this.name}: duplicate local ${n}`);
+      this.index.set(n, this.paramTypes.length + this.localTypes.length);
+      this.localTypes.push(type);
+    }
+    return this;
+  }
+
+  private idx(n: string): number {
+    const i = this.index.get(n);
+    if (i === undefined) throw new Error(`asm: ${this.name}: unknown local ${n}`);
+    return i;
+  }
+
+  private emit(...bytes: number[]): this {
+    for (const b of bytes) this.code.push(b);
+    return this;
+  }
+
+  private simd(op: number, ...imm: number[]): this {
+    return this.emit(0xfd, ...uleb(op), ...imm);
+  }
+
+  // --- variables and constants
+  get(n: string): this {
+    return this.emit(0x20, ...uleb(this.idx(n)));
+  }
+  set(n: string): this {
+    return this.emit(0x21, ...uleb(this.idx(n)));
+  }
+  tee(n: string): this {
+    return this.emit(0x22, ...uleb(this.idx(n)));
+  }
+  i32(v: number): this {
+    return this.emit(0x41, ...sleb(v));
+  }
+  f32(v: number): this {
+    const b = new Uint8Array(new Float32Array([v]).buffer);
+    return this.emit(0x43, ...b);
+  }
+
+  // --- control (blocks have no result)
+  block(): this {
+    return this.emit(0x02, 0x40);
+  }
+  loop(): this {
+    return this.emit(0x03, 0x40);
+  }
+  if(): this {
+    return this.emit(0x04, 0x40);
+  }
+  else(): this {
+    return this.emit(0x05);
+  }
+  end(): this {
+    return this.emit(0x0b);
+  }
+  br(depth: number): this {
+    return this.emit(0x0c, ...uleb(depth));
+  }
+  brIf(depth: number): this {
+    return this.emit(0x0d, ...uleb(depth));
+  }
+  return(): this {
+    return this.emit(0x0f);
+  }
+  drop(): this {
+    return this.emit(0x1a);
+  }
+  select(): this {
+    return this.emit(0x1b);
+  }
+
+  // --- i32
+  i32Eqz(): this {
+    return this.emit(0x45);
+  }
+  i32Eq(): this {
+    return this.emit(0x46);
+  }
+  i32Ne(): this {
+    return this.emit(0x47);
+  }
+  i32LtS(): this {
+    return this.emit(0x48);
+  }
+  i32GtS(): this {
+    return this.emit(0x4a);
+  }
+  i32LeS(): this {
+    return this.emit(0x4c);
+  }
+  i32GeS(): this {
+    return this.emit(0x4e);
+  }
+  i32Add(): this {
+    return this.emit(0x6a);
+  }
+  i32Sub(): this {
+    return this.emit(0x6b);
+  }
+  i32Mul(): this {
+    return this.emit(0x6c);
+  }
+  i32And(): this {
+    return this.emit(0x71);
+  }
+  i32Shl(): this {
+    return this.emit(0x74);
+  }
+
+  // --- f32 scalar
+  f32Load(offset = 0): this {
+    return this.emit(0x2a, 2, ...uleb(offset));
+  }
+  f32Store(offset = 0): this {
+    return this.emit(0x38, 2, ...uleb(offset));
+  }
+  f32Add(): this {
+    return this.emit(0x92);
+  }
+  f32Sub(): this {
+    return this.emit(0x93);
+  }
+  f32Mul(): this {
+    return this.emit(0x94);
+  }
+  f32Div(): this {
+    return this.emit(0x95);
+  }
+
+  // --- v128 / f32x4 (alignment hint 4 = 16 bytes; a hint only, unaligned access is legal)
+  v128Load(offset = 0): this {
+    return this.simd(0x00, 4, ...uleb(offset));
+  }
+  v128Load32Splat(offset = 0): this {
+    return this.simd(0x09, 2, ...uleb(offset));
+  }
+  v128Store(offset = 0): this {
+    return this.simd(0x0b, 4, ...uleb(offset));
+  }
+  /** v128.const of four f32 lanes. */
+  f32x4Const(a: number, b = a, c = a, d = a): this {
+    return this.simd(0x0c, ...new Uint8Array(new Float32Array([a, b, c, d]).buffer));
+  }
+  /** i8x16.shuffle with 16 lane indices into the 32 bytes of the two operands. */
+  i8x16Shuffle(lanes: readonly number[]): this {
+    if (lanes.length !== 16) throw new Error('asm: shuffle needs 16 lanes');
+    return this.simd(0x0d, ...lanes);
+  }
+  f32x4Splat(): this {
+    return this.simd(0x13);
+  }
+  f32x4ExtractLane(lane: number): this {
+    return this.simd(0x1f, lane);
+  }
+  f32x4Add(): this {
+    return this.simd(0xe4);
+  }
+  f32x4Sub(): this {
+    return this.simd(0xe5);
+  }
+  f32x4Mul(): this {
+    return this.simd(0xe6);
+  }
+  f32x4Div(): this {
+    return this.simd(0xe7);
+  }
+
+  /** `for (; i < limit; i += step) body` over i32 locals (i is not reset). */
+  forLt(i: string, limit: string, step: number, body: () => void): this {
+    this.block().loop();
+    this.get(i).get(limit).i32GeS().brIf(1);
+    body();
+    this.get(i).i32(step).i32Add().set(i);
+    this.br(0).end().end();
+    return this;
+  }
+
+  /** `do { body } while (--n > 0)`; n must be > 0 on entry. */
+  doCountdown(n: string, body: () => void): this {
+    this.loop();
+    body();
+    this.get(n).i32(1).i32Sub().tee(n).brIf(0);
+    this.end();
+    return this;
+  }
+
+  /** @internal */
+  encode(): number[] {
+    // Locals: one run per declared local (simple, and well under any limit).
+    const groups = this.localTypes.map((t) => [1, valTypeCode[t]]);
+    const body = [...vec(groups), ...this.code, 0x0b];
+    return [...uleb(body.length), ...body];
+  }
+}
+
+/** A module importing its memory as env.memory and exporting every function by name. */
+export const assemble = (fns: readonly Fn[]): Uint8Array => {
+  const types = fns.map((f) => [
+    0x60,
+    ...vec(f.paramTypes.map((t) => [valTypeCode[t]])),
+    ...vec(f.resultTypes.map((t) => [valTypeCode[t]])),
+  ]);
+  const name = (s: string): number[] => [...uleb(utf8(s).length), ...utf8(s)];
+  // One import: env.memory, a memory (0x02) with limits {min: 1} and no maximum (0x00).
+  const imports = vec([[...name('env'), ...name('memory'), 0x02, 0x00, ...uleb(1)]]);
+  const funcs = vec(fns.map((_, i) => uleb(i)));
+  const exports = vec(fns.map((f, i) => [...name(f.name), 0x00, ...uleb(i)]));
+  const code = vec(fns.map((f) => f.encode()));
+  return new Uint8Array([
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    ...section(1, vec(types)),
+    ...section(2, imports),
+    ...section(3, funcs),
+    ...section(7, exports),
+    ...section(10, code),
+  ]);
+};

@@ -1,0 +1,249 @@
+/**
+ * A fast float32 CPU backend: WebAssembly SIMD kernels behind the project's Backend interface.
+ *
+ * What runs in WebAssembly (float32 only):
+ * - matmul, all four transposed forms, with per-batch offsets: packed GotoBLAS-style blocking and a
+ *   register-blocked f32x4 micro-kernel (kernels.ts). Accumulation is in float32, so results differ
+ *   from the reference (which sums in doubles and rounds once) by float32 rounding, ~k·2⁻²⁴ relative
+ *   to Σ|a||b|.
+ * - binary add, sub, mul, div when the operands have equal size, one is a scalar, or b repeats along
+ *   the leading axes (a trailing-axis broadcast such as a bias), and for add/mul the mirror case.
+ *   These match the reference bit for bit.
+ *
+ * Everything else is handed explicitly to the reference kernels (`reference.ts`), and each hand-over
+ * is counted by reason in `stats().delegated`:
+ * - `dtype`: float64 and int32 data (the kernels are float32; never lose precision silently);
+ * - `op`: kernels not accelerated here (unary, where, reductions, argmax, movement, gather,
+ *   scatterAdd, cast, and binary ops other than add/sub/mul/div);
+ * - `broadcast`: binary layouts other than the ones above;
+ * - `small`: results under `minElements` values, or products under `minMatmulFlops` multiply-adds,
+ *   where the copy into WebAssembly memory costs more than it saves;
+ * - `size`: work that would need more than `maxMemoryBytes` of WebAssembly memory.
+ *
+ * State: each backend owns one WebAssembly.Memory, grown on demand to the largest call so far and
+ * reused. Inputs are copied into it, results are copied out into fresh typed arrays: nothing a
+ * caller holds ever aliases the backend's memory, and no call depends on an earlier one.
+ */
+import type { DType, TypedArray } from '../../tensor/dtype.js';
+import type { Shape } from '../../tensor/shape.js';
+import { size } from '../../tensor/shape.js';
+import type { Backend, BinaryOp, MatmulSpec, ReduceOp, UnaryOp } from '../backend.js';
+import { reference } from '../reference.js';
+import { type ElementwiseOp, type KernelExports, MR, NR, kernelModuleBytes } from './kernels.js';
+
+/** Cache blocking of the product: a KC×NC block of B and an MC×KC block of A are packed at a time. */
+export const KC = 256;
+export const MC = 128;
+export const NC = 1024;
+
+const PAGE = 65536;
+
+export interface WasmBackendOptions {
+  /** Element-wise results with fewer values go to the reference kernels; default 256. */
+  readonly minElements?: number;
+  /** Products with fewer multiply-adds (batch·m·k·n) go to the reference kernel; default 4096. */
+  readonly minMatmulFlops?: number;
+  /** Upper bound on the WebAssembly memory this backend may grow to; default 2 GiB − 64 KiB. */
+  readonly maxMemoryBytes?: number;
+}
+
+export interface WasmStats {
+  /** op → calls computed in WebAssembly. */
+  readonly wasm: Readonly<Record<string, number>>;
+  /** 'op:reason' → calls handed to the reference kernels. */
+  readonly delegated: Readonly<Record<string, number>>;
+  /** Current size of the backend's WebAssembly memory. */
+  readonly memoryBytes: number;
+}
+
+export interface WasmBackend extends Backend {
+  stats(): WasmStats;
+}
+
+let compiled: WebAssembly.Module | null = null;
+
+/** The kernel module, assembled and compiled once per process. */
+const kernelModule = (): WebAssembly.Module => {
+  compiled ??= new WebAssembly.Module(kernelModuleBytes());
+  return compiled;
+};
+
+/** Whether this runtime validates the kernel module (WebAssembly with fixed-width SIMD). */
+export const wasmSimdSupported = (): boolean => {
+  try {
+    return typeof WebAssembly === 'object' && WebAssembly.validate(kernelModuleBytes());
+  } catch {
+    return false;
+  }
+};
+
+const align16 = (bytes: number): number => (bytes + 15) & ~15;
+
+/** Bytes of the packing buffers and the edge tile, which sit at the start of memory. */
+const PACK_A = 0;
+const PACK_B = PACK_A + MC * KC * 4;
+const TILE = PACK_B + KC * NC * 4;
+const HEAP = align16(TILE + MR * NR * 4);
+
+/**
+ * Strips leading size-1 axes of `s` and tells whether the rest is a suffix of `out`: then an
+ * operand of shape `s` repeats with period size(s) over the output.
+ */
+const isTrailingBroadcast = (s: Shape, out: Shape): boolean => {
+  let i = 0;
+  while (i < s.length && s[i] === 1) i++;
+  const rest = s.length - i;
+  if (rest > out.length) return false;
+  for (let j = 0; j < rest; j++) if (s[i + j] !== out[out.length - rest + j]) return false;
+  return true;
+};
+
+const elementwise: ReadonlySet<BinaryOp> = new Set<BinaryOp>(['add', 'sub', 'mul', 'div']);
+
+export const createWasmBackend = (options: WasmBackendOptions = {}): WasmBackend => {
+  const minElements = options.minElements ?? 256;
+  const minMatmulFlops = options.minMatmulFlops ?? 4096;
+  const maxMemoryBytes = Math.min(options.maxMemoryBytes ?? 2 ** 31 - PAGE, 2 ** 31 - PAGE);
+
+  let memory: WebAssembly.Memory | null = new WebAssembly.Memory({ initial: Math.ceil(HEAP / PAGE) + 1 });
+  const k = new WebAssembly.Instance(kernelModule(), { env: { memory } }).exports as unknown as KernelExports;
+
+  const wasmCalls: Record<string, number> = {};
+  const delegatedCalls: Record<string, number> = {};
+  const count = (rec: Record<string, number>, key: string): void => {
+    rec[key] = (rec[key] ?? 0) + 1;
+  };
+
+  const live = (op: string): WebAssembly.Memory => {
+    if (memory === null) throw new Error(`wasm: ${op}: the backend is closed`);
+    return memory;
+  };
+
+  /** Grows memory to hold `bytes` past HEAP; returns a fresh float32 view, or null if too big. */
+  const reserve = (op: string, bytes: number): Float32Array | null => {
+    const mem = live(op);
+    const need = HEAP + bytes;
+    if (need > maxMemoryBytes) return null;
+    const have = mem.buffer.byteLength;
+    if (need > have) mem.grow(Math.ceil((need - have) / PAGE));
+    return new Float32Array(mem.buffer);
+  };
+
+  const delegate = <T>(op: string, reason: string, run: () => T): T => {
+    live(op);
+    count(delegatedCalls, `${op}:${reason}`);
+    return run();
+  };
+
+  const matmul = (a: TypedArray, b: TypedArray, spec: MatmulSpec): TypedArray => {
+    const run = (): TypedArray => reference.matmul(a, b, spec);
+    if (!(a instanceof Float32Array) || !(b instanceof Float32Array)) return delegate('matmul', 'dtype', run);
+    const { m, k: kk, n, transA, transB } = spec;
+    const batch = spec.aOffsets.length;
+    const outLen = batch * m * n;
+    if (outLen === 0 || kk === 0) {
+      live('matmul');
+      count(wasmCalls, 'matmul');
+      return new Float32Array(outLen);
+    }
+    if (batch * m * n * kk < minMatmulFlops) return delegate('matmul', 'small', run);
+    const aAt = HEAP;
+    const bAt = aAt + align16(a.length * 4);
+    const cAt = bAt + align16(b.length * 4);
+    const f32 = reserve('matmul', cAt + outLen * 4 - HEAP);
+    if (f32 === null) return delegate('matmul', 'size', run);
+    count(wasmCalls, 'matmul');
+    f32.set(a, aAt >> 2);
+    f32.set(b, bAt >> 2);
+    // Byte strides of op(A)(i, p) along i ("inner" for packA) and p, and of op(B)(p, j) along j and p.
+    const aI = (transA ? 1 : kk) * 4;
+    const aP = (transA ? m : 1) * 4;
+    const bJ = (transB ? kk : 1) * 4;
+    const bP = (transB ? 1 : n) * 4;
+    const ldc = n * 4;
+    for (let bi = 0; bi < batch; bi++) {
+      const aBase = aAt + spec.aOffsets[bi]! * 4;
+      const bBase = bAt + spec.bOffsets[bi]! * 4;
+      const cBase = cAt + bi * m * n * 4;
+      for (let jc = 0; jc < n; jc += NC) {
+        const nc = Math.min(NC, n - jc);
+        for (let pc = 0; pc < kk; pc += KC) {
+          const kc = Math.min(KC, kk - pc);
+          k.packB(bBase + pc * bP + jc * bJ, bJ, bP, nc, kc, PACK_B);
+          for (let ic = 0; ic < m; ic += MC) {
+            const mc = Math.min(MC, m - ic);
+            k.packA(aBase + ic * aI + pc * aP, aI, aP, mc, kc, PACK_A);
+            k.macro(PACK_A, PACK_B, cBase + ic * ldc + jc * 4, mc, nc, kc, ldc, pc > 0 ? 1 : 0, TILE);
+          }
+        }
+      }
+    }
+    return f32.slice(cAt >> 2, (cAt >> 2) + outLen);
+  };
+
+  const binary = (op: BinaryOp, a: TypedArray, aShape: Shape, b: TypedArray, bShape: Shape, outShape: Shape): TypedArray => {
+    const run = (): TypedArray => reference.binary(op, a, aShape, b, bShape, outShape);
+    if (!(a instanceof Float32Array) || !(b instanceof Float32Array)) return delegate('binary', 'dtype', run);
+    if (!elementwise.has(op)) return delegate('binary', 'op', run);
+    const n = size(outShape);
+    if (n < minElements) return delegate('binary', 'small', run);
+    const e = op as ElementwiseOp;
+    // Layout: which kernel, and (for the row form) which operand is the full one.
+    let form: 'vv' | 'vs' | 'sv' | 'row' | 'rowSwapped';
+    if (a.length === n && b.length === n) form = 'vv';
+    else if (a.length === n && b.length === 1) form = 'vs';
+    else if (a.length === 1 && b.length === n) form = 'sv';
+    else if (a.length === n && isTrailingBroadcast(bShape, outShape)) form = 'row';
+    else if (b.length === n && (e === 'add' || e === 'mul') && isTrailingBroadcast(aShape, outShape)) form = 'rowSwapped';
+    else return delegate('binary', 'broadcast', run);
+    const aAt = HEAP;
+    const bAt = aAt + align16(a.length * 4);
+    const oAt = bAt + align16(b.length * 4);
+    const f32 = reserve('binary', oAt + n * 4 - HEAP);
+    if (f32 === null) return delegate('binary', 'size', run);
+    count(wasmCalls, 'binary');
+    f32.set(a, aAt >> 2);
+    f32.set(b, bAt >> 2);
+    if (form === 'row') k[`${e}_row`](aAt, bAt, oAt, n / b.length, b.length);
+    else if (form === 'rowSwapped') k[`${e}_row`](bAt, aAt, oAt, n / a.length, a.length);
+    else k[`${e}_${form}`](aAt, bAt, oAt, n);
+    return f32.slice(oAt >> 2, (oAt >> 2) + n);
+  };
+
+  const dtypeOrOp = (x: TypedArray): string => (x instanceof Float32Array ? 'op' : 'dtype');
+
+  return Object.freeze({
+    name: 'wasm',
+    unary: (op: UnaryOp, x: TypedArray) => delegate('unary', dtypeOrOp(x), () => reference.unary(op, x)),
+    binary,
+    where: (c: TypedArray, cS: Shape, a: TypedArray, aS: Shape, b: TypedArray, bS: Shape, outS: Shape) =>
+      delegate('where', dtypeOrOp(a), () => reference.where(c, cS, a, aS, b, bS, outS)),
+    reduce: (op: ReduceOp, x: TypedArray, outer: number, n: number, inner: number) =>
+      delegate('reduce', dtypeOrOp(x), () => reference.reduce(op, x, outer, n, inner)),
+    argmax: (x: TypedArray, outer: number, n: number, inner: number) =>
+      delegate('argmax', dtypeOrOp(x), () => reference.argmax(x, outer, n, inner)),
+    matmul,
+    permute: (x: TypedArray, shape: Shape, perm: readonly number[]) =>
+      delegate('permute', dtypeOrOp(x), () => reference.permute(x, shape, perm)),
+    slice: (x: TypedArray, shape: Shape, starts: readonly number[], sizes: readonly number[]) =>
+      delegate('slice', dtypeOrOp(x), () => reference.slice(x, shape, starts, sizes)),
+    pad: (x: TypedArray, shape: Shape, before: readonly number[], outShape: Shape, value: number) =>
+      delegate('pad', dtypeOrOp(x), () => reference.pad(x, shape, before, outShape, value)),
+    concat: (parts: readonly { readonly data: TypedArray; readonly shape: Shape }[], axis: number, outShape: Shape) =>
+      delegate('concat', parts[0] === undefined ? 'op' : dtypeOrOp(parts[0].data), () => reference.concat(parts, axis, outShape)),
+    gather: (table: TypedArray, rows: number, cols: number, ids: Int32Array) =>
+      delegate('gather', dtypeOrOp(table), () => reference.gather(table, rows, cols, ids)),
+    scatterAdd: (values: TypedArray, ids: Int32Array, rows: number, cols: number) =>
+      delegate('scatterAdd', dtypeOrOp(values), () => reference.scatterAdd(values, ids, rows, cols)),
+    cast: (x: TypedArray, dtype: DType) =>
+      delegate('cast', dtypeOrOp(x), () => reference.cast(x, dtype)),
+    stats: (): WasmStats => ({
+      wasm: { ...wasmCalls },
+      delegated: { ...delegatedCalls },
+      memoryBytes: memory?.buffer.byteLength ?? 0,
+    }),
+    close: (): void => {
+      memory = null;
+    },
+  });
+};

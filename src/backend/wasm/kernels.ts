@@ -1,0 +1,277 @@
+/**
+ * The WebAssembly kernels, emitted by asm.ts at module load.
+ *
+ * Matrix product (GotoBLAS/BLIS structure, float32, f32x4 SIMD):
+ *
+ * - `packA(src, sInner, sOuter, total, kc, dst)` copies a block of op(A) into row panels of MR rows:
+ *   panel q holds, for each p < kc, the MR values op(A)(q·MR + r, p) contiguously (zero past the
+ *   last row). `packB` does the same for column panels of NR columns of op(B). Element (i, p) of the
+ *   source sits at src + i·sInner + p·sOuter (bytes), so a transposed operand is just other strides:
+ *   the transposed products cost what the plain one does, up to the packing copy.
+ * - `macro(Ap, Bp, C, mc, nc, kc, ldc, acc, T)` multiplies a packed mc×kc block by a packed kc×nc
+ *   block into C (row stride ldc bytes), overwriting (acc = 0) or adding (acc = 1). Its micro-kernel
+ *   keeps an MR×NR tile of C in MR·NR/4 v128 accumulators across the whole kc loop: per p it loads
+ *   NR/4 vectors of B, splats MR values of A, and issues MR·NR/4 f32x4.mul + f32x4.add. Tiles cut
+ *   by the matrix edge go through the scratch tile T.
+ *
+ * Element-wise (float32, f32x4 where the layout allows): `binary_vv / binary_vs / binary_sv` for
+ * add, sub, mul, div over equal lengths, vector-scalar and scalar-vector, and `binary_row`, where
+ * b repeats with period `len` (trailing-axis broadcast, e.g. a bias). These four ops give exactly
+ * the reference's results: float32 +, −, ×, ÷ are correctly rounded, as is the reference's double
+ * result rounded once to float32.
+ */
+import { Fn, assemble } from './asm.js';
+
+/** Micro-kernel tile: MR rows × NR columns of C (NR a multiple of 4). */
+export const MR = 4;
+export const NR = 8;
+
+export const ELEMENTWISE_OPS = ['add', 'sub', 'mul', 'div'] as const;
+export type ElementwiseOp = (typeof ELEMENTWISE_OPS)[number];
+
+/** Packs `total` rows (packA) or columns (packB) into panels of width R; see the file comment. */
+const pack = (name: string, R: number): Fn => {
+  const f = new Fn(name, [
+    ['src', 'i32'],
+    ['sInner', 'i32'],
+    ['sOuter', 'i32'],
+    ['total', 'i32'],
+    ['kc', 'i32'],
+    ['dst', 'i32'],
+  ]).locals('i32', 'q', 'w', 's', 'p', 't', 'r');
+  f.forLt('q', 'total', R, () => {
+    // w = min(R, total - q); s = src + q·sInner
+    f.get('total').get('q').i32Sub().tee('w').i32(R).get('w').i32(R).i32GtS().select().set('w');
+    f.get('src').get('q').get('sInner').i32Mul().i32Add().set('s');
+    f.get('kc').set('p');
+    f.get('w').i32(R).i32Eq().if();
+    {
+      f.get('sInner').i32(4).i32Eq().if();
+      // Contiguous full panel: R/4 vector copies per p.
+      f.doCountdown('p', () => {
+        for (let v = 0; v < R / 4; v++) f.get('dst').get('s').v128Load(v * 16).v128Store(v * 16);
+        f.get('s').get('sOuter').i32Add().set('s');
+        f.get('dst').i32(R * 4).i32Add().set('dst');
+      });
+      f.else();
+      // Strided full panel: R scalar copies per p, unrolled.
+      f.doCountdown('p', () => {
+        f.get('s').set('t');
+        for (let r = 0; r < R; r++) {
+          f.get('dst').get('t').f32Load().f32Store(r * 4);
+          if (r < R - 1) f.get('t').get('sInner').i32Add().set('t');
+        }
+        f.get('s').get('sOuter').i32Add().set('s');
+        f.get('dst').i32(R * 4).i32Add().set('dst');
+      });
+      f.end();
+    }
+    f.else();
+    // Last, partial panel: zero the slot, then copy the w real values.
+    f.doCountdown('p', () => {
+      for (let v = 0; v < R / 4; v++) f.get('dst').f32x4Const(0).v128Store(v * 16);
+      f.get('s').set('t');
+      f.i32(0).set('r');
+      f.forLt('r', 'w', 1, () => {
+        f.get('dst').get('r').i32(2).i32Shl().i32Add().get('t').f32Load().f32Store();
+        f.get('t').get('sInner').i32Add().set('t');
+      });
+      f.get('s').get('sOuter').i32Add().set('s');
+      f.get('dst').i32(R * 4).i32Add().set('dst');
+    });
+    f.end();
+  });
+  return f;
+};
+
+const macro = (): Fn => {
+  const V = NR / 4;
+  const f = new Fn('macro', [
+    ['Ap', 'i32'],
+    ['Bp', 'i32'],
+    ['C', 'i32'],
+    ['mc', 'i32'],
+    ['nc', 'i32'],
+    ['kc', 'i32'],
+    ['ldc', 'i32'],
+    ['acc', 'i32'],
+    ['T', 'i32'],
+  ]).locals('i32', 'jr', 'ir', 'mr', 'nr', 'a', 'b', 'p', 'row', 'x', 'y');
+  const acc = (r: number, v: number): string => `c${r}_${v}`;
+  const bv = (v: number): string => `b${v}`;
+  for (let r = 0; r < MR; r++) for (let v = 0; v < V; v++) f.locals('v128', acc(r, v));
+  for (let v = 0; v < V; v++) f.locals('v128', bv(v));
+  f.locals('v128', 'av');
+
+  f.forLt('jr', 'nc', NR, () => {
+    f.get('nc').get('jr').i32Sub().tee('nr').i32(NR).get('nr').i32(NR).i32GtS().select().set('nr');
+    f.i32(0).set('ir');
+    f.forLt('ir', 'mc', MR, () => {
+      f.get('mc').get('ir').i32Sub().tee('mr').i32(MR).get('mr').i32(MR).i32GtS().select().set('mr');
+      // a = Ap + ir·kc·4, b = Bp + jr·kc·4
+      f.get('Ap').get('ir').get('kc').i32Mul().i32(2).i32Shl().i32Add().set('a');
+      f.get('Bp').get('jr').get('kc').i32Mul().i32(2).i32Shl().i32Add().set('b');
+      for (let r = 0; r < MR; r++) for (let v = 0; v < V; v++) f.f32x4Const(0).set(acc(r, v));
+      f.get('kc').set('p');
+      f.doCountdown('p', () => {
+        for (let v = 0; v < V; v++) f.get('b').v128Load(v * 16).set(bv(v));
+        for (let r = 0; r < MR; r++) {
+          f.get('a').v128Load32Splat(r * 4).set('av');
+          for (let v = 0; v < V; v++) {
+            f.get(acc(r, v)).get('av').get(bv(v)).f32x4Mul().f32x4Add().set(acc(r, v));
+          }
+        }
+        f.get('a').i32(MR * 4).i32Add().set('a');
+        f.get('b').i32(NR * 4).i32Add().set('b');
+      });
+      // row = C + ir·ldc + jr·4
+      f.get('C').get('ir').get('ldc').i32Mul().i32Add().get('jr').i32(2).i32Shl().i32Add().set('row');
+      f.get('mr').i32(MR).i32Eq().get('nr').i32(NR).i32Eq().i32And().if();
+      {
+        f.get('acc').if();
+        for (let r = 0; r < MR; r++) {
+          for (let v = 0; v < V; v++) {
+            f.get('row').get('row').v128Load(v * 16).get(acc(r, v)).f32x4Add().v128Store(v * 16);
+          }
+          if (r < MR - 1) f.get('row').get('ldc').i32Add().set('row');
+        }
+        f.else();
+        for (let r = 0; r < MR; r++) {
+          for (let v = 0; v < V; v++) f.get('row').get(acc(r, v)).v128Store(v * 16);
+          if (r < MR - 1) f.get('row').get('ldc').i32Add().set('row');
+        }
+        f.end();
+      }
+      f.else();
+      {
+        // Edge tile: spill to T (MR×NR, row stride NR), copy the mr×nr corner out.
+        for (let r = 0; r < MR; r++) for (let v = 0; v < V; v++) f.get('T').get(acc(r, v)).v128Store((r * NR + v * 4) * 4);
+        f.i32(0).set('x');
+        f.forLt('x', 'mr', 1, () => {
+          f.i32(0).set('y');
+          f.forLt('y', 'nr', 1, () => {
+            // row[y] = T[x·NR + y] (+ row[y])
+            f.get('row').get('y').i32(2).i32Shl().i32Add();
+            f.get('T').get('x').i32(NR).i32Mul().get('y').i32Add().i32(2).i32Shl().i32Add().f32Load();
+            f.get('row').get('y').i32(2).i32Shl().i32Add().f32Load().f32(0).get('acc').select().f32Add();
+            f.f32Store();
+          });
+          f.get('row').get('ldc').i32Add().set('row');
+        });
+      }
+      f.end();
+    });
+  });
+  return f;
+};
+
+type Shape4 = 'vv' | 'vs' | 'sv';
+
+const arith = (f: Fn, op: ElementwiseOp, vector: boolean): Fn => {
+  if (vector) {
+    if (op === 'add') return f.f32x4Add();
+    if (op === 'sub') return f.f32x4Sub();
+    if (op === 'mul') return f.f32x4Mul();
+    return f.f32x4Div();
+  }
+  if (op === 'add') return f.f32Add();
+  if (op === 'sub') return f.f32Sub();
+  if (op === 'mul') return f.f32Mul();
+  return f.f32Div();
+};
+
+/**
+ * out[i] = a[i] op b[i] (vv), a[i] op b[0] (vs) or a[0] op b[i] (sv), for i < n; the scalar side is
+ * loaded once and splat. Pointers are byte addresses.
+ */
+const binary = (op: ElementwiseOp, form: Shape4): Fn => {
+  const f = new Fn(`${op}_${form}`, [
+    ['a', 'i32'],
+    ['b', 'i32'],
+    ['out', 'i32'],
+    ['n', 'i32'],
+  ])
+    .locals('i32', 'i', 'n4')
+    .locals('v128', 'sv')
+    .locals('f32', 'ss');
+  if (form === 'vs') f.get('b').f32Load().tee('ss').f32x4Splat().set('sv');
+  if (form === 'sv') f.get('a').f32Load().tee('ss').f32x4Splat().set('sv');
+  // n4 = n & ~3
+  f.get('n').i32(-4).i32And().set('n4');
+  const lhs = (vector: boolean): void => {
+    if (form === 'sv') f.get(vector ? 'sv' : 'ss');
+    else f.get('a').get('i').i32Add()[vector ? 'v128Load' : 'f32Load']();
+  };
+  const rhs = (vector: boolean): void => {
+    if (form === 'vs') f.get(vector ? 'sv' : 'ss');
+    else f.get('b').get('i').i32Add()[vector ? 'v128Load' : 'f32Load']();
+  };
+  // i counts bytes: scale the limits.
+  f.get('n4').i32(2).i32Shl().set('n4');
+  f.get('n').i32(2).i32Shl().set('n');
+  f.forLt('i', 'n4', 16, () => {
+    f.get('out').get('i').i32Add();
+    lhs(true);
+    rhs(true);
+    arith(f, op, true).v128Store();
+  });
+  f.forLt('i', 'n', 4, () => {
+    f.get('out').get('i').i32Add();
+    lhs(false);
+    rhs(false);
+    arith(f, op, false).f32Store();
+  });
+  return f;
+};
+
+/** out[r·len + j] = a[r·len + j] op b[j] for r < rows, j < len: b broadcast along leading axes. */
+const binaryRow = (op: ElementwiseOp): Fn => {
+  const f = new Fn(`${op}_row`, [
+    ['a', 'i32'],
+    ['b', 'i32'],
+    ['out', 'i32'],
+    ['rows', 'i32'],
+    ['len', 'i32'],
+  ]).locals('i32', 'j', 'len4', 'lenB');
+  f.get('len').i32(-4).i32And().i32(2).i32Shl().set('len4');
+  f.get('len').i32(2).i32Shl().set('lenB');
+  f.block();
+  f.get('rows').i32Eqz().brIf(0);
+  f.doCountdown('rows', () => {
+    f.i32(0).set('j');
+    f.forLt('j', 'len4', 16, () => {
+      f.get('out').get('j').i32Add();
+      f.get('a').get('j').i32Add().v128Load();
+      f.get('b').get('j').i32Add().v128Load();
+      arith(f, op, true).v128Store();
+    });
+    f.forLt('j', 'lenB', 4, () => {
+      f.get('out').get('j').i32Add();
+      f.get('a').get('j').i32Add().f32Load();
+      f.get('b').get('j').i32Add().f32Load();
+      arith(f, op, false).f32Store();
+    });
+    f.get('a').get('lenB').i32Add().set('a');
+    f.get('out').get('lenB').i32Add().set('out');
+  });
+  f.end();
+  return f;
+};
+
+/** The module's bytes (built once per process; see index.ts). */
+export const kernelModuleBytes = (): Uint8Array =>
+  assemble([
+    pack('packA', MR),
+    pack('packB', NR),
+    macro(),
+    ...ELEMENTWISE_OPS.flatMap((op) => [binary(op, 'vv'), binary(op, 'vs'), binary(op, 'sv'), binaryRow(op)]),
+  ]);
+
+/** The exports of the kernel module, as index.ts calls them. */
+export interface KernelExports {
+  packA(src: number, sInner: number, sOuter: number, total: number, kc: number, dst: number): void;
+  packB(src: number, sInner: number, sOuter: number, total: number, kc: number, dst: number): void;
+  macro(Ap: number, Bp: number, C: number, mc: number, nc: number, kc: number, ldc: number, acc: number, T: number): void;
+  [elementwise: `${ElementwiseOp}_${'vv' | 'vs' | 'sv'}`]: (a: number, b: number, out: number, n: number) => void;
+  [row: `${ElementwiseOp}_row`]: (a: number, b: number, out: number, rows: number, len: number) => void;
+}
