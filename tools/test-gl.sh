@@ -21,8 +21,10 @@ fi
 gl_dir="$(node -e "try { process.stdout.write(require('path').dirname(require.resolve('gl/package.json', { paths: [require.resolve('gpu.js')] }))) } catch (e) {}")"
 if [[ -z "$gl_dir" ]]; then
   missing+=("the optional npm package 'gl' is not installed (npm drops it when its native build fails)")
-elif [[ ! -d "$gl_dir/build" ]]; then
-  missing+=("the npm package 'gl' is installed at $gl_dir but not built (no $gl_dir/build)")
+elif [[ ! -f "$gl_dir/build/Release/webgl.node" ]]; then
+  missing+=("the npm package 'gl' is installed at $gl_dir but not built (no $gl_dir/build/Release/webgl.node)")
+elif ! node -e "require(process.argv[1])" "$gl_dir" >/dev/null 2>&1; then
+  missing+=("the npm package 'gl' at $gl_dir is built but does not load (try: npm rebuild gl)")
 fi
 
 # 2. A virtual display to give it a GL context.

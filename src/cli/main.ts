@@ -5,8 +5,15 @@
 import { Command, CommanderError, Option } from 'commander';
 import type { Backend } from '../backend/backend.js';
 import { reference } from '../backend/reference.js';
+import { DATA_OPTIONS, runDataCommand } from '../data/cli.js';
 import { runCrosscheck } from './crosscheck.js';
+import { runDemoCommand } from './demo.js';
 import { EXIT_BAD_INPUT, UsageError } from './errors.js';
+import { runEvalCommand } from './eval.js';
+import { runExportCommand, runImportCommand } from './export-import.js';
+import { runSolveCommand } from './solve.js';
+import { runTrainCommand } from './train.js';
+import { PRESETS } from '../train/presets.js';
 
 const backendByName = async (name: string): Promise<Backend> => {
   switch (name) {
@@ -41,6 +48,76 @@ export const buildProgram = (setExit: (code: number) => void): Command => {
         backend.close();
       }
     });
+
+  program
+    .command('train')
+    .description('train a TRM with the official loop (ACT carry, AdamATan2, SignSGD, EMA)')
+    .argument('[overrides...]', 'key=value overrides, official style: arch.L_cycles=4 lr=1e-3')
+    .option('--preset <name>', `preset: ${Object.keys(PRESETS).join(', ')}`)
+    .option('--steps <n>', 'stop after this optimizer step (default: the preset\'s total_steps)')
+    .option('--resume <file>', 'continue a run from its checkpoint, bit-identically')
+    .requiredOption('--out <dir>', 'run folder: checkpoint.safetensors, log.jsonl')
+    .option('--time-budget <seconds>', 'stop (and save) after this much training time')
+    .option('--checkpoint-every <n>', 'save the checkpoint every n steps', '100')
+    .addHelpText('after', '\nExamples:\n  npx trm train --preset sudoku4 --out runs/s4\n  npx trm train --preset sudoku4 --steps 400 --out runs/s4 arch.hidden_size=32 lr=2e-3\n  npx trm train --resume runs/s4/checkpoint.safetensors --steps 760 --out runs/s4')
+    .action((overrides: string[], o) => setExit(runTrainCommand(overrides, o)));
+
+  program
+    .command('eval')
+    .description('evaluate a checkpoint on held-out data')
+    .requiredOption('--checkpoint <file>', 'a checkpoint written by trm train')
+    .option('--data <dir>', 'a dataset in the official format (test split); default: the preset\'s held-out split')
+    .addOption(new Option('--halt <mode>', 'max: answer after N_sup steps (official); adaptive: at the first q_halt > 0').choices(['max', 'adaptive']).default('max'))
+    .option('--limit <n>', 'evaluate at most n puzzles')
+    .option('--batch-size <n>', 'rows per forward pass', '128')
+    .option('--json', 'print one JSON object')
+    .addHelpText('after', '\nExample:\n  npx trm eval --checkpoint runs/s4/checkpoint.safetensors --json')
+    .action((o) => setExit(runEvalCommand(o)));
+
+  program
+    .command('solve')
+    .description('solve a Sudoku and show the answer after each supervision step')
+    .requiredOption('--checkpoint <file>', 'a checkpoint written by trm train')
+    .option('--puzzle <cells>', 'row-major cells, "." for blank, e.g. "1..4.4.....3.2.."')
+    .option('--file <file>', 'read the puzzle from a file')
+    .addOption(new Option('--halt <mode>', 'max or adaptive').choices(['max', 'adaptive']).default('max'))
+    .option('--json', 'print one JSON object')
+    .addHelpText('after', '\nExample:\n  npx trm solve --checkpoint runs/s4/checkpoint.safetensors --puzzle "1..4.4.....3.2.."')
+    .action((o) => setExit(runSolveCommand(o)));
+
+  const data = program
+    .command('data')
+    .description('build datasets in the official on-disk format')
+    .argument('<kind>', 'sudoku, maze or arc');
+  for (const opt of DATA_OPTIONS) data.option(opt.flags, `${opt.description}${opt.default === undefined ? '' : ` (default ${opt.default})`}`);
+  data
+    .addHelpText('after', '\nExamples:\n  npx trm data sudoku --size 9 --count 1000 --out data/sudoku9\n  npx trm data arc --prefix ../shared/data/arc/arc-agi --subsets training evaluation concept --test-set evaluation --num-aug 2 --out data/arc1')
+    .action(async (kind: string, o: Record<string, unknown>) => setExit(await runDataCommand(kind, o)));
+
+  program
+    .command('export')
+    .description('write a checkpoint\'s weights as an official state_dict (safetensors, official key names)')
+    .requiredOption('--checkpoint <file>', 'a checkpoint written by trm train')
+    .requiredOption('--out <file>', 'output .safetensors')
+    .option('--prefix <prefix>', 'key prefix (official: _orig_mod.model. with torch.compile, model. without)', '_orig_mod.model.')
+    .addOption(new Option('--weights <which>', 'ema (what the official code saves) or live').choices(['ema', 'live']).default('ema'))
+    .action((o) => setExit(runExportCommand(o)));
+
+  program
+    .command('import')
+    .description('turn official weights (safetensors with state_dict names) into a trm checkpoint')
+    .argument('<file>', 'official weights as safetensors')
+    .requiredOption('--config <file>', 'YAML or JSON with the official config keys (all_config.yaml works)')
+    .requiredOption('--out <file>', 'output checkpoint')
+    .action((file: string, o: { config: string; out: string }) => setExit(runImportCommand({ file, ...o })));
+
+  program
+    .command('demo')
+    .description('what npm start runs: train sudoku4, evaluate, solve one held-out puzzle step by step')
+    .option('--out <dir>', 'run folder (default runs/<timestamp>)')
+    .option('--budget <seconds>', 'training time budget', '150')
+    .option('--eval-count <n>', 'held-out puzzles to evaluate', '512')
+    .action((o) => setExit(runDemoCommand(o)));
 
   return program;
 };

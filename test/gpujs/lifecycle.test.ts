@@ -71,6 +71,22 @@ describe.each(modes)('mode %s', (mode) => {
     be.close();
   });
 
+  it('evicting kernels leaves the live ones correct (GL shares one drawing buffer per context)', () => {
+    const be = createGpuJsBackend({ mode, maxCachedKernels: 4 });
+    const rand = prng(9);
+    const ge = (n: number, what: string): void => {
+      const a = randF32(rand, n, -2, 2, 5);
+      const b = randF32(rand, 1, -2, 2, 5);
+      expect(Array.from(be.binary('ge', a, [n], b, [], [n])), what).toEqual(Array.from(reference.binary('ge', a, [n], b, [], [n])));
+    };
+    for (let it = 0; it < 12; it++) {
+      ge(500, `large, round ${it}`); // stays cached: used every round
+      ge(1 + it, `small ${1 + it}`); // new kernels that evict the older small ones
+    }
+    expect(be.stats().destroyed).toBeGreaterThan(0);
+    be.close();
+  });
+
   it('bounds the values the cached kernels hold', () => {
     const be = createGpuJsBackend({ mode, maxCachedValues: 100 });
     be.unary('exp', randF32(prng(1), 30)); // holds 60

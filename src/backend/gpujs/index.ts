@@ -157,7 +157,7 @@ const hasZero = (x: Float32Array): boolean => x.includes(0);
 
 const describeMissing = (mode: GpuJsMode): string =>
   mode === 'headlessgl'
-    ? 'the optional `gl` package is not built (needs apt packages libxi-dev libgl-dev, then `npm rebuild gl`, and a display: `xvfb-run -a`, apt packages xvfb xauth)'
+    ? 'it needs the optional `gl` package built (apt packages libxi-dev libgl-dev, then `npm rebuild gl`) and an X display (run under `xvfb-run -a`, apt packages xvfb xauth); see docs/gpujs.md'
     : mode === 'webgl2' || mode === 'webgl'
       ? 'WebGL needs a browser (or OffscreenCanvas)'
       : 'this platform does not provide it';
@@ -203,8 +203,14 @@ export const createGpuJsBackend = (opts: GpuJsBackendOptions): GpuJsBackend => {
     return compute();
   };
 
-  const destroyKernel = (k: KernelLike): void => {
-    k.destroy(true);
+  /**
+   * Destroys one kernel. `final` only in close(): a GL kernel destroyed with its canvas references
+   * also drops the canvas's shared drawing-buffer size, and the kernels still alive on that
+   * context then draw into a wrongly sized buffer (seen on headlessgl as wrong results right
+   * after the first cache eviction).
+   */
+  const destroyKernel = (k: KernelLike, final: boolean): void => {
+    k.destroy(final);
     // Not every kernel class removes itself from gpu.kernels (CPUKernel does not).
     const i = gpu.kernels.indexOf(k);
     if (i !== -1) gpu.kernels.splice(i, 1);
@@ -250,7 +256,7 @@ export const createGpuJsBackend = (opts: GpuJsBackendOptions): GpuJsBackend => {
         const old = cache.get(oldest)!;
         cache.delete(oldest);
         cachedValues -= old.footprint;
-        destroyKernel(old.kernel.kernel);
+        destroyKernel(old.kernel.kernel, false);
       }
     } else {
       // Most recently used goes last.
@@ -267,7 +273,7 @@ export const createGpuJsBackend = (opts: GpuJsBackendOptions): GpuJsBackend => {
       // Never keep a kernel that failed to build or run.
       cache.delete(key);
       cachedValues -= entry.footprint;
-      destroyKernel(entry.kernel.kernel);
+      destroyKernel(entry.kernel.kernel, false);
       throw new Error(`gpujs: ${op} kernel '${key}' failed on ${entry.kernel.kernel.constructor.name}: ${(e as Error).message}`, { cause: e });
     }
     bump(counts.ranOn, entry.kernel.kernel.constructor.name);
@@ -458,11 +464,11 @@ export const createGpuJsBackend = (opts: GpuJsBackendOptions): GpuJsBackend => {
     const contexts = new Set<unknown>();
     for (const e of cache.values()) if (e.kernel.kernel.context) contexts.add(e.kernel.kernel.context);
     for (const k of gpu.kernels) if (k.context) contexts.add(k.context);
-    for (const e of cache.values()) destroyKernel(e.kernel.kernel);
+    for (const e of cache.values()) destroyKernel(e.kernel.kernel, true);
     cache.clear();
     cachedValues = 0;
     // Kernels gpu.js made on its own (argument-type switches, CPU fallbacks).
-    for (const k of gpu.kernels.slice()) destroyKernel(k);
+    for (const k of gpu.kernels.slice()) destroyKernel(k, true);
     for (const c of contexts) gpu.Kernel?.destroyContext?.(c);
   };
 

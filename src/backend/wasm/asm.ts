@@ -230,6 +230,12 @@ export class Fn {
     return this.simd(0xe7);
   }
 
+  /** local = min(local, c) for an i32 local and constant c. */
+  minConst(local: string, c: number): this {
+    // select(v1, v2, cond) is cond ? v1 : v2.
+    return this.i32(c).get(local).get(local).i32(c).i32GtS().select().set(local);
+  }
+
   /** `for (; i < limit; i += step) body` over i32 locals (i is not reset). */
   forLt(i: string, limit: string, step: number, body: () => void): this {
     this.block().loop();

@@ -60,18 +60,38 @@ export interface WasmBackend extends Backend {
   stats(): WasmStats;
 }
 
-let compiled: WebAssembly.Module | null = null;
+/** The slice of the WebAssembly JS API used here, typed locally: the project's lib is ES2022
+ *  without DOM, and @types/node 20 does not declare the WebAssembly global. */
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+interface WasmApi {
+  readonly Module: new (bytes: Uint8Array) => object;
+  readonly Instance: new (module: object, imports: object) => { readonly exports: unknown };
+  readonly Memory: new (descriptor: { initial: number }) => WasmMemory;
+  validate(bytes: Uint8Array): boolean;
+}
+const wasmApi = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
+
+let bytes: Uint8Array | null = null;
+let compiled: object | null = null;
+
+const moduleBytes = (): Uint8Array => {
+  bytes ??= kernelModuleBytes();
+  return bytes;
+};
 
 /** The kernel module, assembled and compiled once per process. */
-const kernelModule = (): WebAssembly.Module => {
-  compiled ??= new WebAssembly.Module(kernelModuleBytes());
+const kernelModule = (api: WasmApi): object => {
+  compiled ??= new api.Module(moduleBytes());
   return compiled;
 };
 
 /** Whether this runtime validates the kernel module (WebAssembly with fixed-width SIMD). */
 export const wasmSimdSupported = (): boolean => {
   try {
-    return typeof WebAssembly === 'object' && WebAssembly.validate(kernelModuleBytes());
+    return wasmApi !== undefined && wasmApi.validate(moduleBytes());
   } catch {
     return false;
   }
@@ -80,9 +100,10 @@ export const wasmSimdSupported = (): boolean => {
 const align16 = (bytes: number): number => (bytes + 15) & ~15;
 
 /** Bytes of the packing buffers and the edge tile, which sit at the start of memory. */
+const roundUp = (x: number, r: number): number => Math.ceil(x / r) * r;
 const PACK_A = 0;
-const PACK_B = PACK_A + MC * KC * 4;
-const TILE = PACK_B + KC * NC * 4;
+const PACK_B = PACK_A + align16(roundUp(MC, MR) * KC * 4);
+const TILE = PACK_B + align16(roundUp(NC, NR) * KC * 4);
 const HEAP = align16(TILE + MR * NR * 4);
 
 /**
@@ -105,8 +126,12 @@ export const createWasmBackend = (options: WasmBackendOptions = {}): WasmBackend
   const minMatmulFlops = options.minMatmulFlops ?? 4096;
   const maxMemoryBytes = Math.min(options.maxMemoryBytes ?? 2 ** 31 - PAGE, 2 ** 31 - PAGE);
 
-  let memory: WebAssembly.Memory | null = new WebAssembly.Memory({ initial: Math.ceil(HEAP / PAGE) + 1 });
-  const k = new WebAssembly.Instance(kernelModule(), { env: { memory } }).exports as unknown as KernelExports;
+  if (wasmApi === undefined || !wasmSimdSupported()) {
+    throw new Error('wasm: this runtime has no WebAssembly with SIMD (Node ≥ 16.4 has it)');
+  }
+  let memory: WasmMemory | null = new wasmApi.Memory({ initial: Math.ceil(HEAP / PAGE) + 1 });
+  let view = new Float32Array(memory.buffer);
+  const k = new wasmApi.Instance(kernelModule(wasmApi), { env: { memory } }).exports as KernelExports;
 
   const wasmCalls: Record<string, number> = {};
   const delegatedCalls: Record<string, number> = {};
@@ -114,7 +139,7 @@ export const createWasmBackend = (options: WasmBackendOptions = {}): WasmBackend
     rec[key] = (rec[key] ?? 0) + 1;
   };
 
-  const live = (op: string): WebAssembly.Memory => {
+  const live = (op: string): WasmMemory => {
     if (memory === null) throw new Error(`wasm: ${op}: the backend is closed`);
     return memory;
   };
@@ -126,7 +151,9 @@ export const createWasmBackend = (options: WasmBackendOptions = {}): WasmBackend
     if (need > maxMemoryBytes) return null;
     const have = mem.buffer.byteLength;
     if (need > have) mem.grow(Math.ceil((need - have) / PAGE));
-    return new Float32Array(mem.buffer);
+    // Growing replaces the ArrayBuffer (the old one is detached): re-make the view only then.
+    if (view.buffer !== mem.buffer) view = new Float32Array(mem.buffer);
+    return view;
   };
 
   const delegate = <T>(op: string, reason: string, run: () => T): T => {
@@ -244,6 +271,7 @@ export const createWasmBackend = (options: WasmBackendOptions = {}): WasmBackend
     }),
     close: (): void => {
       memory = null;
+      view = new Float32Array(0);
     },
   });
 };

@@ -41,7 +41,8 @@ const pack = (name: string, R: number): Fn => {
   ]).locals('i32', 'q', 'w', 's', 'p', 't', 'r');
   f.forLt('q', 'total', R, () => {
     // w = min(R, total - q); s = src + q·sInner
-    f.get('total').get('q').i32Sub().tee('w').i32(R).get('w').i32(R).i32GtS().select().set('w');
+    f.get('total').get('q').i32Sub().set('w');
+    f.minConst('w', R);
     f.get('src').get('q').get('sInner').i32Mul().i32Add().set('s');
     f.get('kc').set('p');
     f.get('w').i32(R).i32Eq().if();
@@ -49,7 +50,8 @@ const pack = (name: string, R: number): Fn => {
       f.get('sInner').i32(4).i32Eq().if();
       // Contiguous full panel: R/4 vector copies per p.
       f.doCountdown('p', () => {
-        for (let v = 0; v < R / 4; v++) f.get('dst').get('s').v128Load(v * 16).v128Store(v * 16);
+        for (let v = 0; v < Math.floor(R / 4); v++) f.get('dst').get('s').v128Load(v * 16).v128Store(v * 16);
+        for (let r = R - (R % 4); r < R; r++) f.get('dst').get('s').f32Load(r * 4).f32Store(r * 4);
         f.get('s').get('sOuter').i32Add().set('s');
         f.get('dst').i32(R * 4).i32Add().set('dst');
       });
@@ -69,7 +71,7 @@ const pack = (name: string, R: number): Fn => {
     f.else();
     // Last, partial panel: zero the slot, then copy the w real values.
     f.doCountdown('p', () => {
-      for (let v = 0; v < R / 4; v++) f.get('dst').f32x4Const(0).v128Store(v * 16);
+      for (let r = 0; r < R; r++) f.get('dst').f32(0).f32Store(r * 4);
       f.get('s').set('t');
       f.i32(0).set('r');
       f.forLt('r', 'w', 1, () => {
@@ -104,10 +106,12 @@ const macro = (): Fn => {
   f.locals('v128', 'av');
 
   f.forLt('jr', 'nc', NR, () => {
-    f.get('nc').get('jr').i32Sub().tee('nr').i32(NR).get('nr').i32(NR).i32GtS().select().set('nr');
+    f.get('nc').get('jr').i32Sub().set('nr');
+    f.minConst('nr', NR);
     f.i32(0).set('ir');
     f.forLt('ir', 'mc', MR, () => {
-      f.get('mc').get('ir').i32Sub().tee('mr').i32(MR).get('mr').i32(MR).i32GtS().select().set('mr');
+      f.get('mc').get('ir').i32Sub().set('mr');
+      f.minConst('mr', MR);
       // a = Ap + ir·kc·4, b = Bp + jr·kc·4
       f.get('Ap').get('ir').get('kc').i32Mul().i32(2).i32Shl().i32Add().set('a');
       f.get('Bp').get('jr').get('kc').i32Mul().i32(2).i32Shl().i32Add().set('b');
@@ -267,11 +271,16 @@ export const kernelModuleBytes = (): Uint8Array =>
     ...ELEMENTWISE_OPS.flatMap((op) => [binary(op, 'vv'), binary(op, 'vs'), binary(op, 'sv'), binaryRow(op)]),
   ]);
 
-/** The exports of the kernel module, as index.ts calls them. */
-export interface KernelExports {
+type BinaryExports = {
+  readonly [K in `${ElementwiseOp}_${'vv' | 'vs' | 'sv'}`]: (a: number, b: number, out: number, n: number) => void;
+};
+type RowExports = {
+  readonly [K in `${ElementwiseOp}_row`]: (a: number, b: number, out: number, rows: number, len: number) => void;
+};
+
+/** The exports of the kernel module, as index.ts calls them (addresses in bytes). */
+export interface KernelExports extends BinaryExports, RowExports {
   packA(src: number, sInner: number, sOuter: number, total: number, kc: number, dst: number): void;
   packB(src: number, sInner: number, sOuter: number, total: number, kc: number, dst: number): void;
   macro(Ap: number, Bp: number, C: number, mc: number, nc: number, kc: number, ldc: number, acc: number, T: number): void;
-  [elementwise: `${ElementwiseOp}_${'vv' | 'vs' | 'sv'}`]: (a: number, b: number, out: number, n: number) => void;
-  [row: `${ElementwiseOp}_row`]: (a: number, b: number, out: number, rows: number, len: number) => void;
 }

@@ -1,0 +1,28 @@
+/**
+ * Model configs from files: YAML or JSON with the official keys, either flat (arch/trm.yaml style)
+ * or a run's all_config.yaml with an `arch:` section.
+ */
+import { readFileSync } from 'node:fs';
+import * as E from 'fp-ts/lib/Either.js';
+import { parse as parseYaml } from 'yaml';
+import { type TrmConfig, decodeConfig } from '../trm/config.js';
+
+export const readConfigFile = (file: string, extra: Record<string, unknown> = {}): E.Either<string, TrmConfig> => {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    return E.left(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  let doc: unknown;
+  try {
+    doc = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  } catch (e) {
+    return E.left(`${file}: not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(e as Error).message.split('\n')[0]}`);
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return E.left(`${file}: expected a mapping of config keys`);
+  const rec = doc as Record<string, unknown>;
+  const arch = typeof rec.arch === 'object' && rec.arch !== null ? { ...rec, ...(rec.arch as Record<string, unknown>) } : rec;
+  const r = decodeConfig({ ...arch, ...extra });
+  return E.isLeft(r) ? E.left(`${file}: ${r.left.field}: ${r.left.message}`) : r;
+};

@@ -1,0 +1,106 @@
+/**
+ * `npm start` (= `trm demo`): the whole experience on a laptop CPU in a few minutes.
+ *   1. generate 4×4 Sudoku puzzles (train and a disjoint held-out set);
+ *   2. train the `sudoku4` preset within a wall-clock budget;
+ *   3. evaluate on held-out puzzles;
+ *   4. solve one held-out puzzle and print the board after each supervision step;
+ *   5. write the checkpoint, the log, pictures and a summary to runs/<timestamp>/.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as E from 'fp-ts/lib/Either.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { sudokuSet } from '../data/sudoku.js';
+import { evaluate } from '../train/evaluate.js';
+import { sudokuEvalBatches } from '../train/feed.js';
+import { evalModel } from '../train/loop.js';
+import { PRESETS } from '../train/presets.js';
+import { runTraining } from '../train/run.js';
+import { stepContext } from '../trm/act.js';
+import { countParams } from '../trm/params.js';
+import { refinementBoard, stepAccuracyChart, trainingCharts } from '../viz/index.js';
+import { EXIT_OK, UsageError } from './errors.js';
+import { printSolution, solvePuzzle } from './solve.js';
+import { positiveInt, positiveNumber } from './train.js';
+
+export interface DemoOptions {
+  readonly out?: string;
+  readonly budget: string;
+  readonly evalCount: string;
+}
+
+const stamp = (): string => new Date().toISOString().replace(/[:.]/g, '-').replace('Z', '');
+
+export const runDemoCommand = (o: DemoOptions): number => {
+  const t0 = performance.now();
+  const say = (s: string) => process.stdout.write(`${s}\n`);
+  const budget = positiveNumber('--budget', o.budget);
+  const evalCount = positiveInt('--eval-count', o.evalCount);
+  const out = o.out ?? join('runs', stamp());
+  mkdirSync(out, { recursive: true });
+  const preset = PRESETS.sudoku4!;
+  say('trm-ts demo: the Tiny Recursive Model learns 4×4 Sudoku on this CPU');
+  say(`  preset ${preset.name}: ${preset.description}`);
+  say(`  run folder ${out}; training budget ${budget} s (change with --budget)`);
+
+  const r = runTraining({
+    preset,
+    arch: { ...preset.arch },
+    hyper: { ...preset.hyper },
+    steps: preset.steps,
+    out,
+    resume: null,
+    timeBudgetS: budget,
+    checkpointEvery: 50,
+    progress: { isTTY: process.stdout.isTTY === true, write: (s) => process.stdout.write(s) },
+  });
+  if (E.isLeft(r)) throw new UsageError(r.left);
+  const { cfg, hyper, state, data, log } = r.right;
+  say(`\ntrained ${state.step} optimizer steps in ${r.right.trainSeconds.toFixed(0)} s (${countParams(cfg)} parameters)` +
+    (r.right.stoppedByBudget ? `; stopped by the budget before the preset's ${preset.steps} steps` : ''));
+
+  // Held-out evaluation (the official rule: answer after N_sup steps).
+  const items = data.test.items.slice(0, evalCount);
+  const batches = sudokuEvalBatches(sudokuSet(data.test.box, items), 128);
+  const model = evalModel(state);
+  const ctx = stepContext(cfg);
+  const tEval = performance.now();
+  const ev = evaluate(cfg, ctx, model, batches, { halt: 'max', lossType: hyper.loss_type });
+  say(`held-out: ${ev.count} puzzles never seen in training: exact accuracy ${(100 * ev.exact_accuracy).toFixed(1)} %, ` +
+    `cell accuracy ${(100 * ev.accuracy).toFixed(1)} % (${((performance.now() - tEval) / 1000).toFixed(0)} s)`);
+  say(`  exact accuracy if the answer is read after supervision step 1..${cfg.nSup}: ${ev.exact_by_step.map((v) => `${(100 * v).toFixed(1)} %`).join(', ')}`);
+
+  // One held-out puzzle, step by step.
+  const item = data.test.items[0]!;
+  const puzzle = { size: 4 as const, box: data.test.box, tokens: Array.from(item.puzzle) };
+  const sol = solvePuzzle(cfg, model, hyper.loss_type, puzzle, 'max');
+  say('\none held-out puzzle, refined step by step (* = changed since the previous step):');
+  printSolution(puzzle, sol, (s) => process.stdout.write(s), process.stdout.isTTY === true);
+
+  // Pictures and summary.
+  const charts = trainingCharts(log, { title: `sudoku4 training (${state.step} steps)` });
+  const pics: [string, string][] = [
+    ['loss.svg', charts.loss],
+    ['accuracy.svg', charts.accuracy],
+    ['exact_by_step.svg', stepAccuracyChart(ev.exact_by_step, { title: 'Held-out exact accuracy by supervision step' })],
+    ['refinement.svg', refinementBoard({ size: 4, box: data.test.box, puzzle: puzzle.tokens, steps: sol.steps.map((s) => ({ preds: s.tokens, qHaltProb: s.qHaltProb })), solution: Array.from(item.solution), title: 'One held-out puzzle: the answer after each supervision step' })],
+  ];
+  for (const [name, svg] of pics) {
+    const w = writeFileAtomic(join(out, name), svg);
+    if (E.isLeft(w)) throw new UsageError(`${join(out, name)}: ${w.left.message}`);
+  }
+  const summary = {
+    preset: preset.name,
+    steps: state.step,
+    train_seconds: Number(r.right.trainSeconds.toFixed(1)),
+    stopped_by_budget: r.right.stoppedByBudget,
+    params: countParams(cfg),
+    held_out: { count: ev.count, exact_accuracy: ev.exact_accuracy, accuracy: ev.accuracy, exact_by_step: ev.exact_by_step },
+    example: { puzzle: Array.from(item.puzzle), solved: sol.valid },
+    total_seconds: Number(((performance.now() - t0) / 1000).toFixed(1)),
+  };
+  writeFileSync(join(out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+  say(`\nwrote ${out}/: checkpoint.safetensors, log.jsonl, loss.svg, accuracy.svg, exact_by_step.svg, refinement.svg, summary.json`);
+  say(`next: npx trm solve --checkpoint ${out}/checkpoint.safetensors --puzzle "1..4.4.....3.2.."   (total ${summary.total_seconds} s)`);
+  return EXIT_OK;
+};

@@ -1,0 +1,75 @@
+/** `trm train --preset NAME [--steps N] [--resume FILE] [key=value …] --out DIR` */
+import * as E from 'fp-ts/lib/Either.js';
+import { loadCheckpoint, formatCheckpointError } from '../train/checkpoint.js';
+import { applyOverrides, parseOverrides } from '../train/overrides.js';
+import { PRESETS } from '../train/presets.js';
+import { runTraining } from '../train/run.js';
+import { EXIT_OK, UsageError } from './errors.js';
+
+export interface TrainCliOptions {
+  readonly preset?: string;
+  readonly steps?: string;
+  readonly resume?: string;
+  readonly out: string;
+  readonly timeBudget?: string;
+  readonly checkpointEvery: string;
+}
+
+export const positiveInt = (flag: string, v: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag}: expected a positive integer, got '${v}'`);
+  return n;
+};
+
+export const positiveNumber = (flag: string, v: string): number => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${flag}: expected a positive number, got '${v}'`);
+  return n;
+};
+
+export const presetByName = (name: string) => {
+  const p = PRESETS[name];
+  if (p === undefined) throw new UsageError(`unknown preset '${name}' (available: ${Object.keys(PRESETS).join(', ')})`);
+  return p;
+};
+
+export const runTrainCommand = (overrideArgs: readonly string[], o: TrainCliOptions): number => {
+  const resume = o.resume === undefined ? null : loadCheckpoint(o.resume);
+  if (resume !== null && E.isLeft(resume)) throw new UsageError(formatCheckpointError(resume.left));
+  const loaded = resume === null ? null : (resume as E.Right<Parameters<typeof runTraining>[0]['resume'] & object>).right;
+  const presetName = o.preset ?? loaded?.preset;
+  if (presetName === undefined) throw new UsageError('--preset is required (or --resume a checkpoint)');
+  const preset = presetByName(presetName);
+  if (loaded !== null && o.preset !== undefined && o.preset !== loaded.preset) {
+    throw new UsageError(`--preset ${o.preset} does not match the checkpoint's preset ${loaded.preset}`);
+  }
+  const ov = parseOverrides(overrideArgs);
+  if (E.isLeft(ov)) throw new UsageError(ov.left);
+  if (loaded !== null && overrideArgs.length > 0) throw new UsageError('key=value overrides cannot change a resumed run (its config is in the checkpoint)');
+  const { arch, hyper } = applyOverrides(preset, ov.right);
+  const steps = o.steps === undefined ? Number(hyper.total_steps ?? preset.steps) : positiveInt('--steps', o.steps);
+  if (loaded !== null && loaded.state.step >= steps) {
+    throw new UsageError(`the checkpoint is already at step ${loaded.state.step} ≥ --steps ${steps}`);
+  }
+  const r = runTraining({
+    preset,
+    arch,
+    hyper,
+    steps,
+    out: o.out,
+    resume: loaded,
+    timeBudgetS: o.timeBudget === undefined ? null : positiveNumber('--time-budget', o.timeBudget),
+    checkpointEvery: positiveInt('--checkpoint-every', o.checkpointEvery),
+    progress: { isTTY: process.stderr.isTTY === true, write: (s) => process.stderr.write(s) },
+  });
+  if (E.isLeft(r)) throw new UsageError(r.left);
+  const res = r.right;
+  const last = res.log[res.log.length - 1];
+  process.stdout.write(
+    `trained ${res.log.length} steps (now at step ${res.state.step}) in ${res.trainSeconds.toFixed(1)} s` +
+      (res.stoppedByBudget ? ' (stopped by --time-budget)' : '') +
+      (last ? `; last loss ${last.loss.toFixed(4)}` : '') +
+      `\ncheckpoint: ${res.checkpoint}\nlog: ${o.out}/log.jsonl\n`,
+  );
+  return EXIT_OK;
+};
