@@ -15,7 +15,11 @@ import type { Backend, BinaryOp, MatmulSpec, ReduceOp, UnaryOp } from './backend
 const like = (x: TypedArray, n: number): TypedArray =>
   new (x.constructor as new (n: number) => TypedArray)(n);
 
-const sigmoid = (v: number): number => (v >= 0 ? 1 / (1 + Math.exp(-v)) : Math.exp(v) / (1 + Math.exp(v)));
+/** σ(v) with one exp and no overflow: e = exp(−|v|) ∈ (0, 1]. */
+const sigmoid = (v: number): number => {
+  const e = Math.exp(-Math.abs(v));
+  return v >= 0 ? 1 / (1 + e) : e / (1 + e);
+};
 
 export const unaryFn: Record<UnaryOp, (v: number) => number> = {
   neg: (v) => -v,
@@ -337,6 +341,7 @@ const copyBox = (
   const ds = strides(dstShape);
   const idx = new Array<number>(rank - 1).fill(0);
   const rowLen = box[rank - 1]!;
+  const sameType = src.constructor === dst.constructor;
   const outerCount = size(box.slice(0, rank - 1));
   for (let r = 0; r < outerCount; r++) {
     let so = srcStart[rank - 1]!;
@@ -345,7 +350,8 @@ const copyBox = (
       so += (srcStart[d]! + idx[d]!) * ss[d]!;
       dO += (dstStart[d]! + idx[d]!) * ds[d]!;
     }
-    for (let j = 0; j < rowLen; j++) dst[dO + j] = src[so + j]!;
+    if (sameType) dst.set(src.subarray(so, so + rowLen), dO);
+    else for (let j = 0; j < rowLen; j++) dst[dO + j] = src[so + j]!;
     for (let d = rank - 2; d >= 0; d--) {
       idx[d]! += 1;
       if (idx[d]! < box[d]!) break;

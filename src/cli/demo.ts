@@ -19,6 +19,8 @@ import { runTraining } from '../train/run.js';
 import { stepContext } from '../trm/act.js';
 import { countParams } from '../trm/params.js';
 import { refinementBoard, stepAccuracyChart, trainingCharts } from '../viz/index.js';
+import type { Backend } from '../backend/backend.js';
+import { toBackend } from '../backend/select.js';
 import { EXIT_OK, UsageError } from './errors.js';
 import { printSolution, solvePuzzle } from './solve.js';
 import { positiveInt, positiveNumber } from './train.js';
@@ -31,7 +33,7 @@ export interface DemoOptions {
 
 const stamp = (): string => new Date().toISOString().replace(/[:.]/g, '-').replace('Z', '');
 
-export const runDemoCommand = (o: DemoOptions): number => {
+export const runDemoCommand = (o: DemoOptions, backend: Backend): number => {
   const t0 = performance.now();
   const say = (s: string) => process.stdout.write(`${s}\n`);
   const budget = positiveNumber('--budget', o.budget);
@@ -41,7 +43,7 @@ export const runDemoCommand = (o: DemoOptions): number => {
   const preset = PRESETS.sudoku4!;
   say('trm-ts demo: the Tiny Recursive Model learns 4×4 Sudoku on this CPU');
   say(`  preset ${preset.name}: ${preset.description}`);
-  say(`  run folder ${out}; training budget ${budget} s (change with --budget)`);
+  say(`  run folder ${out}; training budget ${budget} s (change with --budget); kernels: ${backend.name}`);
 
   const r = runTraining({
     preset,
@@ -53,6 +55,7 @@ export const runDemoCommand = (o: DemoOptions): number => {
     timeBudgetS: budget,
     checkpointEvery: 50,
     progress: { isTTY: process.stdout.isTTY === true, write: (s) => process.stdout.write(s) },
+    backend,
   });
   if (E.isLeft(r)) throw new UsageError(r.left);
   const { cfg, hyper, state, data, log } = r.right;
@@ -61,9 +64,9 @@ export const runDemoCommand = (o: DemoOptions): number => {
 
   // Held-out evaluation (the official rule: answer after N_sup steps).
   const items = data.test.items.slice(0, evalCount);
-  const batches = sudokuEvalBatches(sudokuSet(data.test.box, items), 128);
+  const batches = toBackend(sudokuEvalBatches(sudokuSet(data.test.box, items), 128), backend);
   const model = evalModel(state);
-  const ctx = stepContext(cfg);
+  const ctx = stepContext(cfg, backend);
   const tEval = performance.now();
   const ev = evaluate(cfg, ctx, model, batches, { halt: 'max', lossType: hyper.loss_type });
   say(`held-out: ${ev.count} puzzles never seen in training: exact accuracy ${(100 * ev.exact_accuracy).toFixed(1)} %, ` +

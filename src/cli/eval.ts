@@ -11,6 +11,8 @@ import { evalModel } from '../train/loop.js';
 import { type DataSpec, presetData } from '../train/run.js';
 import type { Batch } from '../trm/act.js';
 import { stepContext } from '../trm/act.js';
+import type { Backend } from '../backend/backend.js';
+import { toBackend } from '../backend/select.js';
 import { EXIT_OK, UsageError } from './errors.js';
 import { positiveInt } from './train.js';
 
@@ -23,7 +25,7 @@ export interface EvalCliOptions {
   readonly json?: boolean;
 }
 
-export const runEvalCommand = (o: EvalCliOptions): number => {
+export const runEvalCommand = (o: EvalCliOptions, backend: Backend): number => {
   const ck = loadCheckpoint(o.checkpoint);
   if (E.isLeft(ck)) throw new UsageError(formatCheckpointError(ck.left));
   const { config: cfg, hyper } = ck.right;
@@ -53,7 +55,7 @@ export const runEvalCommand = (o: EvalCliOptions): number => {
     batches = sudokuEvalBatches(sudokuSet(test.box, items), bs);
     source = `held-out split of preset ${ck.right.preset} (${items.length} puzzles, disjoint from training)`;
   }
-  const res: EvalResult = evaluate(cfg, stepContext(cfg), evalModel(ck.right.state), batches, { halt: o.halt, lossType: hyper.loss_type });
+  const res: EvalResult = evaluate(cfg, stepContext(cfg, backend), toBackend(evalModel(ck.right.state), backend), toBackend(batches, backend), { halt: o.halt, lossType: hyper.loss_type });
   if (o.json === true) {
     process.stdout.write(`${JSON.stringify({ ...res, checkpoint: o.checkpoint, step: ck.right.state.step, data: source })}\n`);
   } else {

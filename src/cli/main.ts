@@ -4,7 +4,7 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import type { Backend } from '../backend/backend.js';
-import { reference } from '../backend/reference.js';
+import { createBackend } from '../backend/select.js';
 import { DATA_OPTIONS, runDataCommand } from '../data/cli.js';
 import { runCrosscheck } from './crosscheck.js';
 import { runDemoCommand } from './demo.js';
@@ -15,14 +15,22 @@ import { runSolveCommand } from './solve.js';
 import { runTrainCommand } from './train.js';
 import { PRESETS } from '../train/presets.js';
 
-const backendByName = async (name: string): Promise<Backend> => {
-  switch (name) {
-    case 'reference':
-      return reference;
-    default:
-      throw new UsageError(`unknown backend '${name}' (available: reference)`);
+/** Creates the named backend, runs `f` on it, and always releases it. */
+const withBackend = async (name: string, f: (b: Backend) => number | Promise<number>): Promise<number> => {
+  let backend: Backend;
+  try {
+    backend = await createBackend(name);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  try {
+    return await f(backend);
+  } finally {
+    backend.close();
   }
 };
+
+const BACKEND_HELP = 'kernels: auto (WebAssembly SIMD where available), wasm, reference (plain JS, the definition), gpujs (mode from TRM_GPUJS_MODE, default cpu)';
 
 export const buildProgram = (setExit: (code: number) => void): Command => {
   const program = new Command()
@@ -38,16 +46,11 @@ export const buildProgram = (setExit: (code: number) => void): Command => {
     .argument('<trace...>', 'trace files (safetensors, format trm-trace/1)')
     .addOption(new Option('--mode <mode>', 'teacher-forced: each step starts from the recorded carry; free-running: from our own').choices(['teacher-forced', 'free-running']).default('teacher-forced'))
     .option('--json', 'print one JSON object on stdout')
-    .option('--backend <name>', 'kernel backend', 'reference')
+    .option('--backend <name>', BACKEND_HELP, 'reference')
     .addHelpText('after', '\nExamples:\n  npx trm crosscheck test/fixtures/official/*.safetensors\n  npx trm crosscheck my_trace.safetensors --mode free-running --json\n\nExit codes: 0 all within tolerance, 1 mismatch, 2 bad input.')
-    .action(async (files: string[], o: { mode: 'teacher-forced' | 'free-running'; json?: boolean; backend: string }) => {
-      const backend = await backendByName(o.backend);
-      try {
-        setExit(runCrosscheck(files, { mode: o.mode, json: o.json === true, verbose: program.opts().verbose === true, backend }));
-      } finally {
-        backend.close();
-      }
-    });
+    .action(async (files: string[], o: { mode: 'teacher-forced' | 'free-running'; json?: boolean; backend: string }) =>
+      setExit(await withBackend(o.backend, (backend) => runCrosscheck(files, { mode: o.mode, json: o.json === true, verbose: program.opts().verbose === true, backend }))),
+    );
 
   program
     .command('train')
@@ -60,7 +63,8 @@ export const buildProgram = (setExit: (code: number) => void): Command => {
     .option('--time-budget <seconds>', 'stop (and save) after this much training time')
     .option('--checkpoint-every <n>', 'save the checkpoint every n steps', '100')
     .addHelpText('after', '\nExamples:\n  npx trm train --preset sudoku4 --out runs/s4\n  npx trm train --preset sudoku4 --steps 400 --out runs/s4 arch.hidden_size=32 lr=2e-3\n  npx trm train --resume runs/s4/checkpoint.safetensors --steps 760 --out runs/s4')
-    .action((overrides: string[], o) => setExit(runTrainCommand(overrides, o)));
+    .option('--backend <name>', BACKEND_HELP, 'auto')
+    .action(async (overrides: string[], o) => setExit(await withBackend(o.backend, (b) => runTrainCommand(overrides, o, b))));
 
   program
     .command('eval')
@@ -72,7 +76,8 @@ export const buildProgram = (setExit: (code: number) => void): Command => {
     .option('--batch-size <n>', 'rows per forward pass', '128')
     .option('--json', 'print one JSON object')
     .addHelpText('after', '\nExample:\n  npx trm eval --checkpoint runs/s4/checkpoint.safetensors --json')
-    .action((o) => setExit(runEvalCommand(o)));
+    .option('--backend <name>', BACKEND_HELP, 'auto')
+    .action(async (o) => setExit(await withBackend(o.backend, (b) => runEvalCommand(o, b))));
 
   program
     .command('solve')
@@ -83,7 +88,8 @@ export const buildProgram = (setExit: (code: number) => void): Command => {
     .addOption(new Option('--halt <mode>', 'max or adaptive').choices(['max', 'adaptive']).default('max'))
     .option('--json', 'print one JSON object')
     .addHelpText('after', '\nExample:\n  npx trm solve --checkpoint runs/s4/checkpoint.safetensors --puzzle "1..4.4.....3.2.."')
-    .action((o) => setExit(runSolveCommand(o)));
+    .option('--backend <name>', BACKEND_HELP, 'auto')
+    .action(async (o) => setExit(await withBackend(o.backend, (b) => runSolveCommand(o, b))));
 
   const data = program
     .command('data')
@@ -117,7 +123,8 @@ export const buildProgram = (setExit: (code: number) => void): Command => {
     .option('--out <dir>', 'run folder (default runs/<timestamp>)')
     .option('--budget <seconds>', 'training time budget', '150')
     .option('--eval-count <n>', 'held-out puzzles to evaluate', '512')
-    .action((o) => setExit(runDemoCommand(o)));
+    .option('--backend <name>', BACKEND_HELP, 'auto')
+    .action(async (o) => setExit(await withBackend(o.backend, (b) => runDemoCommand(o, b))));
 
   return program;
 };

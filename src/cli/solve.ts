@@ -13,6 +13,8 @@ import type { TrmConfig } from '../trm/config.js';
 import type { LossType } from '../trm/loss.js';
 import type { TrmState } from '../trm/params.js';
 import { boardText } from '../viz/board.js';
+import type { Backend } from '../backend/backend.js';
+import { toBackend } from '../backend/select.js';
 import { EXIT_OK, UsageError } from './errors.js';
 import { type ParsedPuzzle, isSolution, parsePuzzle, puzzleString } from './sudoku-io.js';
 
@@ -39,12 +41,13 @@ export const solvePuzzle = (cfg: TrmConfig, model: TrmState, lossType: LossType,
     throw new UsageError(`the model solves ${Math.sqrt(cfg.seqLen)}×${Math.sqrt(cfg.seqLen)} puzzles; this one is ${p.size}×${p.size}`);
   }
   const S = cfg.seqLen;
-  const batch: Batch = {
+  const backend = model.buffers.yInit.backend;
+  const batch: Batch = toBackend({
     inputs: fromStorage([1, S], Int32Array.from(p.tokens)),
     labels: fromStorage([1, S], new Int32Array(S).fill(-100)),
     puzzleIdentifiers: fromStorage([1], new Int32Array(1)),
-  };
-  const tr = runSteps(cfg, stepContext(cfg), model, batch, lossType);
+  }, backend);
+  const tr = runSteps(cfg, stepContext(cfg, backend), model, batch, lossType);
   let prev: number[] | null = null;
   const steps = tr.steps.map((st, i): SolveStep => {
     // The answer keeps the givens (the model predicts every cell; givens are part of the label too).
@@ -74,7 +77,7 @@ export const printSolution = (p: ParsedPuzzle, sol: Solution, out: (s: string) =
   out(`\n${sol.valid ? 'solved: the answer is a valid Sudoku that keeps every given' : 'not solved: the answer breaks a Sudoku rule or a given'}\n`);
 };
 
-export const runSolveCommand = (o: { checkpoint: string; puzzle?: string; file?: string; halt: HaltMode; json?: boolean }): number => {
+export const runSolveCommand = (o: { checkpoint: string; puzzle?: string; file?: string; halt: HaltMode; json?: boolean }, backend: Backend): number => {
   if ((o.puzzle === undefined) === (o.file === undefined)) throw new UsageError('give exactly one of --puzzle or --file');
   let text = o.puzzle ?? '';
   if (o.file !== undefined) {
@@ -88,7 +91,7 @@ export const runSolveCommand = (o: { checkpoint: string; puzzle?: string; file?:
   if (E.isLeft(p)) throw new UsageError(`${o.file ?? '--puzzle'}: ${p.left}`);
   const ck = loadCheckpoint(o.checkpoint);
   if (E.isLeft(ck)) throw new UsageError(formatCheckpointError(ck.left));
-  const sol = solvePuzzle(ck.right.config, evalModel(ck.right.state), ck.right.hyper.loss_type, p.right, o.halt);
+  const sol = solvePuzzle(ck.right.config, toBackend(evalModel(ck.right.state), backend), ck.right.hyper.loss_type, p.right, o.halt);
   if (o.json === true) {
     process.stdout.write(
       `${JSON.stringify({

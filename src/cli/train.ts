@@ -4,6 +4,7 @@ import { loadCheckpoint, formatCheckpointError } from '../train/checkpoint.js';
 import { applyOverrides, parseOverrides } from '../train/overrides.js';
 import { PRESETS } from '../train/presets.js';
 import { runTraining } from '../train/run.js';
+import type { Backend } from '../backend/backend.js';
 import { EXIT_OK, UsageError } from './errors.js';
 
 export interface TrainCliOptions {
@@ -33,7 +34,7 @@ export const presetByName = (name: string) => {
   return p;
 };
 
-export const runTrainCommand = (overrideArgs: readonly string[], o: TrainCliOptions): number => {
+export const runTrainCommand = (overrideArgs: readonly string[], o: TrainCliOptions, backend: Backend): number => {
   const resume = o.resume === undefined ? null : loadCheckpoint(o.resume);
   if (resume !== null && E.isLeft(resume)) throw new UsageError(formatCheckpointError(resume.left));
   const loaded = resume === null ? null : (resume as E.Right<Parameters<typeof runTraining>[0]['resume'] & object>).right;
@@ -46,7 +47,7 @@ export const runTrainCommand = (overrideArgs: readonly string[], o: TrainCliOpti
   const ov = parseOverrides(overrideArgs);
   if (E.isLeft(ov)) throw new UsageError(ov.left);
   if (loaded !== null && overrideArgs.length > 0) throw new UsageError('key=value overrides cannot change a resumed run (its config is in the checkpoint)');
-  const { arch, hyper } = applyOverrides(preset, ov.right);
+  const { arch, hyper, data } = applyOverrides(preset, ov.right);
   const steps = o.steps === undefined ? Number(hyper.total_steps ?? preset.steps) : positiveInt('--steps', o.steps);
   if (loaded !== null && loaded.state.step >= steps) {
     throw new UsageError(`the checkpoint is already at step ${loaded.state.step} ≥ --steps ${steps}`);
@@ -55,18 +56,20 @@ export const runTrainCommand = (overrideArgs: readonly string[], o: TrainCliOpti
     preset,
     arch,
     hyper,
+    data,
     steps,
     out: o.out,
     resume: loaded,
     timeBudgetS: o.timeBudget === undefined ? null : positiveNumber('--time-budget', o.timeBudget),
     checkpointEvery: positiveInt('--checkpoint-every', o.checkpointEvery),
     progress: { isTTY: process.stderr.isTTY === true, write: (s) => process.stderr.write(s) },
+    backend,
   });
   if (E.isLeft(r)) throw new UsageError(r.left);
   const res = r.right;
   const last = res.log[res.log.length - 1];
   process.stdout.write(
-    `trained ${res.log.length} steps (now at step ${res.state.step}) in ${res.trainSeconds.toFixed(1)} s` +
+    `trained ${res.log.length} steps (now at step ${res.state.step}) in ${res.trainSeconds.toFixed(1)} s on ${backend.name}` +
       (res.stoppedByBudget ? ' (stopped by --time-budget)' : '') +
       (last ? `; last loss ${last.loss.toFixed(4)}` : '') +
       `\ncheckpoint: ${res.checkpoint}\nlog: ${o.out}/log.jsonl\n`,

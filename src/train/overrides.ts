@@ -9,7 +9,11 @@ import type { Preset } from './presets.js';
 export interface Overrides {
   readonly arch: Record<string, unknown>;
   readonly hyper: Record<string, unknown>;
+  /** data.train_count, data.test_count (built-in Sudoku data). */
+  readonly data: Record<string, unknown>;
 }
+
+const DATA_KEYS: Readonly<Record<string, string>> = { train_count: 'trainCount', test_count: 'testCount' };
 
 const ARCH_KEYS = new Set([
   'H_cycles', 'L_cycles', 'H_layers', 'L_layers', 'hidden_size', 'expansion', 'num_heads', 'pos_encodings', 'mlp_t',
@@ -35,6 +39,7 @@ export const parseScalar = (s: string): unknown => {
 export const parseOverrides = (args: readonly string[]): E.Either<string, Overrides> => {
   const arch: Record<string, unknown> = {};
   const hyper: Record<string, unknown> = {};
+  const data: Record<string, unknown> = {};
   for (const a of args) {
     const eq = a.indexOf('=');
     if (eq <= 0) return E.left(`override '${a}' is not key=value`);
@@ -44,17 +49,22 @@ export const parseOverrides = (args: readonly string[]): E.Either<string, Overri
       const name = k.slice(5);
       if (!ARCH_KEYS.has(name)) return E.left(`unknown config key '${k}' (arch keys: ${[...ARCH_KEYS].join(', ')})`);
       arch[name] = v;
+    } else if (k.startsWith('data.')) {
+      const name = DATA_KEYS[k.slice(5)];
+      if (name === undefined || typeof v !== 'number' || !Number.isInteger(v) || v < 1) return E.left(`'${k}': data keys are data.train_count and data.test_count, positive integers`);
+      data[name] = v;
     } else if (HYPER_KEYS.has(k as keyof TrainHyper)) {
       hyper[k] = v;
     } else {
       return E.left(`unknown config key '${k}' (training keys: ${[...HYPER_KEYS].join(', ')}; model keys start with arch.)`);
     }
   }
-  return E.right({ arch, hyper });
+  return E.right({ arch, hyper, data });
 };
 
 /** The preset with the overrides applied (validated later by the config and hyper codecs). */
-export const applyOverrides = (p: Preset, o: Overrides): { arch: Record<string, unknown>; hyper: Record<string, unknown> } => ({
+export const applyOverrides = (p: Preset, o: Overrides): { arch: Record<string, unknown>; hyper: Record<string, unknown>; data: Record<string, unknown> } => ({
   arch: { ...p.arch, ...o.arch },
   hyper: { ...p.hyper, ...o.hyper },
+  data: o.data,
 });

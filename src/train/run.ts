@@ -19,6 +19,8 @@ import { TrainHyper } from './hyper.js';
 import { type TrainMetrics, type TrainState, initTrainState, makeSetup, trainStep } from './loop.js';
 import type { Preset, SudokuData } from './presets.js';
 import { type ProgressSink, progressBar } from './progress.js';
+import type { Backend } from '../backend/backend.js';
+import { toBackend } from '../backend/select.js';
 
 export interface PresetData {
   readonly train: SudokuSet;
@@ -47,6 +49,8 @@ export interface RunRequest {
   readonly preset: Preset;
   readonly arch: Record<string, unknown>;
   readonly hyper: Record<string, unknown>;
+  /** Overrides of the preset's data sizes (trainCount, testCount). */
+  readonly data?: Record<string, unknown>;
   /** Stop after this optimizer step (the schedule's horizon stays hyper.total_steps). */
   readonly steps: number;
   readonly out: string;
@@ -56,6 +60,8 @@ export interface RunRequest {
   readonly progress: ProgressSink;
   /** Called after every step (for the demo's live output); optional. */
   readonly onStep?: (m: TrainMetrics) => void;
+  /** Where the kernels run (the model code is the same on every backend). */
+  readonly backend: Backend;
 }
 
 export interface RunResult {
@@ -88,7 +94,7 @@ export const runTraining = (req: RunRequest): E.Either<string, RunResult> => {
   const cfg = cfgE.right;
   const hyper = hyperE.right;
   if (req.preset.data === null) return E.left(`preset '${req.preset.name}' has no built-in data; it is for reading and cross-checking`);
-  const dataSpec: DataSpec = (req.resume?.data as DataSpec | undefined) ?? { ...req.preset.data, seed: hyper.seed };
+  const dataSpec: DataSpec = (req.resume?.data as DataSpec | undefined) ?? { ...req.preset.data, ...(req.data ?? {}), seed: hyper.seed };
   if (cfg.batchSize !== hyper.global_batch_size) {
     return E.left(`arch.batch_size (${cfg.batchSize}) must equal global_batch_size (${hyper.global_batch_size}) on one process`);
   }
@@ -96,9 +102,11 @@ export const runTraining = (req: RunRequest): E.Either<string, RunResult> => {
   if (cfg.seqLen !== data.train.seqLen || cfg.vocabSize !== data.train.vocabSize) {
     return E.left(`the data (seq_len ${data.train.seqLen}, vocab ${data.train.vocabSize}) does not fit the model (seq_len ${cfg.seqLen}, vocab ${cfg.vocabSize})`);
   }
-  const setup = makeSetup(cfg, stepContext(cfg), hyper);
+  const setup = makeSetup(cfg, stepContext(cfg, req.backend), hyper);
   const root: Key = key(hyper.seed);
-  let state: TrainState = req.resume ? req.resume.state : initTrainState(setup, initState(cfg, foldIn(root, 0)), foldIn(root, 2));
+  let state: TrainState = req.resume
+    ? toBackend(req.resume.state, req.backend)
+    : initTrainState(setup, initState(cfg, foldIn(root, 0), { backend: req.backend }), foldIn(root, 2));
   const feedKey = foldIn(root, 3);
   mkdirSync(req.out, { recursive: true });
   const checkpoint = join(req.out, 'checkpoint.safetensors');
@@ -113,7 +121,7 @@ export const runTraining = (req: RunRequest): E.Either<string, RunResult> => {
   let stoppedByBudget = false;
   let ema: { loss: number; acc: number } | null = null;
   while (state.step < req.steps) {
-    const batch = sudokuTrainBatch(data.train, feedKey, state.step, { batchSize: hyper.global_batch_size, augment: dataSpec.augment, avoid: data.avoid });
+    const batch = toBackend(sudokuTrainBatch(data.train, feedKey, state.step, { batchSize: hyper.global_batch_size, augment: dataSpec.augment, avoid: data.avoid }), req.backend);
     let r: ReturnType<typeof trainStep>;
     try {
       r = trainStep(setup, state, batch);
