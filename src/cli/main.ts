@@ -2,6 +2,8 @@
  * The `trm` command line. Each subcommand lives in its own file and returns an exit code;
  * this file only parses arguments and turns user mistakes into one line and exit code 2.
  */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import type { Backend } from '../backend/backend.js';
 import { createBackend } from '../backend/select.js';
@@ -116,6 +118,24 @@ export const buildProgram = (setExit: (code: number) => void): Command => {
     .requiredOption('--config <file>', 'YAML or JSON with the official config keys (all_config.yaml works)')
     .requiredOption('--out <file>', 'output checkpoint')
     .action((file: string, o: { config: string; out: string }) => setExit(runImportCommand({ file, ...o })));
+
+  program
+    .command('bench')
+    .description('benchmarks: matmul GFLOP/s and ms per training step on each backend, measured in one run')
+    .allowUnknownOption()
+    .helpOption(false)
+    .argument('[args...]', 'passed to the bench: --json, --quick, --backend NAME, --sizes 512,1024')
+    .addHelpText('after', '\nExamples:\n  npx trm bench --quick\n  npm run bench -- --json')
+    .action((args: string[]) => {
+      if (args.includes('--help') || args.includes('-h')) {
+        process.stdout.write('Usage: trm bench [--json] [--quick] [--backend NAME] [--sizes 512,1024]\n\nmatmul GFLOP/s and ms per training step for each backend, measured in the same run.\n\nExamples:\n  npx trm bench --quick\n  npm run bench -- --json\n');
+        setExit(0);
+        return;
+      }
+      const script = fileURLToPath(new URL('../../bench/run.js', import.meta.url));
+      const r = spawnSync(process.execPath, [script, ...args], { stdio: 'inherit' });
+      setExit(r.status ?? 1);
+    });
 
   program
     .command('demo')

@@ -1,0 +1,164 @@
+/**
+ * Every CLI command as users run it: the compiled `trm` in a child process. Bad input (a missing
+ * file, a malformed config key, an unknown preset) gives one clear line and exit 2.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+const root = join(import.meta.dirname, '..', '..');
+const trm = (args: string[]) => spawnSync(process.execPath, [join(root, 'bin', 'trm.js'), ...args], { cwd: root, encoding: 'utf8', timeout: 300_000 });
+const oneLine = (s: string) => s.trim().split('\n').length === 1;
+
+// A tiny run shared by the tests below: trained once.
+const dir = mkdtempSync(join(tmpdir(), 'trm-cli-'));
+const ckpt = join(dir, 'run', 'checkpoint.safetensors');
+const tiny = ['arch.hidden_size=16', 'arch.puzzle_emb_ndim=16', 'arch.batch_size=8', 'global_batch_size=8', 'data.train_count=40', 'data.test_count=10'];
+
+beforeAll(() => {
+  execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: root });
+  const r = trm(['train', '--preset', 'sudoku4', '--steps', '3', '--out', join(dir, 'run'), '--backend', 'reference', ...tiny]);
+  if (r.status !== 0) throw new Error(`train failed: ${r.stderr}`);
+}, 300_000);
+
+describe('trm train', () => {
+  it('writes the checkpoint and a JSONL log with one line per step', () => {
+    expect(existsSync(ckpt)).toBe(true);
+    const lines = readFileSync(join(dir, 'run', 'log.jsonl'), 'utf8').trim().split('\n');
+    expect(lines).toHaveLength(3);
+    const row = JSON.parse(lines[2]!) as Record<string, number>;
+    for (const k of ['step', 'loss', 'lm_loss', 'q_halt_loss', 'accuracy', 'exact_accuracy', 'lr', 'elapsed_s']) expect(row).toHaveProperty(k);
+    expect(row.step).toBe(3);
+  });
+
+  it('resumes up to --steps', () => {
+    const r = trm(['train', '--resume', ckpt, '--steps', '4', '--out', join(dir, 'run'), '--backend', 'reference']);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/now at step 4/);
+  });
+
+  it('bad input: unknown preset, malformed key, bad value, missing resume file → one line, exit 2', () => {
+    const cases: [string[], RegExp][] = [
+      [['train', '--preset', 'nope', '--out', dir], /unknown preset 'nope'/],
+      [['train', '--preset', 'sudoku4', '--out', dir, 'arch.hiden_size=3'], /unknown config key 'arch.hiden_size'/],
+      [['train', '--preset', 'sudoku4', '--out', dir, 'lr'], /not key=value/],
+      [['train', '--preset', 'sudoku4', '--out', dir, 'arch.hidden_size=abc'], /hidden_size/],
+      [['train', '--preset', 'sudoku4', '--out', dir, '--steps', '0'], /--steps/],
+      [['train', '--resume', join(dir, 'missing.safetensors'), '--out', dir], /missing\.safetensors/],
+      [['train', '--preset', 'arc1', '--out', dir], /no built-in data/],
+    ];
+    for (const [args, msg] of cases) {
+      const r = trm(args);
+      expect(r.status, args.join(' ')).toBe(2);
+      expect(r.stderr, args.join(' ')).toMatch(msg);
+      expect(oneLine(r.stderr), r.stderr).toBe(true);
+    }
+  });
+});
+
+describe('trm eval', () => {
+  it('prints one JSON object with the official metrics', () => {
+    const r = trm(['eval', '--checkpoint', ckpt, '--json', '--backend', 'reference']);
+    expect(r.status).toBe(0);
+    const doc = JSON.parse(r.stdout) as Record<string, unknown>;
+    for (const k of ['exact_accuracy', 'accuracy', 'q_halt_accuracy', 'steps', 'count']) expect(doc).toHaveProperty(k);
+    expect(doc.count).toBe(10);
+    expect(doc.steps).toBe(4);
+  });
+
+  it('adaptive halting reports the steps used', () => {
+    const r = trm(['eval', '--checkpoint', ckpt, '--json', '--halt', 'adaptive', '--backend', 'reference']);
+    expect(r.status).toBe(0);
+    const doc = JSON.parse(r.stdout) as { steps: number; halt: string };
+    expect(doc.halt).toBe('adaptive');
+    expect(doc.steps).toBeGreaterThanOrEqual(1);
+    expect(doc.steps).toBeLessThanOrEqual(4);
+  });
+
+  it('a missing checkpoint is one line, exit 2', () => {
+    const r = trm(['eval', '--checkpoint', join(dir, 'nope.safetensors')]);
+    expect(r.status).toBe(2);
+    expect(oneLine(r.stderr)).toBe(true);
+    expect(r.stderr).toContain('nope.safetensors');
+  });
+});
+
+describe('trm solve', () => {
+  it('shows every supervision step and the halting probability; --json for tools', () => {
+    const r = trm(['solve', '--checkpoint', ckpt, '--puzzle', '1..4.4.....3.2..', '--backend', 'reference']);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/after supervision step 1: P\(halt\) = 0\.\d+/);
+    expect(r.stdout).toMatch(/after supervision step 4/);
+    const j = trm(['solve', '--checkpoint', ckpt, '--puzzle', '1..4.4.....3.2..', '--json', '--backend', 'reference']);
+    const doc = JSON.parse(j.stdout) as { steps: { board: string; q_halt_prob: number }[]; answer: string; valid: boolean };
+    expect(doc.steps).toHaveLength(4);
+    expect(doc.answer).toHaveLength(16);
+    expect(typeof doc.valid).toBe('boolean');
+  });
+
+  it('bad puzzles and files: one line, exit 2', () => {
+    for (const args of [
+      ['--puzzle', '1..4'],
+      ['--puzzle', '1..4.4.....3.2.x'],
+      ['--file', join(dir, 'nope.txt')],
+      ['--puzzle', '1.3.....2.......................'.slice(0, 36)],
+    ]) {
+      const r = trm(['solve', '--checkpoint', ckpt, ...args, '--backend', 'reference']);
+      expect(r.status, args.join(' ')).toBe(2);
+      expect(oneLine(r.stderr), r.stderr).toBe(true);
+    }
+  });
+});
+
+describe('trm export / import', () => {
+  it('round-trips official weights: export → import → identical tensors', async () => {
+    const off = join(dir, 'official.safetensors');
+    expect(trm(['export', '--checkpoint', ckpt, '--out', off, '--weights', 'live']).status).toBe(0);
+    const back = join(dir, 'imported.safetensors');
+    const r = trm(['import', off, '--config', `${off}.config.json`, '--out', back]);
+    expect(r.status, r.stderr).toBe(0);
+    const { readSafetensors } = await import('../../src/io/safetensors.js');
+    const E = await import('fp-ts/lib/Either.js');
+    const a = readSafetensors(ckpt);
+    const b = readSafetensors(back);
+    const o = readSafetensors(off);
+    if (E.isLeft(a) || E.isLeft(b) || E.isLeft(o)) throw new Error('unreadable');
+    let n = 0;
+    for (const [name, t] of a.right.tensors) {
+      if (!name.startsWith('model/')) continue;
+      n++;
+      const official = o.right.tensors.get(`_orig_mod.model.${name.slice(6)}`)!;
+      expect(Array.from(official.data), name).toEqual(Array.from(t.data));
+      expect(Array.from(b.right.tensors.get(name)!.data), name).toEqual(Array.from(t.data));
+    }
+    expect(n).toBeGreaterThan(8);
+  });
+
+  it('a config that does not fit the weights names the tensor, exit 2', () => {
+    const off = join(dir, 'official2.safetensors');
+    trm(['export', '--checkpoint', ckpt, '--out', off]);
+    const cfg = JSON.parse(readFileSync(`${off}.config.json`, 'utf8')) as Record<string, unknown>;
+    writeFileSync(join(dir, 'wrong.yaml'), Object.entries({ ...cfg, hidden_size: 32 }).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join('\n'));
+    const r = trm(['import', off, '--config', join(dir, 'wrong.yaml'), '--out', join(dir, 'x.safetensors')]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/inner\.\S+: shape/);
+    expect(oneLine(r.stderr)).toBe(true);
+  });
+});
+
+describe('help and unknown commands', () => {
+  it('every command has --help with examples', () => {
+    for (const cmd of ['train', 'eval', 'solve', 'data', 'crosscheck', 'export', 'import', 'demo', 'bench']) {
+      const r = trm([cmd, '--help']);
+      expect(r.status, cmd).toBe(0);
+      expect(r.stdout, cmd).toContain('Usage: trm');
+    }
+  });
+
+  it('an unknown command exits 2', () => {
+    const r = trm(['frobnicate']);
+    expect(r.status).toBe(2);
+  });
+});
