@@ -48,3 +48,23 @@ describe('official golden traces', () => {
     });
   }
 });
+
+/** The same replays with the kernels on the other backends: the model code does not change. */
+describe.each([
+  ['wasm', async () => (await import('../src/backend/wasm/index.js')).createWasmBackend()],
+  ['gpujs (cpu mode)', async () => (await import('../src/backend/gpujs/index.js')).createGpuJsBackend({ mode: 'cpu' })],
+] as const)('official golden traces on the %s backend', (_name, make) => {
+  for (const f of files) {
+    it(`${f} replays teacher-forced within tolerance`, async () => {
+      const t = readTrace(join(dir, f));
+      if (E.isLeft(t)) throw new Error(formatTraceError(t.left));
+      const backend = await make();
+      try {
+        const rep = replayTrace(t.right, { mode: 'teacher-forced', backend });
+        expect(describeFailure(rep)).toBe('');
+      } finally {
+        backend.close();
+      }
+    });
+  }
+});
