@@ -229,6 +229,84 @@ export class Fn {
   f32x4Div(): this {
     return this.simd(0xe7);
   }
+  f32x4Abs(): this {
+    return this.simd(0xe0);
+  }
+  f32x4Neg(): this {
+    return this.simd(0xe1);
+  }
+  f32x4Sqrt(): this {
+    return this.simd(0xe3);
+  }
+  /** Lane-wise minimum; NaN if either lane is NaN. */
+  f32x4Min(): this {
+    return this.simd(0xe8);
+  }
+  /** Lane-wise maximum; NaN if either lane is NaN. */
+  f32x4Max(): this {
+    return this.simd(0xe9);
+  }
+  /** Round to the nearest integer, ties to even. */
+  f32x4Nearest(): this {
+    return this.simd(0x6a);
+  }
+  /** Comparisons give an all-ones / all-zeros mask per lane. */
+  f32x4Eq(): this {
+    return this.simd(0x41);
+  }
+  f32x4Ne(): this {
+    return this.simd(0x42);
+  }
+  f32x4Lt(): this {
+    return this.simd(0x43);
+  }
+  f32x4Gt(): this {
+    return this.simd(0x44);
+  }
+  f32x4Le(): this {
+    return this.simd(0x45);
+  }
+  f32x4Ge(): this {
+    return this.simd(0x46);
+  }
+  /** Saturating float → int32 (NaN → 0). */
+  i32x4TruncSatF32x4S(): this {
+    return this.simd(0xf8);
+  }
+  /** v128.const of four i32 lanes. */
+  i32x4Const(a: number, b = a, c = a, d = a): this {
+    return this.simd(0x0c, ...new Uint8Array(new Int32Array([a, b, c, d]).buffer));
+  }
+  i32x4Splat(): this {
+    return this.simd(0x11);
+  }
+  i32x4Add(): this {
+    return this.simd(0xae);
+  }
+  i32x4Sub(): this {
+    return this.simd(0xb1);
+  }
+  /** Shift left by an i32 count (on top of the stack). */
+  i32x4Shl(): this {
+    return this.simd(0xab);
+  }
+  /** Arithmetic shift right by an i32 count (on top of the stack). */
+  i32x4ShrS(): this {
+    return this.simd(0xac);
+  }
+  v128And(): this {
+    return this.simd(0x4e);
+  }
+  v128Or(): this {
+    return this.simd(0x50);
+  }
+  v128Xor(): this {
+    return this.simd(0x51);
+  }
+  /** bitselect(v1, v2, mask) = (v1 & mask) | (v2 & ~mask). */
+  v128Bitselect(): this {
+    return this.simd(0x52);
+  }
 
   /** local = min(local, c) for an i32 local and constant c. */
   minConst(local: string, c: number): this {

@@ -228,9 +228,12 @@ const binary = (op: ElementwiseOp, form: Shape4): Fn => {
   return f;
 };
 
-/** out[r·len + j] = a[r·len + j] op b[j] for r < rows, j < len: b broadcast along leading axes. */
-const binaryRow = (op: ElementwiseOp): Fn => {
-  const f = new Fn(`${op}_row`, [
+/**
+ * out[r·len + j] = a[r·len + j] op b[j] for r < rows, j < len: b broadcast along leading axes
+ * (`${op}_row`); `${op}_rowr` computes b[j] op a[r·len + j], the mirrored layout.
+ */
+const binaryRow = (op: ElementwiseOp, reversed: boolean): Fn => {
+  const f = new Fn(`${op}_row${reversed ? 'r' : ''}`, [
     ['a', 'i32'],
     ['b', 'i32'],
     ['out', 'i32'],
@@ -239,20 +242,23 @@ const binaryRow = (op: ElementwiseOp): Fn => {
   ]).locals('i32', 'j', 'len4', 'lenB');
   f.get('len').i32(-4).i32And().i32(2).i32Shl().set('len4');
   f.get('len').i32(2).i32Shl().set('lenB');
+  const operands = (vector: boolean): void => {
+    const load = vector ? 'v128Load' : 'f32Load';
+    if (reversed) f.get('b').get('j').i32Add()[load]().get('a').get('j').i32Add()[load]();
+    else f.get('a').get('j').i32Add()[load]().get('b').get('j').i32Add()[load]();
+  };
   f.block();
   f.get('rows').i32Eqz().brIf(0);
   f.doCountdown('rows', () => {
     f.i32(0).set('j');
     f.forLt('j', 'len4', 16, () => {
       f.get('out').get('j').i32Add();
-      f.get('a').get('j').i32Add().v128Load();
-      f.get('b').get('j').i32Add().v128Load();
+      operands(true);
       arith(f, op, true).v128Store();
     });
     f.forLt('j', 'lenB', 4, () => {
       f.get('out').get('j').i32Add();
-      f.get('a').get('j').i32Add().f32Load();
-      f.get('b').get('j').i32Add().f32Load();
+      operands(false);
       arith(f, op, false).f32Store();
     });
     f.get('a').get('lenB').i32Add().set('a');
@@ -262,24 +268,188 @@ const binaryRow = (op: ElementwiseOp): Fn => {
   return f;
 };
 
+/**
+ * out[r·len + j] = a[r·len + j] op b[r] for r < rows, j < len: b has a size-1 last axis and is
+ * broadcast along it (e.g. [..., D] ∘ [..., 1] in RMS norm) (`${op}_col`); `${op}_colr` computes
+ * b[r] op a[r·len + j].
+ */
+const binaryCol = (op: ElementwiseOp, reversed: boolean): Fn => {
+  const f = new Fn(`${op}_col${reversed ? 'r' : ''}`, [
+    ['a', 'i32'],
+    ['b', 'i32'],
+    ['out', 'i32'],
+    ['rows', 'i32'],
+    ['len', 'i32'],
+  ])
+    .locals('i32', 'j', 'len4', 'lenB')
+    .locals('v128', 'sv')
+    .locals('f32', 'ss');
+  f.get('len').i32(-4).i32And().i32(2).i32Shl().set('len4');
+  f.get('len').i32(2).i32Shl().set('lenB');
+  const operands = (vector: boolean): void => {
+    const scalar = vector ? 'sv' : 'ss';
+    if (reversed) f.get(scalar).get('a').get('j').i32Add()[vector ? 'v128Load' : 'f32Load']();
+    else f.get('a').get('j').i32Add()[vector ? 'v128Load' : 'f32Load']().get(scalar);
+  };
+  f.block();
+  f.get('rows').i32Eqz().brIf(0);
+  f.doCountdown('rows', () => {
+    f.get('b').f32Load().tee('ss').f32x4Splat().set('sv');
+    f.i32(0).set('j');
+    f.forLt('j', 'len4', 16, () => {
+      f.get('out').get('j').i32Add();
+      operands(true);
+      arith(f, op, true).v128Store();
+    });
+    f.forLt('j', 'lenB', 4, () => {
+      f.get('out').get('j').i32Add();
+      operands(false);
+      arith(f, op, false).f32Store();
+    });
+    f.get('a').get('lenB').i32Add().set('a');
+    f.get('out').get('lenB').i32Add().set('out');
+    f.get('b').i32(4).i32Add().set('b');
+  });
+  f.end();
+  return f;
+};
+
+export const UNARY_OPS = ['neg', 'abs', 'sqrt', 'rsqrt', 'exp', 'sigmoid', 'silu'] as const;
+export type WasmUnaryOp = (typeof UNARY_OPS)[number];
+
+/**
+ * exp in float32 (Cephes `expf`): clamp x to [EXP_LO, EXP_HI], n = nearest(x·log₂e), r = x − n·ln2
+ * in two parts (Cody–Waite: C1 has 9 significant bits, so n·C1 is exact), e^r by a degree-5
+ * polynomial on |r| ≤ ln2/2, and 2ⁿ as two powers of two 2^n1·2^n2 (n1 = n >> 1, n2 = n − n1), each
+ * built by writing n + 127 into the exponent bits. Splitting the scale keeps both factors normal
+ * for every n in [−150, 128], so the last product rounds once into the subnormal range (gradual
+ * underflow as the reference has it) or overflows to +Inf.
+ */
+export const EXP_HI = 89; // exp(89) > FLT_MAX: every x ≥ 88.7228392 overflows, and so does 89
+export const EXP_LO = -104; // exp(−104) < 2⁻¹⁵⁰, half the smallest subnormal: rounds to 0
+const LOG2E = 1.4426950408889634;
+const C1 = 0.693359375;
+const C2 = -2.12194440e-4;
+const EXP_POLY = [1.987569150e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1];
+
+/**
+ * Emits the parts of exp(local `x`) into the v128 locals p (e^r), s1 = 2^n1 and s2 = 2^n2, so that
+ * exp(x) = (p·s1)·s2. NaN propagates through the clamp (f32x4.min/max return NaN) into r and p.
+ */
+const expParts = (f: Fn, x: string): void => {
+  f.get(x).f32x4Const(EXP_HI).f32x4Min().f32x4Const(EXP_LO).f32x4Max().set('t');
+  f.get('t').f32x4Const(LOG2E).f32x4Mul().f32x4Nearest().set('fx');
+  // r = t − fx·C1 − fx·C2
+  f.get('t').get('fx').f32x4Const(C1).f32x4Mul().f32x4Sub();
+  f.get('fx').f32x4Const(C2).f32x4Mul().f32x4Sub().set('r');
+  // n1 = n >> 1, n2 = n − n1; s = (n + 127) << 23
+  f.get('fx').i32x4TruncSatF32x4S().tee('n').i32(1).i32x4ShrS().set('n1');
+  f.get('n1').i32x4Const(127).i32x4Add().i32(23).i32x4Shl().set('s1');
+  f.get('n').get('n1').i32x4Sub().i32x4Const(127).i32x4Add().i32(23).i32x4Shl().set('s2');
+  // p = ((((P0·r + P1)·r + P2)·r + P3)·r + P4)·r + P5)·r² + r + 1
+  f.f32x4Const(EXP_POLY[0]!);
+  for (let i = 1; i < EXP_POLY.length; i++) f.get('r').f32x4Mul().f32x4Const(EXP_POLY[i]!).f32x4Add();
+  f.get('r').get('r').f32x4Mul().f32x4Mul().get('r').f32x4Add().f32x4Const(1).f32x4Add().set('p');
+};
+
+/**
+ * `unary_${op}(x, out, n)`: out[i] = op(x[i]) over ⌈n/4⌉ whole vectors (the caller pads both regions
+ * to 16 bytes; lanes past n are scratch). out may equal x.
+ *
+ * - neg, abs: sign-bit operations, exact. sqrt: f32x4.sqrt is correctly rounded, as is the
+ *   reference's double sqrt rounded to float32 (53 ≥ 2·24 + 2): bit-identical.
+ * - rsqrt: 1 / sqrt(v) in float32, two roundings: within 1 ulp of the reference.
+ * - exp: see expParts.
+ * - sigmoid, as the reference: e = exp(−|v|), v ≥ 0 ? 1/(1+e) : e/(1+e).
+ * - silu = v·sigmoid(v), with the product for v < 0 formed as ((v·p)·s1)·s2 / (1+e): the scale is
+ *   applied last so that results in the subnormal range round once; silu(−∞) = −∞·0 = NaN as in the
+ *   reference.
+ */
+const unaryKernel = (op: WasmUnaryOp): Fn => {
+  const f = new Fn(`unary_${op}`, [
+    ['x', 'i32'],
+    ['out', 'i32'],
+    ['n', 'i32'],
+  ])
+    .locals('i32', 'i', 'nb')
+    .locals('v128', 'v', 'a', 't', 'fx', 'r', 'n', 'n1', 's1', 's2', 'p', 'e');
+  // nb = ⌈n/4⌉·16 bytes
+  f.get('n').i32(3).i32Add().i32(-4).i32And().i32(2).i32Shl().set('nb');
+  f.forLt('i', 'nb', 16, () => {
+    f.get('x').get('i').i32Add().v128Load().set('v');
+    f.get('out').get('i').i32Add();
+    switch (op) {
+      case 'neg':
+        f.get('v').f32x4Neg();
+        break;
+      case 'abs':
+        f.get('v').f32x4Abs();
+        break;
+      case 'sqrt':
+        f.get('v').f32x4Sqrt();
+        break;
+      case 'rsqrt':
+        f.f32x4Const(1).get('v').f32x4Sqrt().f32x4Div();
+        break;
+      case 'exp':
+        expParts(f, 'v');
+        f.get('p').get('s1').f32x4Mul().get('s2').f32x4Mul();
+        break;
+      case 'sigmoid':
+      case 'silu':
+        // a = −|v| (sign bit set), e = exp(a), mask = v ≥ 0
+        f.get('v').i32x4Const(-0x80000000).v128Or().set('a');
+        expParts(f, 'a');
+        f.get('p').get('s1').f32x4Mul().get('s2').f32x4Mul().set('e');
+        if (op === 'sigmoid') {
+          f.f32x4Const(1).get('e');
+        } else {
+          f.get('v');
+          f.get('v').get('p').f32x4Mul().get('s1').f32x4Mul().get('s2').f32x4Mul();
+        }
+        f.get('v').f32x4Const(0).f32x4Ge().v128Bitselect();
+        f.get('e').f32x4Const(1).f32x4Add().f32x4Div();
+        if (op === 'silu') {
+          // −∞ → NaN (the formula above gives −∞/1)
+          f.set('a').f32x4Const(NaN).get('a').get('v').f32x4Const(-Infinity).f32x4Eq().v128Bitselect();
+        }
+        break;
+    }
+    f.v128Store();
+  });
+  return f;
+};
+
 /** The module's bytes (built once per process; see index.ts). */
 export const kernelModuleBytes = (): Uint8Array =>
   assemble([
     pack('packA', MR),
     pack('packB', NR),
     macro(),
-    ...ELEMENTWISE_OPS.flatMap((op) => [binary(op, 'vv'), binary(op, 'vs'), binary(op, 'sv'), binaryRow(op)]),
+    ...ELEMENTWISE_OPS.flatMap((op) => [
+      binary(op, 'vv'),
+      binary(op, 'vs'),
+      binary(op, 'sv'),
+      binaryRow(op, false),
+      binaryRow(op, true),
+      binaryCol(op, false),
+      binaryCol(op, true),
+    ]),
+    ...UNARY_OPS.map(unaryKernel),
   ]);
 
 type BinaryExports = {
   readonly [K in `${ElementwiseOp}_${'vv' | 'vs' | 'sv'}`]: (a: number, b: number, out: number, n: number) => void;
 };
 type RowExports = {
-  readonly [K in `${ElementwiseOp}_row`]: (a: number, b: number, out: number, rows: number, len: number) => void;
+  readonly [K in `${ElementwiseOp}_${'row' | 'rowr' | 'col' | 'colr'}`]: (a: number, b: number, out: number, rows: number, len: number) => void;
+};
+type UnaryExports = {
+  readonly [K in `unary_${WasmUnaryOp}`]: (x: number, out: number, n: number) => void;
 };
 
 /** The exports of the kernel module, as index.ts calls them (addresses in bytes). */
-export interface KernelExports extends BinaryExports, RowExports {
+export interface KernelExports extends BinaryExports, RowExports, UnaryExports {
   packA(src: number, sInner: number, sOuter: number, total: number, kc: number, dst: number): void;
   packB(src: number, sInner: number, sOuter: number, total: number, kc: number, dst: number): void;
   macro(Ap: number, Bp: number, C: number, mc: number, nc: number, kc: number, ldc: number, acc: number, T: number): void;
