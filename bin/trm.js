@@ -9,5 +9,12 @@ if (!existsSync(entry)) {
   process.stderr.write('trm: the compiled CLI is missing (dist/). Run `npm run build` (npm ci does it).\n');
   process.exit(2);
 }
+// `trm … | head` closes the pipe early: that is not an error.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw e;
+  });
+}
 const { main } = await import(pathToFileURL(entry).href);
 process.exitCode = await main(process.argv.slice(2));

@@ -7,6 +7,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import { parse as parseYaml } from 'yaml';
 import { type TrmConfig, decodeConfig } from '../trm/config.js';
 
+/** `extra` fills keys the file does not set. */
 export const readConfigFile = (file: string, extra: Record<string, unknown> = {}): E.Either<string, TrmConfig> => {
   let text: string;
   try {
@@ -23,6 +24,7 @@ export const readConfigFile = (file: string, extra: Record<string, unknown> = {}
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return E.left(`${file}: expected a mapping of config keys`);
   const rec = doc as Record<string, unknown>;
   const arch = typeof rec.arch === 'object' && rec.arch !== null ? { ...rec, ...(rec.arch as Record<string, unknown>) } : rec;
-  const r = decodeConfig({ ...arch, ...extra });
+  // The file wins over `extra` (values inferred elsewhere, e.g. from weight shapes).
+  const r = decodeConfig({ ...extra, ...arch });
   return E.isLeft(r) ? E.left(`${file}: ${r.left.field}: ${r.left.message}`) : r;
 };

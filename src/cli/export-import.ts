@@ -25,11 +25,29 @@ export const runExportCommand = (o: { checkpoint: string; out: string; prefix: s
   return EXIT_OK;
 };
 
-export const runImportCommand = (o: { file: string; config: string; out: string }): number => {
-  const cfg = readConfigFile(o.config);
-  if (E.isLeft(cfg)) throw new UsageError(cfg.left);
+/**
+ * A run's all_config.yaml has no data-derived fields (vocab_size, seq_len, num_puzzle_identifiers):
+ * take vocab_size and num_puzzle_identifiers from the weights' shapes, seq_len from --seq-len.
+ * Values in the config file win.
+ */
+const fromWeights = (tensors: ReadonlyMap<string, { shape: readonly number[] }>, seqLen: number | undefined): Record<string, unknown> => {
+  const find = (suffix: string) => [...tensors].find(([k]) => k.endsWith(suffix))?.[1];
+  const extra: Record<string, unknown> = {};
+  const tok = find('inner.embed_tokens.embedding_weight');
+  if (tok !== undefined) extra.vocab_size = tok.shape[0];
+  const emb = find('inner.puzzle_emb.weights');
+  if (emb !== undefined) extra.num_puzzle_identifiers = emb.shape[0];
+  if (seqLen !== undefined) extra.seq_len = seqLen;
+  return extra;
+};
+
+export const runImportCommand = (o: { file: string; config: string; out: string; seqLen?: string }): number => {
   const st = readSafetensors(o.file);
   if (E.isLeft(st)) throw new UsageError(formatSafetensorsError(st.left));
+  const seqLen = o.seqLen === undefined ? undefined : Number(o.seqLen);
+  if (seqLen !== undefined && (!Number.isInteger(seqLen) || seqLen < 1)) throw new UsageError(`--seq-len: expected a positive integer, got '${o.seqLen}'`);
+  const cfg = readConfigFile(o.config, fromWeights(st.right.tensors, seqLen));
+  if (E.isLeft(cfg)) throw new UsageError(cfg.left);
   const imported = importOfficial(cfg.right, st.right.tensors);
   if (!imported.ok) throw new UsageError(`${o.file}: ${imported.error.field}: ${imported.error.message}`);
   const hyper = { ...OFFICIAL_TRAIN_DEFAULTS, global_batch_size: cfg.right.batchSize };

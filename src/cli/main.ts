@@ -115,9 +115,10 @@ export const buildProgram = (setExit: (code: number) => void): Command => {
     .command('import')
     .description('turn official weights (safetensors with state_dict names) into a trm checkpoint')
     .argument('<file>', 'official weights as safetensors')
-    .requiredOption('--config <file>', 'YAML or JSON with the official config keys (all_config.yaml works)')
+    .requiredOption('--config <file>', 'YAML or JSON with the official config keys (a run\'s all_config.yaml works with --seq-len)')
+    .option('--seq-len <n>', 'seq_len, when the config file lacks it (vocab_size and num_puzzle_identifiers are read from the weights)')
     .requiredOption('--out <file>', 'output checkpoint')
-    .action((file: string, o: { config: string; out: string }) => setExit(runImportCommand({ file, ...o })));
+    .action((file: string, o: { config: string; out: string; seqLen?: string }) => setExit(runImportCommand({ file, ...o })));
 
   program
     .command('bench')

@@ -168,7 +168,8 @@ export const stepForward = (
   const isLast = new Int32Array(B);
   const training = opts.mode === 'train';
   const adaptive = training ? cfg.nSup > 1 : opts.halt === 'adaptive';
-  const minSteps = training ? minHaltSteps(cfg, opts.key, B) : new Int32Array(B);
+  // As the official code: halting by Q and exploration only in training and when N_sup > 1.
+  const minSteps = training && cfg.nSup > 1 ? minHaltSteps(cfg, opts.key, B) : new Int32Array(B);
   const qh = storage(q.halt);
   const qc = storage(q.cont);
   for (let b = 0; b < B; b++) {

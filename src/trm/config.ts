@@ -103,6 +103,7 @@ export const OFFICIAL_DEFAULTS = {
   num_heads: 8,
   pos_encodings: 'rope',
   mlp_t: false,
+  /** arch/trm.yaml: ${.hidden_size} (decodeConfig follows hidden_size when this is not given). */
   puzzle_emb_ndim: 512,
   puzzle_emb_len: 16,
   halt_max_steps: 16,
@@ -218,7 +219,8 @@ export const decodeConfig = (input: unknown): E.Either<ConfigError, TrmConfig> =
   pipe(
     OfficialConfig.decode(input),
     E.mapLeft(ioErrors),
-    E.chain((c) => derive({ ...OFFICIAL_DEFAULTS, ...c } as Required<OfficialConfig>)),
+    // arch/trm.yaml sets puzzle_emb_ndim to ${.hidden_size}: follow the hidden size unless given.
+    E.chain((c) => derive({ ...OFFICIAL_DEFAULTS, puzzle_emb_ndim: c.hidden_size ?? OFFICIAL_DEFAULTS.hidden_size, ...c } as Required<OfficialConfig>)),
   );
 
 /** For code and tests that build configs in TypeScript: throws on a bad config. */
