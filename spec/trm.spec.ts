@@ -160,9 +160,12 @@ describe.each(Object.entries(variants))('TRM laws (%s)', (_name, over) => {
             stepForward(cfg, ctx, p, started, { mode: 'train', lossType }).loss.total;
           const { grad } = valueAndGrad(loss)(w);
           let i = 0;
-          const dir = treeMap(w, (t) => normal(key(seed * 31 + i++), t.shape as number[], { dtype: 'float64' }));
+          const raw = treeMap(w, (t) => normal(key(seed * 31 + i++), t.shape as number[], { dtype: 'float64' }));
+          // A unit direction, so the stencil's step is h in parameter space whatever the model size.
+          const norm = Math.sqrt(dot(raw, raw));
+          const dir = treeMap(raw, (t) => mul(t, 1 / norm));
           // Five-point central difference: truncation error O(h⁴), so curvature does not leak in.
-          const eps = 1e-4;
+          const eps = 1e-3;
           const run = (sgn: number) =>
             stepForward(cfg, ctx, treeZip(w, dir, (a, d) => add(a, mul(d, sgn * eps))), started, { mode: 'train', lossType });
           const points = [2, 1, -1, -2].map(run);
