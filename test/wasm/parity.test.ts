@@ -154,7 +154,8 @@ describe.runIf(wasmSimdSupported())('wasm backend: element-wise', () => {
     { name: 'scalar ∘ vector', a: [1, 1], b: [3, 11], out: [3, 11], kernel: true },
     { name: 'trailing broadcast (bias)', a: [4, 3, 10], b: [10], out: [4, 3, 10], kernel: true },
     { name: 'trailing broadcast, leading ones', a: [2, 5, 7], b: [1, 5, 7], out: [2, 5, 7], kernel: true },
-    { name: 'column broadcast', a: [6, 9], b: [6, 1], out: [6, 9], kernel: false },
+    { name: 'column broadcast', a: [6, 9], b: [6, 1], out: [6, 9], kernel: true },
+    { name: 'column broadcast, missing leading axes', a: [1, 3, 4, 9], b: [3, 4, 1], out: [1, 3, 4, 9], kernel: true },
     { name: 'both broadcast', a: [6, 1], b: [1, 9], out: [6, 9], kernel: false },
   ];
 
@@ -170,8 +171,8 @@ describe.runIf(wasmSimdSupported())('wasm backend: element-wise', () => {
         // The mirrored layout (a broadcast, b full).
         expectExact(be.binary(op, b, bS, a, aS, out), reference.binary(op, b, bS, a, aS, out));
       }
-      // Forward layouts always run in WebAssembly; mirrored rows only for add and mul.
-      if (kernel) expect(be.stats().wasm.binary).toBeGreaterThanOrEqual(ops.length + 2);
+      // Both the layout and its mirror run in WebAssembly.
+      if (kernel) expect(be.stats().wasm.binary).toBe(2 * ops.length);
       else expect(be.stats().wasm.binary).toBeUndefined();
     });
   }
@@ -180,11 +181,12 @@ describe.runIf(wasmSimdSupported())('wasm backend: element-wise', () => {
     const be = createWasmBackend({ minElements: 0 });
     const a = randF32(12, 1);
     be.binary('add', a, [3, 4], a, [3, 4], [3, 4]);
-    be.binary('sub', a, [3, 4], randF32(3, 2), [3, 1], [3, 4]);
+    be.binary('sub', randF32(3, 2), [3, 1], randF32(4, 3), [1, 4], [3, 4]);
     be.binary('maximum', a, [3, 4], a, [3, 4], [3, 4]);
     be.binary('add', Float64Array.from(a), [3, 4], Float64Array.from(a), [3, 4], [3, 4]);
+    be.unary('sin', a);
     be.unary('exp', a);
-    expect(be.stats().wasm).toEqual({ binary: 1 });
+    expect(be.stats().wasm).toEqual({ binary: 1, unary: 1 });
     expect(be.stats().delegated).toEqual({
       'binary:broadcast': 1,
       'binary:op': 1,

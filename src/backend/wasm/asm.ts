@@ -246,6 +246,14 @@ export class Fn {
   f32x4Max(): this {
     return this.simd(0xe9);
   }
+  /** Pseudo-minimum b < a ? b : a (one x86 minps; a NaN in a is kept). */
+  f32x4Pmin(): this {
+    return this.simd(0xea);
+  }
+  /** Pseudo-maximum a < b ? b : a (one x86 maxps; a NaN in a is kept). */
+  f32x4Pmax(): this {
+    return this.simd(0xeb);
+  }
   /** Round to the nearest integer, ties to even. */
   f32x4Nearest(): this {
     return this.simd(0x6a);
@@ -342,8 +350,17 @@ export class Fn {
   }
 }
 
-/** A module importing its memory as env.memory and exporting every function by name. */
-export const assemble = (fns: readonly Fn[]): Uint8Array => {
+/** Bytes written into memory at `offset` when the module is instantiated (an active data segment). */
+export interface DataSegment {
+  readonly offset: number;
+  readonly bytes: Uint8Array;
+}
+
+/**
+ * A module importing its memory as env.memory, exporting every function by name, and initialising
+ * the given data segments at each instantiation.
+ */
+export const assemble = (fns: readonly Fn[], data: readonly DataSegment[] = []): Uint8Array => {
   const types = fns.map((f) => [
     0x60,
     ...vec(f.paramTypes.map((t) => [valTypeCode[t]])),
@@ -362,5 +379,7 @@ export const assemble = (fns: readonly Fn[]): Uint8Array => {
     ...section(3, funcs),
     ...section(7, exports),
     ...section(10, code),
+    // Data: active segments of memory 0: flag 0, offset expression `i32.const offset; end`, bytes.
+    ...(data.length === 0 ? [] : section(11, vec(data.map((d) => [0x00, 0x41, ...sleb(d.offset), 0x0b, ...uleb(d.bytes.length), ...d.bytes])))),
   ]);
 };

@@ -14,11 +14,16 @@
  *   NR/4 vectors of B, splats MR values of A, and issues MR·NR/4 f32x4.mul + f32x4.add. Tiles cut
  *   by the matrix edge go through the scratch tile T.
  *
- * Element-wise (float32, f32x4 where the layout allows): `binary_vv / binary_vs / binary_sv` for
- * add, sub, mul, div over equal lengths, vector-scalar and scalar-vector, and `binary_row`, where
- * b repeats with period `len` (trailing-axis broadcast, e.g. a bias). These four ops give exactly
- * the reference's results: float32 +, −, ×, ÷ are correctly rounded, as is the reference's double
- * result rounded once to float32.
+ * Element-wise (float32, f32x4 where the layout allows): `${op}_vv / _vs / _sv` for add, sub, mul,
+ * div over equal lengths, vector-scalar and scalar-vector; `${op}_row` / `_rowr`, where b repeats
+ * with period `len` (trailing-axis broadcast, e.g. a bias), and `${op}_col` / `_colr`, where b holds
+ * one value per row of `len` (a size-1 last axis); the `r` forms compute b op a. These four ops
+ * give exactly the reference's results: float32 +, −, ×, ÷ are correctly rounded, as is the
+ * reference's double result rounded once to float32. Every form may write its output over a.
+ *
+ * Unary (`unary_${op}`): neg, abs, sqrt, rsqrt, exp, sigmoid, silu over whole vectors; exp is a
+ * Cephes-style range reduction + polynomial (see expParts), and its vector constants come from a
+ * table at CONSTS, written by a data segment at instantiation.
  */
 import { Fn, assemble } from './asm.js';
 
@@ -325,31 +330,90 @@ export type WasmUnaryOp = (typeof UNARY_OPS)[number];
  * for every n in [−150, 128], so the last product rounds once into the subnormal range (gradual
  * underflow as the reference has it) or overflows to +Inf.
  */
-export const EXP_HI = 89; // exp(89) > FLT_MAX: every x ≥ 88.7228392 overflows, and so does 89
-export const EXP_LO = -104; // exp(−104) < 2⁻¹⁵⁰, half the smallest subnormal: rounds to 0
+/** Upper clamp: exp(x) overflows for x > 88.7228392, and so does exp(89). */
+export const EXP_HI = 89;
+/** Lower clamp: exp(x) rounds to 0 below −103.98 and silu's v·eᵛ below ≈ −109.4 (|v|·eᵛ < 2⁻¹⁵⁰), so
+ *  clamping at −120 changes no result, and n ≥ −174 keeps both scale factors normal. */
+export const EXP_LO = -120;
 const LOG2E = 1.4426950408889634;
 const C1 = 0.693359375;
 const C2 = -2.12194440e-4;
 const EXP_POLY = [1.987569150e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1];
 
+/** 1.5·2²³: adding it rounds |y| < 2²² to an integer (ties to even) held in the low mantissa bits. */
+const MAGIC = 12582912;
+
+/**
+ * The kernels' vector constants, one splatted v128 each, in a table at address CONSTS (a data
+ * segment written at instantiation). A kernel loads the ones it needs into locals before its loop:
+ * a v128.const inside the loop costs three instructions per use under V8 (TurboFan rebuilds it
+ * at every use, even from a local), a loaded value stays in a register or one memory operand away.
+ */
+const CONSTANTS: readonly (readonly [string, number, 'f32' | 'i32'])[] = [
+  ['cHi', EXP_HI, 'f32'],
+  ['cLo', EXP_LO, 'f32'],
+  ['cLog2e', LOG2E, 'f32'],
+  ['cMagic', MAGIC, 'f32'],
+  ['cC1', C1, 'f32'],
+  ['cC2', C2, 'f32'],
+  ['cOne', 1, 'f32'],
+  ...EXP_POLY.map((v, i): readonly [string, number, 'f32'] => [`cP${i}`, v, 'f32']),
+  ['c127', 127, 'i32'],
+  ['cSign', -0x80000000, 'i32'],
+  ['cNaN', NaN, 'f32'],
+  ['cNegInf', -Infinity, 'f32'],
+  ['cZero', 0, 'f32'],
+];
+/** Address of the constant table; the backend keeps its own data above CONSTS + CONST_BYTES. */
+export const CONSTS = 0;
+export const CONST_BYTES = CONSTANTS.length * 16;
+
+const constantBytes = (): Uint8Array => {
+  const buf = new ArrayBuffer(CONST_BYTES);
+  CONSTANTS.forEach(([, v, type], i) => {
+    if (type === 'f32') new Float32Array(buf, i * 16, 4).fill(v);
+    else new Int32Array(buf, i * 16, 4).fill(v);
+  });
+  return new Uint8Array(buf);
+};
+
+/** Declares v128 locals for the named constants and loads them from the table. */
+const loadConstants = (f: Fn, ...names: string[]): void => {
+  for (const name of names) {
+    const i = CONSTANTS.findIndex(([n]) => n === name);
+    if (i < 0) throw new Error(`kernels: unknown constant ${name}`);
+    f.locals('v128', name).i32(CONSTS).v128Load(i * 16).set(name);
+  }
+};
+
+const EXP_CONSTANTS = ['cHi', 'cLo', 'cLog2e', 'cMagic', 'cC1', 'cC2', 'cOne', 'c127', ...EXP_POLY.map((_, i) => `cP${i}`)];
+
 /**
  * Emits the parts of exp(local `x`) into the v128 locals p (e^r), s1 = 2^n1 and s2 = 2^n2, so that
- * exp(x) = (p·s1)·s2. NaN propagates through the clamp (f32x4.min/max return NaN) into r and p.
+ * exp(x) = (p·s1)·s2, and leaves the clamped x in t. f32x4.pmin/pmax keep a NaN x (a NaN first
+ * operand is returned), and NaN then flows through r into p.
  */
 const expParts = (f: Fn, x: string): void => {
-  f.get(x).f32x4Const(EXP_HI).f32x4Min().f32x4Const(EXP_LO).f32x4Max().set('t');
-  f.get('t').f32x4Const(LOG2E).f32x4Mul().f32x4Nearest().set('fx');
+  f.get(x).get('cHi').f32x4Pmin().get('cLo').f32x4Pmax().set('t');
+  // fx + MAGIC = nearest(t·log₂e) + MAGIC; its bits minus MAGIC's bits are the integer n.
+  f.get('t').get('cLog2e').f32x4Mul().get('cMagic').f32x4Add().tee('fx');
+  f.get('cMagic').i32x4Sub().set('ni');
+  f.get('fx').get('cMagic').f32x4Sub().set('fx');
   // r = t − fx·C1 − fx·C2
-  f.get('t').get('fx').f32x4Const(C1).f32x4Mul().f32x4Sub();
-  f.get('fx').f32x4Const(C2).f32x4Mul().f32x4Sub().set('r');
+  f.get('t').get('fx').get('cC1').f32x4Mul().f32x4Sub();
+  f.get('fx').get('cC2').f32x4Mul().f32x4Sub().set('r');
   // n1 = n >> 1, n2 = n − n1; s = (n + 127) << 23
-  f.get('fx').i32x4TruncSatF32x4S().tee('n').i32(1).i32x4ShrS().set('n1');
-  f.get('n1').i32x4Const(127).i32x4Add().i32(23).i32x4Shl().set('s1');
-  f.get('n').get('n1').i32x4Sub().i32x4Const(127).i32x4Add().i32(23).i32x4Shl().set('s2');
-  // p = ((((P0·r + P1)·r + P2)·r + P3)·r + P4)·r + P5)·r² + r + 1
-  f.f32x4Const(EXP_POLY[0]!);
-  for (let i = 1; i < EXP_POLY.length; i++) f.get('r').f32x4Mul().f32x4Const(EXP_POLY[i]!).f32x4Add();
-  f.get('r').get('r').f32x4Mul().f32x4Mul().get('r').f32x4Add().f32x4Const(1).f32x4Add().set('p');
+  f.get('ni').i32(1).i32x4ShrS().set('n1');
+  f.get('n1').get('c127').i32x4Add().i32(23).i32x4Shl().set('s1');
+  f.get('ni').get('n1').i32x4Sub().get('c127').i32x4Add().i32(23).i32x4Shl().set('s2');
+  // y = P5 + P4·r + … + P0·r⁵ by Estrin's scheme (a shorter dependency chain than Horner's):
+  // y = (P5 + P4·r) + r²·((P3 + P2·r) + r²·(P1 + P0·r)); p = r²·y + r + 1.
+  f.get('r').get('r').f32x4Mul().set('r2');
+  f.get('cP5').get('cP4').get('r').f32x4Mul().f32x4Add();
+  f.get('cP3').get('cP2').get('r').f32x4Mul().f32x4Add();
+  f.get('cP1').get('cP0').get('r').f32x4Mul().f32x4Add().get('r2').f32x4Mul().f32x4Add();
+  f.get('r2').f32x4Mul().f32x4Add();
+  f.get('r2').f32x4Mul().get('r').f32x4Add().get('cOne').f32x4Add().set('p');
 };
 
 /**
@@ -361,9 +425,9 @@ const expParts = (f: Fn, x: string): void => {
  * - rsqrt: 1 / sqrt(v) in float32, two roundings: within 1 ulp of the reference.
  * - exp: see expParts.
  * - sigmoid, as the reference: e = exp(−|v|), v ≥ 0 ? 1/(1+e) : e/(1+e).
- * - silu = v·sigmoid(v), with the product for v < 0 formed as ((v·p)·s1)·s2 / (1+e): the scale is
- *   applied last so that results in the subnormal range round once; silu(−∞) = −∞·0 = NaN as in the
- *   reference.
+ * - silu = v·sigmoid(v), with the product for v < 0 formed as ((t·p)·s1)·s2 / (1+e), t the clamped
+ *   v: the scale is applied last so that results in the subnormal range round once (v·e would
+ *   multiply an already rounded subnormal e); silu(−∞) = −∞·0 = NaN as in the reference.
  */
 const unaryKernel = (op: WasmUnaryOp): Fn => {
   const f = new Fn(`unary_${op}`, [
@@ -372,7 +436,14 @@ const unaryKernel = (op: WasmUnaryOp): Fn => {
     ['n', 'i32'],
   ])
     .locals('i32', 'i', 'nb')
-    .locals('v128', 'v', 'a', 't', 'fx', 'r', 'n', 'n1', 's1', 's2', 'p', 'e');
+    .locals('v128', 'v', 'a', 'e');
+  if (op === 'exp' || op === 'sigmoid' || op === 'silu') {
+    loadConstants(f, ...EXP_CONSTANTS);
+    f.locals('v128', 't', 'fx', 'r', 'r2', 'ni', 'n1', 's1', 's2', 'p');
+  }
+  if (op === 'sigmoid' || op === 'silu') loadConstants(f, 'cSign', 'cZero');
+  if (op === 'silu') loadConstants(f, 'cNaN', 'cNegInf');
+  if (op === 'rsqrt') loadConstants(f, 'cOne');
   // nb = ⌈n/4⌉·16 bytes
   f.get('n').i32(3).i32Add().i32(-4).i32And().i32(2).i32Shl().set('nb');
   f.forLt('i', 'nb', 16, () => {
@@ -389,7 +460,7 @@ const unaryKernel = (op: WasmUnaryOp): Fn => {
         f.get('v').f32x4Sqrt();
         break;
       case 'rsqrt':
-        f.f32x4Const(1).get('v').f32x4Sqrt().f32x4Div();
+        f.get('cOne').get('v').f32x4Sqrt().f32x4Div();
         break;
       case 'exp':
         expParts(f, 'v');
@@ -398,20 +469,21 @@ const unaryKernel = (op: WasmUnaryOp): Fn => {
       case 'sigmoid':
       case 'silu':
         // a = −|v| (sign bit set), e = exp(a), mask = v ≥ 0
-        f.get('v').i32x4Const(-0x80000000).v128Or().set('a');
+        f.get('v').get('cSign').v128Or().set('a');
         expParts(f, 'a');
         f.get('p').get('s1').f32x4Mul().get('s2').f32x4Mul().set('e');
         if (op === 'sigmoid') {
-          f.f32x4Const(1).get('e');
+          f.get('cOne').get('e');
         } else {
+          // t = max(v, EXP_LO) for v < 0: below the clamp the product underflows to −0 as it should
           f.get('v');
-          f.get('v').get('p').f32x4Mul().get('s1').f32x4Mul().get('s2').f32x4Mul();
+          f.get('t').get('p').f32x4Mul().get('s1').f32x4Mul().get('s2').f32x4Mul();
         }
-        f.get('v').f32x4Const(0).f32x4Ge().v128Bitselect();
-        f.get('e').f32x4Const(1).f32x4Add().f32x4Div();
+        f.get('v').get('cZero').f32x4Ge().v128Bitselect();
+        f.get('e').get('cOne').f32x4Add().f32x4Div();
         if (op === 'silu') {
           // −∞ → NaN (the formula above gives −∞/1)
-          f.set('a').f32x4Const(NaN).get('a').get('v').f32x4Const(-Infinity).f32x4Eq().v128Bitselect();
+          f.set('a').get('cNaN').get('a').get('v').get('cNegInf').f32x4Eq().v128Bitselect();
         }
         break;
     }
@@ -436,7 +508,7 @@ export const kernelModuleBytes = (): Uint8Array =>
       binaryCol(op, true),
     ]),
     ...UNARY_OPS.map(unaryKernel),
-  ]);
+  ], [{ offset: CONSTS, bytes: constantBytes() }]);
 
 type BinaryExports = {
   readonly [K in `${ElementwiseOp}_${'vv' | 'vs' | 'sv'}`]: (a: number, b: number, out: number, n: number) => void;
