@@ -2,8 +2,6 @@
  * Choosing a backend by name (CLI `--backend`) and moving values onto it. The model code never
  * changes: tensors carry their backend, and every op runs on its inputs' backend.
  */
-import { treeMap } from '../autodiff/tree.js';
-import { type Tensor, fromStorage, storage } from '../tensor/tensor.js';
 import type { Backend } from './backend.js';
 import { reference } from './reference.js';
 import { createWasmBackend, wasmSimdSupported } from './wasm/index.js';
@@ -31,6 +29,4 @@ export const createBackend = async (name: string): Promise<Backend> => {
   }
 };
 
-/** The same values on `backend` (shared storage: tensors are immutable). */
-export const toBackend = <T>(tree: T, backend: Backend): T =>
-  treeMap(tree, (t: Tensor) => (t.backend === backend ? t : fromStorage(t.shape, storage(t), backend)));
+export { toBackend } from './move.js';

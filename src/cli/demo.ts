@@ -22,7 +22,8 @@ import { refinementBoard, stepAccuracyChart, trainingCharts } from '../viz/index
 import type { Backend } from '../backend/backend.js';
 import { toBackend } from '../backend/select.js';
 import { EXIT_OK, UsageError } from './errors.js';
-import { printSolution, solvePuzzle } from './solve.js';
+import { printSolution } from './solve.js';
+import { solvePuzzle } from '../train/solve.js';
 import { positiveInt, positiveNumber } from './train.js';
 
 export interface DemoOptions {
@@ -76,7 +77,9 @@ export const runDemoCommand = (o: DemoOptions, backend: Backend): number => {
   // One held-out puzzle, step by step.
   const item = data.test.items[0]!;
   const puzzle = { size: 4 as const, box: data.test.box, tokens: Array.from(item.puzzle) };
-  const sol = solvePuzzle(cfg, model, hyper.loss_type, puzzle, 'max');
+  const solved = solvePuzzle(cfg, model, hyper.loss_type, puzzle, 'max');
+  if (E.isLeft(solved)) throw new UsageError(solved.left);
+  const sol = solved.right;
   say('\none held-out puzzle, refined step by step (* = changed since the previous step):');
   printSolution(puzzle, sol, (s) => process.stdout.write(s), process.stdout.isTTY === true);
 

@@ -142,7 +142,7 @@ export const buildProgram = (setExit: (code: number) => void): Command => {
     .command('demo')
     .description('what npm start runs: train sudoku4, evaluate, solve one held-out puzzle step by step')
     .option('--out <dir>', 'run folder (default runs/<timestamp>)')
-    .option('--budget <seconds>', 'training time budget', '150')
+    .option('--budget <seconds>', 'training time budget', '210')
     .option('--eval-count <n>', 'held-out puzzles to evaluate', '512')
     .option('--backend <name>', BACKEND_HELP, 'auto')
     .action(async (o) => setExit(await withBackend(o.backend, (b) => runDemoCommand(o, b))));
