@@ -8,6 +8,9 @@
  *   {"machine": {...}, "matmul": [{"backend","m","k","n","transpose","gflops","cpu_gflops","ms","reps"}],
  *    "train_step": [{"backend","config","batch","ms","peak_rss_mb"}]}
  */
+import { generateSudokuSet, BOXES } from '../src/data/sudoku.js';
+import { generateMazes } from '../src/data/maze.js';
+import { key } from '../src/random/key.js';
 import os from 'node:os';
 import type { Backend } from '../src/backend/backend.js';
 import { benchBackends } from './backends.js';
@@ -69,10 +72,26 @@ const machine = (): Record<string, unknown> => ({
   loadavg_1m: round(os.loadavg()[0] ?? 0, 2),
 });
 
+/** Dataset generators, puzzles per second (issue 4): 9×9 Sudoku with a unique solution, 30×30 hard mazes. */
+export const benchData = (quick: boolean): { generator: string; size: number; count: number; ms: number; per_second: number }[] => {
+  const rows: { generator: string; size: number; count: number; ms: number; per_second: number }[] = [];
+  const run = (generator: string, size: number, count: number, f: () => unknown) => {
+    const t0 = performance.now();
+    f();
+    const ms = performance.now() - t0;
+    rows.push({ generator, size, count, ms: round(ms, 1), per_second: round((count / ms) * 1000, 1) });
+  };
+  const n = quick ? 20 : 100;
+  run('sudoku', 9, n, () => generateSudokuSet(key(1), { box: BOXES[9], count: n }));
+  run('sudoku', 4, n * 5, () => generateSudokuSet(key(2), { box: BOXES[4], count: n * 5 }));
+  run('maze', 30, n / 2, () => generateMazes(key(3), n / 2, { size: 30 }));
+  return rows;
+};
+
 export const main = (argv: readonly string[]): void => {
   const args = parseArgs(argv);
   const available = benchBackends();
-  const chosen = args.backends.length === 0 ? available : available.filter((b) => args.backends.includes(b.name));
+  const chosen = args.backends.length === 0 ? available.filter((b) => b.optIn !== true) : available.filter((b) => args.backends.includes(b.name));
   const unknown = args.backends.filter((n) => !available.some((b) => b.name === n));
   if (unknown.length > 0) throw new Error(`bench: unknown or unavailable backend ${unknown.join(', ')} (have ${available.map((b) => b.name).join(', ')})`);
   const sizes = args.sizes ?? (args.quick ? [64, 256, 512] : [64, 256, 512, 1024]);
@@ -102,7 +121,8 @@ export const main = (argv: readonly string[]): void => {
       }
     }
     for (const be of backends) {
-      for (const config of TRAIN_STEP_CONFIGS) {
+      // --quick: the small config only (the paper config takes minutes per step on the slower backends).
+      for (const config of args.quick ? TRAIN_STEP_CONFIGS.filter((c) => c === 'small') : TRAIN_STEP_CONFIGS) {
         const r = benchTrainStep(be, config, { quick: args.quick });
         if (r !== null) trainStep.push(r);
       }
@@ -110,10 +130,17 @@ export const main = (argv: readonly string[]): void => {
   } finally {
     for (const be of backends) be.close();
   }
+  const data = benchData(args.quick);
   if (args.json) {
-    const out = { machine: { ...before, loadavg_1m_after: machine().loadavg_1m }, matmul, train_step: trainStep };
+    const out = { machine: { ...before, loadavg_1m_after: machine().loadavg_1m }, matmul, train_step: trainStep, data };
     process.stdout.write(`${JSON.stringify(out)}\n`);
-  } else if (trainStep.length > 0) {
+  }
+  if (!args.json) {
+    process.stdout.write('\ndata generators\n');
+    for (const d of data) process.stdout.write(`${d.generator.padEnd(8)}${`${d.size}×${d.size}`.padEnd(8)}${String(d.count).padStart(5)} in ${d.ms.toFixed(0)} ms  (${d.per_second.toFixed(1)}/s)\n`);
+  }
+  if (args.json) return;
+  if (trainStep.length > 0) {
     process.stdout.write('\ntrain step (median ms, peak RSS MiB)\n');
     for (const r of trainStep) {
       process.stdout.write(`${r.backend.padEnd(12)}${r.config.padEnd(14)}batch ${r.batch}  ${r.ms.toFixed(1)} ms  ${r.peak_rss_mb.toFixed(0)} MiB\n`);
