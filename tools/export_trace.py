@@ -3,7 +3,7 @@
 
 Point it at your own checkout of SamsungSAILMontreal/TinyRecursiveModels; it builds the official
 model (ACT wrapper + ACTLossHead, float32 forward, CPU), runs a few supervision steps on one random
-batch and writes every tensor listed in docs/trace-format.md to a safetensors file that
+batch and writes every tensor listed in the trm-trace/1 format (docs/crosscheck.md) to a safetensors file that
 `npx trm crosscheck FILE` replays.
 
     python3 tools/export_trace.py --repo ~/src/TinyRecursiveModels --out my.safetensors \
@@ -23,7 +23,7 @@ Options (all but --repo and --out are optional):
   --loss NAME            stablemax_cross_entropy (default) or softmax_cross_entropy.
   --batch-size B         overrides the config's batch_size.
   --case NAME            free-form name stored in the metadata.
-  --q-bias H,C           q_head.bias after init (default -0.25,0; see "Recipe" below).
+  --q-bias H,C           q_head.bias after init (default auto: picked so about half the rows halt early; or two numbers, e.g. -0.25,0).
   --no-perturb           keep the pure official init (zero puzzle embedding, q_head weight 0 and
                          bias -5: no row ever halts before halt_max_steps in train mode).
   --init-from TRACE      take params and batch (and, unless given, config/loss/mode/steps/seed)

@@ -159,7 +159,9 @@ const describeMissing = (mode: GpuJsMode): string =>
   mode === 'headlessgl'
     ? 'it needs the optional `gl` package built (apt packages libxi-dev libgl-dev, then `npm rebuild gl`) and an X display (run under `xvfb-run -a`, apt packages xvfb xauth); see docs/gpujs.md'
     : mode === 'webgl2' || mode === 'webgl'
-      ? 'WebGL needs a browser (or OffscreenCanvas)'
+      ? (globalThis as { document?: unknown }).document === undefined
+        ? 'WebGL needs a browser (or OffscreenCanvas)'
+        : `this browser gives no ${mode === 'webgl2' ? 'WebGL2' : 'WebGL'} context`
       : 'this platform does not provide it';
 
 /** Builds the gpu.js backend. Cheap: kernels are compiled on first use. */
