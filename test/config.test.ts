@@ -31,11 +31,12 @@ describe('derived sizes', () => {
     expect([c.T, c.n, c.nSup, c.D]).toEqual([3, 6, 16, 512]);
   });
 
-  it('parameter counts match the official ones (Sudoku-MLP 5,028,866; Sudoku-att 6,828,034; Maze-att 6,822,914)', () => {
+  it('parameter counts match the official ones (Sudoku-MLP 5,028,866; Sudoku-att 6,828,034; Maze-att 6,822,914; ARC-att 6,829,058)', () => {
     const count = (name: string) => countParams(makeConfig(PRESETS[name]!.arch as never));
     expect(count('sudoku-extreme-mlp')).toBe(5_028_866);
     expect(count('sudoku-extreme-att')).toBe(6_828_034);
     expect(count('maze-hard')).toBe(6_822_914);
+    expect(count('arc1')).toBe(6_829_058);
   });
 });
 

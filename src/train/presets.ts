@@ -29,6 +29,19 @@ export interface Preset {
 
 const sudokuArch = (size: number) => ({ vocab_size: size + 2, seq_len: size * size });
 
+/** The README overrides for Sudoku and Maze (§6.1): lr 1e-4 for both optimizers, weight decay 1.0, EMA. */
+const SUDOKU_MAZE_HYPER: TrainHyper = { ...OFFICIAL_TRAIN_DEFAULTS, lr: 1e-4, puzzle_emb_lr: 1e-4, weight_decay: 1.0, puzzle_emb_weight_decay: 1.0, ema: true, total_steps: 65_104 };
+
+/** A paper configuration: the official arch/trm.yaml defaults (D=512, T=3, 2 layers, 8 heads, 16 prefix positions, N_sup=16) plus `arch`. */
+const paper = (name: string, description: string, arch: Preset['arch'], hyper: TrainHyper): Preset => ({
+  name,
+  description,
+  arch: { batch_size: 768, H_cycles: 3, L_layers: 2, hidden_size: 512, num_heads: 8, expansion: 4, puzzle_emb_ndim: 512, puzzle_emb_len: 16, halt_max_steps: 16, halt_exploration_prob: 0.1, no_ACT_continue: true, forward_dtype: 'bfloat16', num_puzzle_identifiers: 1, ...arch },
+  hyper,
+  data: null,
+  steps: hyper.total_steps,
+});
+
 export const PRESETS: Readonly<Record<string, Preset>> = {
   sudoku4: {
     name: 'sudoku4',
@@ -104,36 +117,8 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
     data: { kind: 'sudoku', size: 6, trainCount: 20000, testCount: 1000, augment: 'full', disjointBy: 'relabel' },
     steps: 4000,
   },
-  'sudoku-extreme-mlp': {
-    name: 'sudoku-extreme-mlp',
-    description: 'The paper\'s Sudoku-Extreme MLP-t model (87.4 %): T=3, n=6, D=512, 5.0M parameters',
-    arch: { ...sudokuArch(9), batch_size: 768, H_cycles: 3, L_cycles: 6, L_layers: 2, hidden_size: 512, num_heads: 8, expansion: 4, pos_encodings: 'none', mlp_t: true, puzzle_emb_ndim: 512, puzzle_emb_len: 16, halt_max_steps: 16, halt_exploration_prob: 0.1, no_ACT_continue: true, forward_dtype: 'bfloat16', num_puzzle_identifiers: 1 },
-    hyper: { ...OFFICIAL_TRAIN_DEFAULTS, lr: 1e-4, puzzle_emb_lr: 1e-4, weight_decay: 1.0, puzzle_emb_weight_decay: 1.0, ema: true, total_steps: 65_104 },
-    data: null,
-    steps: 65_104,
-  },
-  'sudoku-extreme-att': {
-    name: 'sudoku-extreme-att',
-    description: 'The paper\'s Sudoku-Extreme attention model (74.7 %): T=3, n=6, D=512, RoPE',
-    arch: { ...sudokuArch(9), batch_size: 768, H_cycles: 3, L_cycles: 6, L_layers: 2, hidden_size: 512, num_heads: 8, expansion: 4, pos_encodings: 'rope', mlp_t: false, puzzle_emb_ndim: 512, puzzle_emb_len: 16, halt_max_steps: 16, halt_exploration_prob: 0.1, no_ACT_continue: true, forward_dtype: 'bfloat16', num_puzzle_identifiers: 1 },
-    hyper: { ...OFFICIAL_TRAIN_DEFAULTS, lr: 1e-4, puzzle_emb_lr: 1e-4, weight_decay: 1.0, puzzle_emb_weight_decay: 1.0, ema: true, total_steps: 65_104 },
-    data: null,
-    steps: 65_104,
-  },
-  'maze-hard': {
-    name: 'maze-hard',
-    description: 'The paper\'s Maze-Hard 30×30 attention model (85.3 %): T=3, n=4, D=512, RoPE',
-    arch: { vocab_size: 6, seq_len: 900, batch_size: 768, H_cycles: 3, L_cycles: 4, L_layers: 2, hidden_size: 512, num_heads: 8, expansion: 4, pos_encodings: 'rope', mlp_t: false, puzzle_emb_ndim: 512, puzzle_emb_len: 16, halt_max_steps: 16, halt_exploration_prob: 0.1, no_ACT_continue: true, forward_dtype: 'bfloat16', num_puzzle_identifiers: 1 },
-    hyper: { ...OFFICIAL_TRAIN_DEFAULTS, lr: 1e-4, puzzle_emb_lr: 1e-4, weight_decay: 1.0, puzzle_emb_weight_decay: 1.0, ema: true, total_steps: 65_104 },
-    data: null,
-    steps: 65_104,
-  },
-  arc1: {
-    name: 'arc1',
-    description: 'The paper\'s ARC-AGI-1 attention model (44.6 % pass@2): T=3, n=4, D=512, RoPE, one puzzle embedding per augmented puzzle',
-    arch: { vocab_size: 12, seq_len: 900, batch_size: 768, H_cycles: 3, L_cycles: 4, L_layers: 2, hidden_size: 512, num_heads: 8, expansion: 4, pos_encodings: 'rope', mlp_t: false, puzzle_emb_ndim: 512, puzzle_emb_len: 16, halt_max_steps: 16, halt_exploration_prob: 0.1, no_ACT_continue: true, forward_dtype: 'bfloat16', num_puzzle_identifiers: 960_961 },
-    hyper: { ...OFFICIAL_TRAIN_DEFAULTS, ema: true, total_steps: 519_270 },
-    data: null,
-    steps: 519_270,
-  },
+  'sudoku-extreme-mlp': paper('sudoku-extreme-mlp', "The paper's Sudoku-Extreme MLP-t model (87.4 %): T=3, n=6, D=512, 5.0M parameters", { ...sudokuArch(9), L_cycles: 6, pos_encodings: 'none', mlp_t: true }, SUDOKU_MAZE_HYPER),
+  'sudoku-extreme-att': paper('sudoku-extreme-att', "The paper's Sudoku-Extreme attention model (74.7 %): T=3, n=6, D=512, RoPE", { ...sudokuArch(9), L_cycles: 6, pos_encodings: 'rope', mlp_t: false }, SUDOKU_MAZE_HYPER),
+  'maze-hard': paper('maze-hard', "The paper's Maze-Hard 30×30 attention model (85.3 %): T=3, n=4, D=512, RoPE", { vocab_size: 6, seq_len: 900, L_cycles: 4, pos_encodings: 'rope', mlp_t: false }, SUDOKU_MAZE_HYPER),
+  arc1: paper('arc1', "The paper's ARC-AGI-1 attention model (44.6 % pass@2): T=3, n=4, D=512, RoPE, one puzzle embedding per augmented puzzle", { vocab_size: 12, seq_len: 900, L_cycles: 4, pos_encodings: 'rope', mlp_t: false, num_puzzle_identifiers: 960_961 }, { ...OFFICIAL_TRAIN_DEFAULTS, ema: true, total_steps: 519_270 }),
 };
