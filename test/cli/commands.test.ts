@@ -77,6 +77,20 @@ describe('trm eval', () => {
     expect(doc.steps).toBeLessThanOrEqual(4);
   });
 
+  it('evaluates the test split of a dataset in the official format (--data), built with trm data', () => {
+    const data = join(dir, 'sudoku4-data');
+    const built = trm(['data', 'sudoku', '--size', '4', '--count', '20', '--test-count', '12', '--out', data]);
+    expect(built.status, built.stderr).toBe(0);
+    const r = trm(['eval', '--checkpoint', ckpt, '--data', data, '--json', '--backend', 'reference']);
+    expect(r.status, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout) as { count: number; data: string };
+    expect(doc.count).toBe(12);
+    expect(doc.data).toContain('test split');
+    const bad = trm(['data', 'sudoku', '--size', '5', '--out', join(dir, 'x')]);
+    expect(bad.status).toBe(2);
+    expect(oneLine(bad.stderr), bad.stderr).toBe(true);
+  });
+
   it('a missing checkpoint is one line, exit 2', () => {
     const r = trm(['eval', '--checkpoint', join(dir, 'nope.safetensors')]);
     expect(r.status).toBe(2);
