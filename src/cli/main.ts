@@ -109,6 +109,7 @@ export const buildProgram = (setExit: (code: number) => void): Command => {
     .requiredOption('--out <file>', 'output .safetensors')
     .option('--prefix <prefix>', 'key prefix (official: _orig_mod.model. with torch.compile, model. without)', '_orig_mod.model.')
     .addOption(new Option('--weights <which>', 'ema (what the official code saves) or live').choices(['ema', 'live']).default('ema'))
+    .addHelpText('after', '\nExample:\n  npx trm export --checkpoint runs/s4/checkpoint.safetensors --out s4-official.safetensors')
     .action((o) => setExit(runExportCommand(o)));
 
   program
@@ -117,6 +118,7 @@ export const buildProgram = (setExit: (code: number) => void): Command => {
     .argument('<file>', 'official weights as safetensors')
     .requiredOption('--config <file>', 'YAML or JSON with the official config keys (a run\'s all_config.yaml works with --seq-len)')
     .option('--seq-len <n>', 'seq_len, when the config file lacks it (vocab_size and num_puzzle_identifiers are read from the weights)')
+    .addHelpText('after', '\nExamples:\n  npx trm import s4-official.safetensors --config s4-official.safetensors.config.json --out s4.safetensors\n  npx trm import step_65100.safetensors --config all_config.yaml --seq-len 81 --out sudoku.safetensors')
     .requiredOption('--out <file>', 'output checkpoint')
     .action((file: string, o: { config: string; out: string; seqLen?: string }) => setExit(runImportCommand({ file, ...o })));
 
@@ -144,6 +146,7 @@ export const buildProgram = (setExit: (code: number) => void): Command => {
     .option('--out <dir>', 'run folder (default runs/<timestamp>)')
     .option('--budget <seconds>', 'training time budget', '210')
     .option('--eval-count <n>', 'held-out puzzles to evaluate', '512')
+    .addHelpText('after', '\nExamples:\n  npm start\n  npx trm demo --budget 600 --eval-count 1000')
     .option('--backend <name>', BACKEND_HELP, 'auto')
     .action(async (o) => setExit(await withBackend(o.backend, (b) => runDemoCommand(o, b))));
 
