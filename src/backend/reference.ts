@@ -2,9 +2,10 @@
  * The plain-JS reference backend: the living definition of every kernel.
  *
  * Arithmetic happens in JS doubles and is rounded once when stored, so a float32 result is the
- * correctly rounded value of the double computation. Readability comes first; the one place where
- * speed is engineered is matmul, which is register-blocked 4×4 and reads transposed operands through
- * strides instead of materialising a transpose.
+ * correctly rounded value of the double computation. Readability comes first; speed is engineered
+ * in two places only: matmul, register-blocked 4×4, reading transposed operands through strides
+ * instead of materialising a transpose; and the element-wise loops, where the op is chosen outside a
+ * tight per-row loop.
  */
 import type { DType, TypedArray } from '../tensor/dtype.js';
 import { allocate } from '../tensor/dtype.js';
