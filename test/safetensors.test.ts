@@ -373,3 +373,16 @@ describe('writeSafetensors and writeFileAtomic', () => {
     expect(existsSync(join(root, 'bad.safetensors'))).toBe(false);
   });
 });
+
+describe('data_offsets must be exactly a pair', () => {
+  it('rejects [0, 1, 2] (io-ts tuples alone would drop the extra element)', async () => {
+    const { decodeSafetensors: decode } = await import('../src/io/safetensors.js');
+    const header = new TextEncoder().encode('{"w":{"dtype":"I8","shape":[],"data_offsets":[0,1,2]}}');
+    const bytes = new Uint8Array(8 + header.length + 1);
+    new DataView(bytes.buffer).setUint32(0, header.length, true);
+    bytes.set(header, 8);
+    const r = decode(bytes, 'three.safetensors');
+    expect(r._tag).toBe('Left');
+    if (r._tag === 'Left') expect(r.left.message).toMatch(/exactly two offsets/);
+  });
+});

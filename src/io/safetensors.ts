@@ -352,11 +352,20 @@ const closed = <P extends t.Props>(props: P, name: string): t.Type<t.TypeOf<t.Ty
   );
 };
 
+/** [begin, end]. io-ts's tuple drops extra elements instead of failing, so the length is checked on the raw value. */
+const pairOfCounts = t.tuple([Count, Count], 'a pair [begin, end] of non-negative safe integers');
+const OffsetPair = new t.Type<[number, number], [number, number], unknown>(
+  pairOfCounts.name,
+  (u): u is [number, number] => Array.isArray(u) && u.length === 2 && pairOfCounts.is(u),
+  (u, c) => (Array.isArray(u) && u.length !== 2 ? t.failure(u, c, `expected exactly two offsets [begin, end], got ${u.length}`) : pairOfCounts.validate(u, c)),
+  t.identity,
+);
+
 const TensorEntry = closed(
   {
     dtype: Dtype,
     shape: t.readonlyArray(Count, 'an array of non-negative safe integers'),
-    data_offsets: t.tuple([Count, Count], 'a pair [begin, end] of non-negative safe integers'),
+    data_offsets: OffsetPair,
   },
   'a tensor entry {dtype, shape, data_offsets}',
 );
