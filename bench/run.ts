@@ -11,9 +11,11 @@
 import { generateSudokuSet, BOXES } from '../src/data/sudoku.js';
 import { generateMazes } from '../src/data/maze.js';
 import { key } from '../src/random/key.js';
+import { spawnSync } from 'node:child_process';
 import os from 'node:os';
+import { fileURLToPath } from 'node:url';
 import type { Backend } from '../src/backend/backend.js';
-import { benchBackends } from './backends.js';
+import { type BenchBackend, benchBackends, cores } from './backends.js';
 import {
   DEFAULT_TIMING,
   type MatmulResult,
@@ -23,7 +25,7 @@ import {
   benchMatmul,
   round,
 } from './matmul.js';
-import { TRAIN_STEP_CONFIGS, type TrainStepResult, benchTrainStep } from './train_step.js';
+import { TRAIN_STEP_CONFIGS, type TrainStepConfig, type TrainStepResult, benchTrainStep } from './train_step.js';
 
 export interface BenchArgs {
   readonly json: boolean;
@@ -67,7 +69,7 @@ export const parseArgs = (argv: readonly string[]): BenchArgs => {
 
 const machine = (): Record<string, unknown> => ({
   node: process.version,
-  cpus: os.cpus().length,
+  cpus: cores(),
   cpu_model: os.cpus()[0]?.model ?? 'unknown',
   loadavg_1m: round(os.loadavg()[0] ?? 0, 2),
 });
@@ -88,10 +90,36 @@ export const benchData = (quick: boolean): { generator: string; size: number; co
   return rows;
 };
 
-export const main = (argv: readonly string[]): void => {
+/**
+ * One training-step row, measured in a child process of its own so that `peak_rss_mb` is that
+ * backend's and config's peak alone (max RSS is process-wide and never goes down).
+ */
+const trainStepInChild = (backend: string, config: TrainStepConfig, quick: boolean): TrainStepResult => {
+  const args = [fileURLToPath(import.meta.url), '--train-step-child', backend, config, ...(quick ? ['--quick'] : [])];
+  const r = spawnSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 });
+  if (r.status !== 0) throw new Error(`bench: the ${backend} ${config} train step failed (exit ${String(r.status ?? r.signal)})`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as TrainStepResult;
+};
+
+/** The child's side: `--train-step-child BACKEND CONFIG [--quick]` prints one TrainStepResult. */
+const trainStepChild = async (argv: readonly string[]): Promise<void> => {
+  const [name, config] = argv;
+  const entry = benchBackends().find((b) => b.name === name);
+  if (entry === undefined || !TRAIN_STEP_CONFIGS.includes(config as TrainStepConfig)) throw new Error(`bench: bad child arguments ${argv.join(' ')}`);
+  const be = await entry.create();
+  try {
+    const r = benchTrainStep(be, config as TrainStepConfig, { quick: argv.includes('--quick') });
+    process.stdout.write(`${JSON.stringify(r)}\n`);
+  } finally {
+    be.close();
+  }
+};
+
+export const main = async (argv: readonly string[]): Promise<void> => {
+  if (argv[0] === '--train-step-child') return trainStepChild(argv.slice(1));
   const args = parseArgs(argv);
   const available = benchBackends();
-  const chosen = args.backends.length === 0 ? available.filter((b) => b.optIn !== true) : available.filter((b) => args.backends.includes(b.name));
+  const chosen: BenchBackend[] = args.backends.length === 0 ? available.filter((b) => b.optIn !== true) : available.filter((b) => args.backends.includes(b.name));
   const unknown = args.backends.filter((n) => !available.some((b) => b.name === n));
   if (unknown.length > 0) throw new Error(`bench: unknown or unavailable backend ${unknown.join(', ')} (have ${available.map((b) => b.name).join(', ')})`);
   const sizes = args.sizes ?? (args.quick ? [64, 256, 512] : [64, 256, 512, 1024]);
@@ -103,11 +131,12 @@ export const main = (argv: readonly string[]): void => {
   const trainStep: TrainStepResult[] = [];
   if (!args.json) {
     process.stdout.write(`node ${String(before.node)}, ${String(before.cpus)} cpus (${String(before.cpu_model)}), load ${String(before.loadavg_1m)}\n`);
-    process.stdout.write('matmul GFLOP/s (median; wall clock, and CPU time in parentheses)\n');
+    process.stdout.write('matmul GFLOP/s (median; wall clock, and CPU time of all threads in parentheses)\n');
     process.stdout.write(`${'size'.padEnd(12)}${'transpose'.padEnd(10)}${chosen.map((b) => b.name.padStart(20)).join('')}${chosen.length > 1 ? '   ratio' : ''}\n`);
   }
-  const backends: Backend[] = chosen.map((b) => b.create());
+  const backends: Backend[] = [];
   try {
+    for (const b of chosen) backends.push(await b.create());
     for (const s of sizes) {
       for (const t of transposes) {
         const row = backends.map((be) => benchMatmul(be, s, s, s, t, timing));
@@ -120,39 +149,34 @@ export const main = (argv: readonly string[]): void => {
         }
       }
     }
-    for (const be of backends) {
-      // --quick: the small config only (the paper config takes minutes per step on the slower backends).
-      for (const config of args.quick ? TRAIN_STEP_CONFIGS.filter((c) => c === 'small') : TRAIN_STEP_CONFIGS) {
-        const r = benchTrainStep(be, config, { quick: args.quick });
-        if (r !== null) trainStep.push(r);
-      }
-    }
   } finally {
     for (const be of backends) be.close();
+  }
+  // --quick: the small config only; the paper config runs on the fast backends only (the reference
+  // and gpu.js take many minutes per step there).
+  for (const b of chosen) {
+    for (const config of TRAIN_STEP_CONFIGS.filter((c) => c === 'small' || (!args.quick && b.paperStep))) {
+      const r = trainStepInChild(b.name, config, args.quick);
+      trainStep.push(r);
+      if (!args.json) process.stdout.write(`train step ${r.backend} ${r.config}: ${r.ms.toFixed(1)} ms\n`);
+    }
   }
   const data = benchData(args.quick);
   if (args.json) {
     const out = { machine: { ...before, loadavg_1m_after: machine().loadavg_1m }, matmul, train_step: trainStep, data };
     process.stdout.write(`${JSON.stringify(out)}\n`);
+    return;
   }
-  if (!args.json) {
-    process.stdout.write('\ndata generators\n');
-    for (const d of data) process.stdout.write(`${d.generator.padEnd(8)}${`${d.size}×${d.size}`.padEnd(8)}${String(d.count).padStart(5)} in ${d.ms.toFixed(0)} ms  (${d.per_second.toFixed(1)}/s)\n`);
+  process.stdout.write('\ndata generators\n');
+  for (const d of data) process.stdout.write(`${d.generator.padEnd(8)}${`${d.size}×${d.size}`.padEnd(8)}${String(d.count).padStart(5)} in ${d.ms.toFixed(0)} ms  (${d.per_second.toFixed(1)}/s)\n`);
+  process.stdout.write('\ntrain step (median ms, peak RSS MiB, one process per row)\n');
+  for (const r of trainStep) {
+    process.stdout.write(`${r.backend.padEnd(14)}${r.config.padEnd(14)}batch ${r.batch}  ${r.ms.toFixed(1)} ms  ${r.peak_rss_mb.toFixed(0)} MiB\n`);
   }
-  if (args.json) return;
-  if (trainStep.length > 0) {
-    process.stdout.write('\ntrain step (median ms, peak RSS MiB)\n');
-    for (const r of trainStep) {
-      process.stdout.write(`${r.backend.padEnd(12)}${r.config.padEnd(14)}batch ${r.batch}  ${r.ms.toFixed(1)} ms  ${r.peak_rss_mb.toFixed(0)} MiB\n`);
-    }
-  } else {
-    process.stdout.write(`\ntrain step: no train-step bench wired yet (bench/train_step.ts)\nload after: ${String(machine().loadavg_1m)}\n`);
-  }
+  process.stdout.write(`load after: ${String(machine().loadavg_1m)}\n`);
 };
 
-try {
-  main(process.argv.slice(2));
-} catch (e) {
+main(process.argv.slice(2)).catch((e: unknown) => {
   process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);
   process.exitCode = 1;
-}
+});

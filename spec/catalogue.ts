@@ -360,6 +360,28 @@ const indexed = (name: 'gather' | 'scatterAdd'): OpCase => ({
 const indexing: OpCase[] = [indexed('gather'), indexed('scatterAdd')];
 
 /** Every differentiable op, primitive or composite. */
+// ---------------------------------------------------------------------------------------------
+// Fused: SwiGLU's gate [..., 2I] → [..., I] and its VJP (whose own VJP is composed)
+
+/** A shape whose last axis is even (I = 0 … 3 halves). */
+const gluShapeArb = shapeArb({ maxRank: 2 }).chain((lead) => fc.integer({ min: 0, max: 3 }).map((i) => [...lead, 2 * i]));
+
+const fused: OpCase[] = [
+  {
+    name: 'swigluGate',
+    covers: ['swigluGate'],
+    arb: gluShapeArb.chain((s) => tensorArb(s, 'nonzero')).map((h) => instance([h], ([x]) => ops.swigluGate(x!))),
+  },
+  {
+    name: 'swigluGateGrad',
+    covers: ['swigluGateGrad'],
+    arb: gluShapeArb
+      // Away from 0: at g = u = a = 0 every derivative vanishes and the stencil's O(h⁴) term is all there is.
+      .chain((s) => fc.tuple(tensorArb([...s.slice(0, -1), s[s.length - 1]! / 2], 'nonzero'), tensorArb(s, 'nonzero')))
+      .map(([g, h]) => instance([g, h], ([dy, x]) => ops.swigluGateGrad(dy!, x!))),
+  },
+];
+
 export const differentiable: readonly OpCase[] = [
   ...elementwise,
   ...reductions,
@@ -367,6 +389,7 @@ export const differentiable: readonly OpCase[] = [
   ...linalg,
   ...movement,
   ...indexing,
+  ...fused,
 ];
 
 // ---------------------------------------------------------------------------------------------

@@ -82,6 +82,12 @@ export interface Backend {
   /** out = zeros(rows, cols); out[ids[i], :] += values[i, :]. */
   scatterAdd(values: TypedArray, ids: Int32Array, rows: number, cols: number): TypedArray;
   cast(x: TypedArray, dtype: DType): TypedArray;
+  /** SwiGLU's gate, fused: h is `rows` × 2·inter, [a | u] per row; out[r, j] = silu(a[r, j])·u[r, j]
+   *  (rows × inter). */
+  swiglu(h: TypedArray, rows: number, inter: number): TypedArray;
+  /** Its VJP: for the cotangent g (rows × inter), the rows × 2·inter cotangent of h:
+   *  [g·u·silu′(a) | g·silu(a)], silu′(a) = σ(a)·(1 + a·(1 − σ(a))). */
+  swigluGrad(g: TypedArray, h: TypedArray, rows: number, inter: number): TypedArray;
   /** Releases what the backend holds (GPU kernels, workers). The reference backend holds nothing. */
   close(): void;
 }

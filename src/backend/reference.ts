@@ -301,12 +301,39 @@ const matmul = (a: TypedArray, b: TypedArray, spec: MatmulSpec): TypedArray => {
   return out;
 };
 
+/** Tile edge of the blocked transpose: a 32×32 float32 tile read and written stays in L1. */
+const TILE = 32;
+
+/** out[b, j, i] = x[b, i, j] for `batch` matrices of rows × cols, tile by tile. */
+const transposeLast2 = (x: TypedArray, batch: number, rows: number, cols: number): TypedArray => {
+  const out = like(x, x.length);
+  const plane = rows * cols;
+  for (let b = 0, base = 0; b < batch; b++, base += plane) {
+    for (let i0 = 0; i0 < rows; i0 += TILE) {
+      const i1 = Math.min(rows, i0 + TILE);
+      for (let j0 = 0; j0 < cols; j0 += TILE) {
+        const j1 = Math.min(cols, j0 + TILE);
+        for (let i = i0; i < i1; i++) {
+          const src = base + i * cols;
+          for (let j = j0; j < j1; j++) out[base + j * rows + i] = x[src + j]!;
+        }
+      }
+    }
+  }
+  return out;
+};
+
 const permute = (x: TypedArray, shape: Shape, perm: readonly number[]): TypedArray => {
+  const rank = shape.length;
+  // Swapping the last two axes (mlp_t's token mixing, attention's heads) is a batched transpose:
+  // done in cache-sized tiles instead of the generic odometer below.
+  if (rank >= 2 && perm[rank - 1] === rank - 2 && perm[rank - 2] === rank - 1 && perm.every((p, i) => i >= rank - 2 || p === i)) {
+    return transposeLast2(x, size(shape.slice(0, -2)), shape[rank - 2]!, shape[rank - 1]!);
+  }
   const inStrides = strides(shape);
   const outShape = perm.map((p) => shape[p]!);
   const permStrides = perm.map((p) => inStrides[p]!);
   const out = like(x, x.length);
-  const rank = outShape.length;
   const idx = new Int32Array(rank);
   let src = 0;
   for (let i = 0; i < x.length; i++) {
@@ -452,6 +479,37 @@ const unary = (op: UnaryOp, x: TypedArray): TypedArray => {
   }
 };
 
+const swiglu = (h: TypedArray, rows: number, inter: number): TypedArray => {
+  const out = like(h, rows * inter);
+  for (let r = 0; r < rows; r++) {
+    const a0 = r * 2 * inter;
+    const u0 = a0 + inter;
+    const o0 = r * inter;
+    for (let j = 0; j < inter; j++) {
+      const a = h[a0 + j]!;
+      out[o0 + j] = a * sigmoid(a) * h[u0 + j]!;
+    }
+  }
+  return out;
+};
+
+const swigluGrad = (g: TypedArray, h: TypedArray, rows: number, inter: number): TypedArray => {
+  const out = like(h, rows * 2 * inter);
+  for (let r = 0; r < rows; r++) {
+    const a0 = r * 2 * inter;
+    const u0 = a0 + inter;
+    const o0 = r * inter;
+    for (let j = 0; j < inter; j++) {
+      const a = h[a0 + j]!;
+      const s = sigmoid(a);
+      const gj = g[o0 + j]!;
+      out[a0 + j] = gj * h[u0 + j]! * s * (1 + a * (1 - s));
+      out[u0 + j] = gj * a * s;
+    }
+  }
+  return out;
+};
+
 export const reference: Backend = Object.freeze({
   name: 'reference',
   unary,
@@ -467,5 +525,7 @@ export const reference: Backend = Object.freeze({
   gather,
   scatterAdd,
   cast,
+  swiglu,
+  swigluGrad,
   close: () => undefined,
 });

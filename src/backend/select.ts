@@ -4,21 +4,48 @@
  */
 import type { Backend } from './backend.js';
 import { reference } from './reference.js';
-import { createWasmBackend, wasmSimdSupported } from './wasm/index.js';
+import { createThreadedWasmBackend, createWasmBackend, wasmSimdSupported } from './wasm/index.js';
 
 export const BACKEND_NAMES = ['reference', 'wasm', 'gpujs'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
 
-/** `auto` picks the WebAssembly SIMD backend where the engine has SIMD, else the reference. */
-export const createBackend = async (name: string): Promise<Backend> => {
+export interface BackendChoice {
+  /** Threads for the WebAssembly backend's matrix products (the calling thread included);
+   *  default: TRM_THREADS, else every available core. 1 runs without workers. */
+  readonly threads?: number;
+}
+
+/** Parses a thread count (a CLI flag or TRM_THREADS): a whole number from 1 to 256. */
+export const parseThreads = (s: string, from = 'threads'): number => {
+  const n = Number(s);
+  if (!/^\d+$/.test(s.trim()) || !Number.isInteger(n) || n < 1 || n > 256) {
+    throw new Error(`${from}: expected a whole number of threads from 1 to 256, got '${s}'`);
+  }
+  return n;
+};
+
+const defaultThreads = async (): Promise<number> => {
+  const env = typeof process === 'undefined' ? undefined : process.env.TRM_THREADS;
+  if (env !== undefined && env !== '') return parseThreads(env, 'TRM_THREADS');
+  const os = await import('node:os');
+  return os.availableParallelism?.() ?? os.cpus().length;
+};
+
+const wasmBackend = async (choice: BackendChoice): Promise<Backend> => {
+  const threads = choice.threads ?? (await defaultThreads());
+  return threads > 1 ? createThreadedWasmBackend({ threads }) : createWasmBackend();
+};
+
+/** `auto` picks the WebAssembly SIMD backend (on every core) where the engine has SIMD, else the reference. */
+export const createBackend = async (name: string, choice: BackendChoice = {}): Promise<Backend> => {
   switch (name) {
     case 'reference':
       return reference;
     case 'wasm':
       if (!wasmSimdSupported()) throw new Error('this JavaScript engine has no WebAssembly SIMD; use --backend reference');
-      return createWasmBackend();
+      return wasmBackend(choice);
     case 'auto':
-      return wasmSimdSupported() ? createWasmBackend() : reference;
+      return wasmSimdSupported() ? wasmBackend(choice) : reference;
     case 'gpujs': {
       const { createGpuJsBackend } = await import('./gpujs/index.js');
       const { parseGpuJsMode } = await import('./gpujs/index.js');

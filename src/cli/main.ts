@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import type { Backend } from '../backend/backend.js';
-import { createBackend } from '../backend/select.js';
+import { createBackend, parseThreads } from '../backend/select.js';
 import { DATA_OPTIONS, runDataCommand } from '../data/cli.js';
 import { runCrosscheck } from './crosscheck.js';
 import { runDemoCommand } from './demo.js';
@@ -17,11 +17,15 @@ import { runSolveCommand } from './solve.js';
 import { runTrainCommand } from './train.js';
 import { PRESETS } from '../train/presets.js';
 
-/** Creates the named backend, runs `f` on it, and always releases it. */
-const withBackend = async (name: string, f: (b: Backend) => number | Promise<number>): Promise<number> => {
+/** Creates the backend `--backend` / `--threads` name, runs `f` on it, and always releases it. */
+const withBackend = async (
+  o: { readonly backend: string; readonly threads?: string },
+  f: (b: Backend) => number | Promise<number>,
+): Promise<number> => {
   let backend: Backend;
   try {
-    backend = await createBackend(name);
+    const threads = o.threads === undefined ? undefined : parseThreads(o.threads, '--threads');
+    backend = await createBackend(o.backend, threads === undefined ? {} : { threads });
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
@@ -33,6 +37,7 @@ const withBackend = async (name: string, f: (b: Backend) => number | Promise<num
 };
 
 const BACKEND_HELP = 'kernels: auto (WebAssembly SIMD where available), wasm, reference (plain JS, the definition), gpujs (mode from TRM_GPUJS_MODE, default cpu)';
+const THREADS_HELP = 'threads for the WebAssembly backend\'s matrix products (default: TRM_THREADS, else every core; 1: no worker threads)';
 
 export const buildProgram = (setExit: (code: number) => void): Command => {
   const program = new Command()
@@ -49,9 +54,10 @@ export const buildProgram = (setExit: (code: number) => void): Command => {
     .addOption(new Option('--mode <mode>', 'teacher-forced: each step starts from the recorded carry; free-running: from our own').choices(['teacher-forced', 'free-running']).default('teacher-forced'))
     .option('--json', 'print one JSON object on stdout')
     .option('--backend <name>', BACKEND_HELP, 'reference')
+    .option('--threads <n>', THREADS_HELP)
     .addHelpText('after', '\nExamples:\n  npx trm crosscheck test/fixtures/official/*.safetensors\n  npx trm crosscheck my_trace.safetensors --mode free-running --json\n\nExit codes: 0 all within tolerance, 1 mismatch, 2 bad input.')
     .action(async (files: string[], o: { mode: 'teacher-forced' | 'free-running'; json?: boolean; backend: string }) =>
-      setExit(await withBackend(o.backend, (backend) => runCrosscheck(files, { mode: o.mode, json: o.json === true, verbose: program.opts().verbose === true, backend }))),
+      setExit(await withBackend(o, (backend) => runCrosscheck(files, { mode: o.mode, json: o.json === true, verbose: program.opts().verbose === true, backend }))),
     );
 
   program
@@ -66,7 +72,8 @@ export const buildProgram = (setExit: (code: number) => void): Command => {
     .option('--checkpoint-every <n>', 'save the checkpoint every n steps', '100')
     .addHelpText('after', '\nExamples:\n  npx trm train --preset sudoku4 --out runs/s4\n  npx trm train --preset sudoku4 --steps 400 --out runs/s4 arch.hidden_size=32 lr=2e-3\n  npx trm train --resume runs/s4/checkpoint.safetensors --steps 760 --out runs/s4')
     .option('--backend <name>', BACKEND_HELP, 'auto')
-    .action(async (overrides: string[], o) => setExit(await withBackend(o.backend, (b) => runTrainCommand(overrides, o, b))));
+    .option('--threads <n>', THREADS_HELP)
+    .action(async (overrides: string[], o) => setExit(await withBackend(o, (b) => runTrainCommand(overrides, o, b))));
 
   program
     .command('eval')
@@ -79,7 +86,8 @@ export const buildProgram = (setExit: (code: number) => void): Command => {
     .option('--json', 'print one JSON object')
     .addHelpText('after', '\nExample:\n  npx trm eval --checkpoint runs/s4/checkpoint.safetensors --json')
     .option('--backend <name>', BACKEND_HELP, 'auto')
-    .action(async (o) => setExit(await withBackend(o.backend, (b) => runEvalCommand(o, b))));
+    .option('--threads <n>', THREADS_HELP)
+    .action(async (o) => setExit(await withBackend(o, (b) => runEvalCommand(o, b))));
 
   program
     .command('solve')
@@ -91,7 +99,8 @@ export const buildProgram = (setExit: (code: number) => void): Command => {
     .option('--json', 'print one JSON object')
     .addHelpText('after', '\nExample:\n  npx trm solve --checkpoint runs/s4/checkpoint.safetensors --puzzle "1..4.4.....3.2.."')
     .option('--backend <name>', BACKEND_HELP, 'auto')
-    .action(async (o) => setExit(await withBackend(o.backend, (b) => runSolveCommand(o, b))));
+    .option('--threads <n>', THREADS_HELP)
+    .action(async (o) => setExit(await withBackend(o, (b) => runSolveCommand(o, b))));
 
   const data = program
     .command('data')
@@ -148,7 +157,8 @@ export const buildProgram = (setExit: (code: number) => void): Command => {
     .option('--eval-count <n>', 'held-out puzzles to evaluate', '512')
     .addHelpText('after', '\nExamples:\n  npm start\n  npx trm demo --budget 600 --eval-count 1000')
     .option('--backend <name>', BACKEND_HELP, 'auto')
-    .action(async (o) => setExit(await withBackend(o.backend, (b) => runDemoCommand(o, b))));
+    .option('--threads <n>', THREADS_HELP)
+    .action(async (o) => setExit(await withBackend(o, (b) => runDemoCommand(o, b))));
 
   return program;
 };

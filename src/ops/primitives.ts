@@ -290,6 +290,58 @@ const P = {
     },
     vjp: (g, [, ids]) => [gather(g, ids!), null],
   } satisfies Primitive<number>,
+
+  // -------------------------------------------------------------------------------------------
+  // Fused: SwiGLU's gate in one pass over [a | u] (it and its VJP are the largest tensors of an
+  // MLP-t step; composed from slice, silu and mul they would cost six passes forward, more back).
+
+  swigluGate: {
+    name: 'swigluGate',
+    forward: ([h]) => {
+      const { rows, inter } = swigluDims('swigluGate', h!);
+      return make(h!, [...h!.shape.slice(0, -1), inter], h!.backend.swiglu(storage(h!), rows, inter));
+    },
+    vjp: (g, [h]) => [swigluGateGrad(g, h!)],
+  } satisfies Primitive<null>,
+
+  swigluGateGrad: {
+    name: 'swigluGateGrad',
+    forward: ([g, h]) => {
+      const { rows, inter } = swigluDims('swigluGateGrad', h!);
+      const want = [...h!.shape.slice(0, -1), inter];
+      if (!sameShape(g!.shape, want) || g!.dtype !== h!.dtype) {
+        throw new Error(`swigluGateGrad: cotangent ${desc(g!)} does not match ${desc(h!)} (expected ${h!.dtype} ${shapeStr(want)})`);
+      }
+      return make(h!, h!.shape, h!.backend.swigluGrad(storage(g!), storage(h!), rows, inter));
+    },
+    // Second order, composed (never on a training path): with s = σ(a), d = silu′(a) = s(1 + a(1 − s))
+    // and d′ = s(1 − s)(2 + a(1 − 2s)), the output [g·u·d | g·a·s] has, for a cotangent [ca | cu],
+    // ∂g = ca·u·d + cu·a·s, ∂a = ca·g·u·d′ + cu·g·d, ∂u = ca·g·d.
+    vjp: (c, [g, h]) => {
+      const inter = g!.shape[g!.rank - 1]!;
+      const lead = h!.shape.slice(0, -1);
+      const zeros = lead.map(() => 0);
+      const half = (t: Tensor, at: number): Tensor => slicePrim(t, [...zeros, at], [...lead, inter]);
+      const [a, u, ca, cu] = [half(h!, 0), half(h!, inter), half(c, 0), half(c, inter)];
+      const s = sigmoid(a);
+      const oneMinusS = sub(1, s);
+      const d = mul(s, add(1, mul(a, oneMinusS)));
+      const dd = mul(mul(s, oneMinusS), add(2, mul(a, sub(1, mul(s, 2)))));
+      const gg = add(mul(ca, mul(u, d)), mul(cu, mul(a, s)));
+      const ga = add(mul(ca, mul(g!, mul(u, dd))), mul(cu, mul(g!, d)));
+      const gu = mul(ca, mul(g!, d));
+      return [gg, concat([ga, gu], -1)];
+    },
+  } satisfies Primitive<null>,
+};
+
+/** Rows and half-width of SwiGLU's [a | u] input (last axis even). */
+const swigluDims = (op: string, h: Tensor): { rows: number; inter: number } => {
+  requireFloat(op, h);
+  const last = h.rank === 0 ? NaN : h.shape[h.rank - 1]!;
+  if (!(last % 2 === 0)) throw new Error(`${op}: the last axis must have even length [gate | up], got ${shapeStr(h.shape)}`);
+  const inter = last / 2;
+  return { rows: inter === 0 ? 0 : h.size / last, inter };
 };
 
 /** The primitive table, exported for documentation and for the laws that iterate over it. */
@@ -553,6 +605,15 @@ const checkIds = (op: string, ids: Tensor, rows: number): void => {
     if (v < 0 || v >= rows) throw new Error(`${op}: id ${v} at index ${i} out of range [0, ${rows})`);
   }
 };
+
+/**
+ * SwiGLU's gate: silu(a)·u for h = [a | u] split in halves along the last axis; [..., 2I] → [..., I].
+ * One primitive with one pass each way (equal to `mul(silu(slice a), slice u)` up to float rounding).
+ */
+export const swigluGate = (h: Tensor): Tensor => bind(P.swigluGate, [h], null);
+
+/** The VJP of swigluGate: the [..., 2I] cotangent of h for the [..., I] cotangent g. */
+export const swigluGateGrad = (g: Tensor, h: Tensor): Tensor => bind(P.swigluGateGrad, [g, h], null);
 
 /** Rows of `table` picked by `ids` (an embedding lookup): [...ids.shape, ...table.shape[1:]]. */
 export const gather = (table: Tensor, ids: Tensor): Tensor => {

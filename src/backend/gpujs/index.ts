@@ -34,6 +34,8 @@ import {
   matmulSource,
   reduceSource,
   scatterAddSource,
+  swigluGradSource,
+  swigluSource,
   unarySource,
   whereSource,
 } from './kernels.js';
@@ -458,6 +460,25 @@ export const createGpuJsBackend = (opts: GpuJsBackendOptions): GpuJsBackend => {
     );
   };
 
+  /** SwiGLU's fused gate and its VJP, one thread per output value (finite inputs only). */
+  const swiglu = (h: TypedArray, rows: number, inter: number): TypedArray => {
+    const ref = (): TypedArray => reference.swiglu(h, rows, inter);
+    const g = guard(rows * inter, [h]);
+    if (g !== null) return delegate('swiglu', g, ref);
+    const fh = h as Float32Array;
+    if (!allFinite(fh)) return delegate('swiglu', 'nonfinite', ref);
+    return run('swiglu', `swiglu:${rows}:${inter}`, () => swigluSource(inter), [inter, rows], [fh]);
+  };
+
+  const swigluGrad = (gr: TypedArray, h: TypedArray, rows: number, inter: number): TypedArray => {
+    const ref = (): TypedArray => reference.swigluGrad(gr, h, rows, inter);
+    const g = guard(rows * 2 * inter, [gr, h]);
+    if (g !== null) return delegate('swigluGrad', g, ref);
+    const [fg, fh] = [gr as Float32Array, h as Float32Array];
+    if (!allFinite(fg) || !allFinite(fh)) return delegate('swigluGrad', 'nonfinite', ref);
+    return run('swigluGrad', `swigluGrad:${rows}:${inter}`, () => swigluGradSource(inter), [2 * inter, rows], [fg, fh]);
+  };
+
   const movement = <T>(op: string, compute: () => T): T => delegate(op, 'movement', compute);
 
   const close = (): void => {
@@ -508,6 +529,8 @@ export const createGpuJsBackend = (opts: GpuJsBackendOptions): GpuJsBackend => {
     gather,
     scatterAdd,
     cast: (x: TypedArray, dtype: DType) => movement('cast', () => reference.cast(x, dtype)),
+    swiglu,
+    swigluGrad,
     close,
   });
 };

@@ -184,3 +184,29 @@ export const scatterAddSource = (cols: number): string =>
   }
   return acc;
 }`;
+
+/** silu(v) and silu′(v) in the branch-stable form of `unaryBody.silu`: s = σ(v) without overflow. */
+const sigmoidOf = (v: string): string =>
+  `let s = 0.0; if (${v} >= 0.0) { s = 1.0 / (1.0 + Math.exp(-${v})); } else { const e = Math.exp(${v}); s = e / (1.0 + e); }`;
+
+/** Output [inter, rows]: h is rows × 2·inter, [a | u] per row; silu(a)·u. */
+export const swigluSource = (inter: number): string =>
+  `function (h) {
+  const at = this.thread.y * ${2 * inter} + this.thread.x;
+  const a = h[at];
+  ${sigmoidOf('a')}
+  return a * s * h[at + ${inter}];
+}`;
+
+/** Output [2·inter, rows]: [g·u·silu′(a) | g·silu(a)] for the cotangent g (rows × inter). */
+export const swigluGradSource = (inter: number): string =>
+  `function (g, h) {
+  let j = this.thread.x;
+  if (j >= ${inter}) { j = j - ${inter}; }
+  const at = this.thread.y * ${2 * inter} + j;
+  const a = h[at];
+  const gj = g[this.thread.y * ${inter} + j];
+  ${sigmoidOf('a')}
+  if (this.thread.x >= ${inter}) { return gj * a * s; }
+  return gj * h[at + ${inter}] * s * (1.0 + a * (1.0 - s));
+}`;

@@ -356,30 +356,94 @@ export interface DataSegment {
   readonly bytes: Uint8Array;
 }
 
+/** How the module imports env.memory: an ordinary (growable, unshared) memory by default. */
+export interface AssembleOptions {
+  /**
+   * Import a *shared* memory with this maximum, in 64 KiB pages (limits flag 0x03: min 1, max),
+   * so that several threads can instantiate the module on one memory. A memory passed in must then
+   * be shared too, with a maximum of at most this many pages. Absent: limits flag 0x00, min 1, no
+   * maximum; such a module also runs where SharedArrayBuffer is unavailable (a browser page
+   * without cross-origin isolation).
+   */
+  readonly sharedMaxPages?: number;
+}
+
+/** The import section: the single import env.memory (kind 0x02) with the limits `options` ask for. */
+const memoryImports = (options: AssembleOptions): number[] => {
+  const name = (s: string): number[] => [...uleb(utf8(s).length), ...utf8(s)];
+  const max = options.sharedMaxPages;
+  if (max !== undefined && !(Number.isInteger(max) && max >= 1 && max <= 65536)) {
+    throw new Error(`asm: sharedMaxPages must be an integer in [1, 65536], got ${max}`);
+  }
+  const limits = max === undefined ? [0x00, ...uleb(1)] : [0x03, ...uleb(1), ...uleb(max)];
+  return vec([[...name('env'), ...name('memory'), 0x02, ...limits]]);
+};
+
 /**
  * A module importing its memory as env.memory, exporting every function by name, and initialising
  * the given data segments at each instantiation.
  */
-export const assemble = (fns: readonly Fn[], data: readonly DataSegment[] = []): Uint8Array => {
+export const assemble = (fns: readonly Fn[], data: readonly DataSegment[] = [], options: AssembleOptions = {}): Uint8Array => {
   const types = fns.map((f) => [
     0x60,
     ...vec(f.paramTypes.map((t) => [valTypeCode[t]])),
     ...vec(f.resultTypes.map((t) => [valTypeCode[t]])),
   ]);
   const name = (s: string): number[] => [...uleb(utf8(s).length), ...utf8(s)];
-  // One import: env.memory, a memory (0x02) with limits {min: 1} and no maximum (0x00).
-  const imports = vec([[...name('env'), ...name('memory'), 0x02, 0x00, ...uleb(1)]]);
   const funcs = vec(fns.map((_, i) => uleb(i)));
   const exports = vec(fns.map((f, i) => [...name(f.name), 0x00, ...uleb(i)]));
   const code = vec(fns.map((f) => f.encode()));
   return new Uint8Array([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, vec(types)),
-    ...section(2, imports),
+    ...section(2, memoryImports(options)),
     ...section(3, funcs),
     ...section(7, exports),
     ...section(10, code),
     // Data: active segments of memory 0: flag 0, offset expression `i32.const offset; end`, bytes.
     ...(data.length === 0 ? [] : section(11, vec(data.map((d) => [0x00, 0x41, ...sleb(d.offset), 0x0b, ...uleb(d.bytes.length), ...d.bytes])))),
   ]);
+};
+
+/** Reads an unsigned LEB128 at `at`: its value and the offset just past it. */
+const readUleb = (bytes: Uint8Array, at: number): readonly [number, number] => {
+  let value = 0;
+  for (let shift = 0; ; shift += 7) {
+    const byte = bytes[at++];
+    if (byte === undefined || shift > 28) throw new Error('asm: truncated or overlong LEB128');
+    value += (byte & 0x7f) * 2 ** shift;
+    if ((byte & 0x80) === 0) return [value, at];
+  }
+};
+
+/**
+ * The module `bytes` (as `assemble` emitted it, without options) with its memory import made
+ * shared, maximum `maxPages`: the import section is replaced, every other section is kept byte
+ * for byte. For callers that get finished bytes rather than the function list (kernelModuleBytes).
+ */
+export const withSharedMemory = (bytes: Uint8Array, maxPages: number): Uint8Array => {
+  const unshared = memoryImports({});
+  const parts: Uint8Array[] = [bytes.subarray(0, 8)];
+  let found = false;
+  for (let at = 8; at < bytes.length; ) {
+    const [len, body] = readUleb(bytes, at + 1);
+    const next = body + len;
+    if (bytes[at] === 2) {
+      const same = len === unshared.length && unshared.every((b, i) => bytes[body + i] === b);
+      if (!same) throw new Error('asm: withSharedMemory: the import section is not the single unshared env.memory');
+      parts.push(new Uint8Array(section(2, memoryImports({ sharedMaxPages: maxPages }))));
+      found = true;
+    } else {
+      parts.push(bytes.subarray(at, next));
+    }
+    at = next;
+  }
+  if (!found) throw new Error('asm: withSharedMemory: the module imports no memory');
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
 };

@@ -27,17 +27,28 @@
  *   `where` blocks under 16 values, where the overhead costs more than it saves;
  * - `size`: work that would need more than `maxMemoryBytes` of WebAssembly memory.
  *
- * State: each backend owns one WebAssembly.Memory (the kernels' constant table at its start),
- * grown on demand to the largest call so far and reused. Inputs are copied into it, results are
- * copied out into fresh typed arrays: nothing a caller holds ever aliases the backend's memory, and
- * no call depends on an earlier one.
+ * State: each backend owns one WebAssembly.Memory (the kernels' constant table at its start,
+ * then one set of packing buffers per thread), grown on demand to the largest call so far and
+ * reused. Inputs are copied into it, results are copied out into fresh typed arrays: nothing a
+ * caller holds ever aliases the backend's memory, and no call depends on an earlier one.
+ *
+ * Threads (Node only; `createThreadedWasmBackend`, or `threads` > 1 with a Worker constructor):
+ * the memory is then a shared one (the module's import is made shared, see asm.ts), and threads − 1
+ * workers instantiate the same compiled module on it. A product of at least `minSplitFlops`
+ * multiply-adds is cut into one part per ready thread (threads.ts: whole batches, or rows / columns
+ * of C at tile boundaries, so results are bit-identical to one thread's); the calling thread copies
+ * in, runs its own part, waits for the workers (Atomics), and copies out. Everything else runs on
+ * the calling thread. With one thread (the default) nothing of this exists: an unshared memory and
+ * no workers, as a browser page without cross-origin isolation needs.
  */
 import type { DType, TypedArray } from '../../tensor/dtype.js';
 import type { Shape } from '../../tensor/shape.js';
 import { size } from '../../tensor/shape.js';
 import type { Backend, BinaryOp, MatmulSpec, ReduceOp, UnaryOp } from '../backend.js';
 import { reference } from '../reference.js';
+import { withSharedMemory } from './asm.js';
 import { CONST_BYTES, CONSTS, type ElementwiseOp, type KernelExports, MR, NR, UNARY_OPS, type WasmUnaryOp, kernelModuleBytes } from './kernels.js';
+import { type KernelCall, type Scratch, type WorkerConstructor, type WorkerPool, gemmPart, splitJobs, startWorkers } from './threads.js';
 
 /** Cache blocking of the product: a KC×NC block of B and an MC×KC block of A are packed at a time. */
 export const KC = 256;
@@ -45,6 +56,8 @@ export const MC = 128;
 export const NC = 1024;
 
 const PAGE = 65536;
+/** The most memory a backend may have: addresses stay positive i32s (the kernels compare signed). */
+const MAX_MEMORY_BYTES = 2 ** 31 - PAGE;
 
 /** Values per chunk of element-wise work: 64 KiB per operand, so the copies in and out stay in L2. */
 export const CHUNK = 16384;
@@ -59,6 +72,21 @@ export interface WasmBackendOptions {
   /** Element-wise work streams through WebAssembly memory this many values at a time; default
    *  CHUNK (16384). Smaller values exist for tests of the multi-chunk path. */
   readonly chunkElements?: number;
+  /** Threads computing a large product, the calling one included; default 1 (no workers). More
+   *  needs `Worker` (createThreadedWasmBackend passes node:worker_threads' one). */
+  readonly threads?: number;
+  /** The Worker constructor of node:worker_threads (or a test's stand-in); needed for threads > 1. */
+  readonly Worker?: WorkerConstructor;
+  /** Products with at least this many multiply-adds are split over the threads; default 2²⁰ (below
+   *  that, waking a worker, ~15 µs, costs about what it saves). */
+  readonly minSplitFlops?: number;
+  /** Row-wise kernel jobs (SwiGLU's gate) of at least this many values per operand are split
+   *  between the threads by rows; default 2^16. */
+  readonly minSplitElements?: number;
+  /** A worker still busy this long after the calling thread finished its own part counts as hung:
+   *  the product throws, and the worker is stopped. Default 60 000 ms (or 10× the calling
+   *  thread's part, if longer). */
+  readonly workerTimeoutMs?: number;
 }
 
 export interface WasmStats {
@@ -68,28 +96,40 @@ export interface WasmStats {
   readonly delegated: Readonly<Record<string, number>>;
   /** Current size of the backend's WebAssembly memory. */
   readonly memoryBytes: number;
+  /** Threads a product may be split over, the calling one included (the `threads` option). */
+  readonly threads: number;
+  /** Of these, the ones usable now: the calling thread and the workers that are ready and alive. */
+  readonly threadsReady: number;
+  /** Products that ran split over more than one thread. */
+  readonly splitMatmuls: number;
+  /** Row-wise kernel jobs (SwiGLU's gate and its VJP) that ran split between the threads. */
+  readonly splitCalls: number;
 }
 
 export interface WasmBackend extends Backend {
   stats(): WasmStats;
+  /** Settles once every worker has started (or failed to); at once with one thread. Products
+   *  before then run on the threads ready at the time. */
+  ready(): Promise<void>;
 }
 
 /** The slice of the WebAssembly JS API used here, typed locally: the project's lib is ES2022
  *  without DOM, and @types/node 20 does not declare the WebAssembly global. */
 interface WasmMemory {
-  readonly buffer: ArrayBuffer;
+  readonly buffer: ArrayBuffer | SharedArrayBuffer;
   grow(pages: number): number;
 }
 interface WasmApi {
   readonly Module: new (bytes: Uint8Array) => object;
   readonly Instance: new (module: object, imports: object) => { readonly exports: unknown };
-  readonly Memory: new (descriptor: { initial: number }) => WasmMemory;
+  readonly Memory: new (descriptor: { initial: number; maximum?: number; shared?: boolean }) => WasmMemory;
   validate(bytes: Uint8Array): boolean;
 }
 const wasmApi = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
 
 let bytes: Uint8Array | null = null;
 let compiled: object | null = null;
+let compiledShared: object | null = null;
 
 const moduleBytes = (): Uint8Array => {
   bytes ??= kernelModuleBytes();
@@ -100,6 +140,12 @@ const moduleBytes = (): Uint8Array => {
 const kernelModule = (api: WasmApi): object => {
   compiled ??= new api.Module(moduleBytes());
   return compiled;
+};
+
+/** The same kernels importing a shared memory of up to MAX_MEMORY_BYTES, for threads. */
+const sharedKernelModule = (api: WasmApi): object => {
+  compiledShared ??= new api.Module(withSharedMemory(moduleBytes(), MAX_MEMORY_BYTES / PAGE));
+  return compiledShared;
 };
 
 /** Whether this runtime validates the kernel module (WebAssembly with fixed-width SIMD). */
@@ -113,12 +159,20 @@ export const wasmSimdSupported = (): boolean => {
 
 const align16 = (bytes: number): number => (bytes + 15) & ~15;
 
-/** The kernels' constant table sits at the start of memory, then the packing buffers and the edge tile. */
+/**
+ * The kernels' constant table sits at the start of memory, then each thread's packing buffers and
+ * edge tile (thread 0 is the calling one), then the heap: the operands of the call at hand.
+ */
 const roundUp = (x: number, r: number): number => Math.ceil(x / r) * r;
-const PACK_A = align16(CONSTS + CONST_BYTES);
-const PACK_B = PACK_A + align16(roundUp(MC, MR) * KC * 4);
-const TILE = PACK_B + align16(roundUp(NC, NR) * KC * 4);
-const HEAP = align16(TILE + MR * NR * 4);
+const SCRATCH = align16(CONSTS + CONST_BYTES);
+const PACK_A_BYTES = align16(roundUp(MC, MR) * KC * 4);
+const PACK_B_BYTES = align16(roundUp(NC, NR) * KC * 4);
+const SCRATCH_BYTES = PACK_A_BYTES + PACK_B_BYTES + align16(MR * NR * 4);
+const scratchOf = (thread: number): Scratch => {
+  const packA = SCRATCH + thread * SCRATCH_BYTES;
+  return { packA, packB: packA + PACK_A_BYTES, tile: packA + PACK_A_BYTES + PACK_B_BYTES };
+};
+const heapStart = (threads: number): number => SCRATCH + threads * SCRATCH_BYTES;
 
 /**
  * Strips leading size-1 axes of `s` and tells whether the rest is a suffix of `out`: then an
@@ -165,18 +219,54 @@ const isBlockBroadcast = (s: Shape, out: Shape): boolean => {
 const elementwise: ReadonlySet<BinaryOp> = new Set<BinaryOp>(['add', 'sub', 'mul', 'div']);
 const wasmUnary: ReadonlySet<UnaryOp> = new Set<UnaryOp>(UNARY_OPS);
 
+const BLOCKING = { KC, MC, NC } as const;
+
+/** The Worker constructor threads > 1 need, or an Error saying how to get one. */
+const workerFor = (options: WasmBackendOptions, threads: number): WorkerConstructor => {
+  if (options.Worker === undefined) {
+    throw new Error(`wasm: threads: ${threads} needs a Worker constructor (in Node, use createThreadedWasmBackend)`);
+  }
+  if (typeof SharedArrayBuffer === 'undefined') throw new Error('wasm: threads need SharedArrayBuffer, which this runtime lacks');
+  return options.Worker;
+};
+
 export const createWasmBackend = (options: WasmBackendOptions = {}): WasmBackend => {
   const minElements = options.minElements ?? 256;
   const minMatmulFlops = options.minMatmulFlops ?? 4096;
-  const maxMemoryBytes = Math.min(options.maxMemoryBytes ?? 2 ** 31 - PAGE, 2 ** 31 - PAGE);
+  const maxMemoryBytes = Math.min(options.maxMemoryBytes ?? MAX_MEMORY_BYTES, MAX_MEMORY_BYTES);
   const chunk = Math.max(1, Math.floor(options.chunkElements ?? CHUNK));
+  const threads = options.threads ?? 1;
+  if (!Number.isInteger(threads) || threads < 1) throw new Error(`wasm: threads must be a positive integer, got ${threads}`);
+  const minSplitFlops = options.minSplitFlops ?? 2 ** 20;
+  const minSplitElements = options.minSplitElements ?? 2 ** 16;
 
   if (wasmApi === undefined || !wasmSimdSupported()) {
     throw new Error('wasm: this runtime has no WebAssembly with SIMD (Node ≥ 16.4 has it)');
   }
-  let memory: WasmMemory | null = new wasmApi.Memory({ initial: Math.ceil(HEAP / PAGE) + 1 });
+  const Worker = threads > 1 ? workerFor(options, threads) : null;
+  /** Start of the heap, past every thread's packing buffers. */
+  const HEAP = heapStart(threads);
+  const initial = Math.ceil(HEAP / PAGE) + 1;
+  // Threads share one memory, whose maximum is fixed when it is made (it cannot move when grown).
+  let memory: WasmMemory | null =
+    Worker === null
+      ? new wasmApi.Memory({ initial })
+      : new wasmApi.Memory({ initial, maximum: Math.max(initial, Math.floor(maxMemoryBytes / PAGE)), shared: true });
   let view = new Float32Array(memory.buffer);
-  const k = new wasmApi.Instance(kernelModule(wasmApi), { env: { memory } }).exports as KernelExports;
+  const module = Worker === null ? kernelModule(wasmApi) : sharedKernelModule(wasmApi);
+  const k = new wasmApi.Instance(module, { env: { memory } }).exports as KernelExports;
+  // Each worker's instantiation rewrites the constant table (its data segment) with the same bytes,
+  // so a kernel reading it meanwhile sees the right values either way.
+  const pool: WorkerPool | null =
+    Worker === null
+      ? null
+      : startWorkers({ Worker, workers: threads - 1, module, memory, timeoutMs: options.workerTimeoutMs ?? 60_000, startupMs: 10_000 });
+  /** An int32 view of the memory for the products' address tables; re-made with `view`. */
+  let words: Int32Array = new Int32Array(0);
+  let splitMatmuls = 0;
+  let splitCalls = 0;
+  /** Runs a kernel call on the calling thread. */
+  const runCall = (c: KernelCall): void => (k[c.name] as (...a: number[]) => void)(...c.args);
 
   const wasmCalls: Record<string, number> = {};
   const delegatedCalls: Record<string, number> = {};
@@ -196,8 +286,9 @@ export const createWasmBackend = (options: WasmBackendOptions = {}): WasmBackend
     if (need > maxMemoryBytes) return null;
     const have = mem.buffer.byteLength;
     if (need > have) mem.grow(Math.ceil((need - have) / PAGE));
-    // Growing replaces the ArrayBuffer (the old one is detached): re-make the view only then.
-    if (view.buffer !== mem.buffer) view = new Float32Array(mem.buffer);
+    // Growing an unshared memory detaches its old buffer (length 0); a shared one keeps it, but
+    // short. Either way the view's length no longer matches: re-make it only then.
+    if (view.byteLength !== mem.buffer.byteLength) view = new Float32Array(mem.buffer);
     return view;
   };
 
@@ -222,33 +313,38 @@ export const createWasmBackend = (options: WasmBackendOptions = {}): WasmBackend
     const aAt = HEAP;
     const bAt = aAt + align16(a.length * 4);
     const cAt = bAt + align16(b.length * 4);
-    const f32 = reserve('matmul', cAt + outLen * 4 - HEAP);
+    const tableAt = cAt + align16(outLen * 4);
+    const f32 = reserve('matmul', tableAt + batch * 12 - HEAP);
     if (f32 === null) return delegate('matmul', 'size', run);
     count(wasmCalls, 'matmul');
     f32.set(a, aAt >> 2);
     f32.set(b, bAt >> 2);
+    // Where each batch's A, B and C start, for gemmPart (which every thread runs).
+    if (words.buffer !== f32.buffer) words = new Int32Array(f32.buffer);
+    for (let bi = 0, t = tableAt >> 2; bi < batch; bi++, t += 3) {
+      words[t] = aAt + spec.aOffsets[bi]! * 4;
+      words[t + 1] = bAt + spec.bOffsets[bi]! * 4;
+      words[t + 2] = cAt + bi * m * n * 4;
+    }
     // Byte strides of op(A)(i, p) along i ("inner" for packA) and p, and of op(B)(p, j) along j and p.
-    const aI = (transA ? 1 : kk) * 4;
-    const aP = (transA ? m : 1) * 4;
-    const bJ = (transB ? kk : 1) * 4;
-    const bP = (transB ? 1 : n) * 4;
-    const ldc = n * 4;
-    for (let bi = 0; bi < batch; bi++) {
-      const aBase = aAt + spec.aOffsets[bi]! * 4;
-      const bBase = bAt + spec.bOffsets[bi]! * 4;
-      const cBase = cAt + bi * m * n * 4;
-      for (let jc = 0; jc < n; jc += NC) {
-        const nc = Math.min(NC, n - jc);
-        for (let pc = 0; pc < kk; pc += KC) {
-          const kc = Math.min(KC, kk - pc);
-          k.packB(bBase + pc * bP + jc * bJ, bJ, bP, nc, kc, PACK_B);
-          for (let ic = 0; ic < m; ic += MC) {
-            const mc = Math.min(MC, m - ic);
-            k.packA(aBase + ic * aI + pc * aP, aI, aP, mc, kc, PACK_A);
-            k.macro(PACK_A, PACK_B, cBase + ic * ldc + jc * 4, mc, nc, kc, ldc, pc > 0 ? 1 : 0, TILE);
-          }
-        }
-      }
+    const layout = {
+      table: tableAt,
+      batch,
+      m,
+      n,
+      k: kk,
+      aI: (transA ? 1 : kk) * 4,
+      aP: (transA ? m : 1) * 4,
+      bJ: (transB ? kk : 1) * 4,
+      bP: (transB ? 1 : n) * 4,
+      ldc: n * 4,
+    };
+    const parts = pool !== null && batch * m * n * kk >= minSplitFlops ? 1 + pool.readyCount() : 1;
+    const jobs = splitJobs(layout, parts, scratchOf, BLOCKING);
+    if (pool === null || jobs.length === 1) gemmPart(k, words, jobs[0]!);
+    else {
+      pool.run(k, words, jobs, () => `matmul m=${m} k=${kk} n=${n} transA=${transA} transB=${transB} batch=${batch}`);
+      splitMatmuls++;
     }
     return f32.slice(cAt >> 2, (cAt >> 2) + outLen);
   };
@@ -365,6 +461,70 @@ export const createWasmBackend = (options: WasmBackendOptions = {}): WasmBackend
     return out;
   };
 
+  /**
+   * A row-wise job with inputs and an output of different widths (values per row): `rows` rows
+   * stream through WebAssembly memory in chunks of about `chunk` output values; each input's chunk
+   * is copied into its own region, `call(addresses of the inputs, output address, rows)` computes
+   * the chunk, and the output is copied into the result.
+   */
+  const rowStream = (
+    op: string,
+    inputs: readonly { readonly data: Float32Array; readonly width: number }[],
+    width: number,
+    rows: number,
+    call: (at: readonly number[], out: number, rows: number) => KernelCall,
+  ): Float32Array | null => {
+    const widest = Math.max(width, ...inputs.map((x) => x.width));
+    // With workers, the whole job goes in at once and its rows are split between the threads (one
+    // hand-over per call; per-chunk hand-overs would cost more than the kernels save).
+    const parts = pool !== null && rows * widest >= minSplitElements ? Math.min(rows, 1 + pool.readyCount()) : 1;
+    const rowsPer = parts > 1 ? rows : Math.min(rows, Math.max(1, Math.floor(chunk / widest)));
+    const at: number[] = [];
+    let top = HEAP;
+    for (const x of inputs) {
+      at.push(top);
+      top += align16(rowsPer * x.width * 4);
+    }
+    const outAt = top;
+    const f32 = reserve(op, outAt + align16(rowsPer * width * 4) - HEAP);
+    if (f32 === null) return null;
+    count(wasmCalls, op);
+    const out = new Float32Array(rows * width);
+    for (let r0 = 0; r0 < rows; r0 += rowsPer) {
+      const nr = Math.min(rowsPer, rows - r0);
+      inputs.forEach((x, i) => f32.set(x.data.subarray(r0 * x.width, (r0 + nr) * x.width), at[i]! >> 2));
+      if (parts === 1) runCall(call(at, outAt, nr));
+      else {
+        // Thread t takes rows [lo, hi): every address moves by lo rows of its own width.
+        const jobs = Array.from({ length: parts }, (_, t) => {
+          const [lo, hi] = [Math.floor((nr * t) / parts), Math.floor((nr * (t + 1)) / parts)];
+          return call(at.map((a, i) => a + lo * inputs[i]!.width * 4), outAt + lo * width * 4, hi - lo);
+        });
+        pool!.run(k, words, jobs, () => `${op} rows=${rows} width=${width}`);
+        splitCalls++;
+      }
+      out.set(f32.subarray(outAt >> 2, (outAt >> 2) + nr * width), r0 * width);
+    }
+    return out;
+  };
+
+  /** SwiGLU's gate and its VJP in WebAssembly when the half width is a multiple of 4. */
+  const swigluJob = (op: 'swiglu' | 'swigluGrad', g: TypedArray | null, h: TypedArray, rows: number, inter: number): TypedArray => {
+    const run = (): TypedArray => (g === null ? reference.swiglu(h, rows, inter) : reference.swigluGrad(g, h, rows, inter));
+    if (!(h instanceof Float32Array) || (g !== null && !(g instanceof Float32Array))) return delegate(op, 'dtype', run);
+    if (inter % 4 !== 0) return delegate(op, 'layout', run);
+    if (rows * inter < minElements) return delegate(op, 'small', run);
+    const hIn = { data: h, width: 2 * inter };
+    const result =
+      g === null
+        ? rowStream(op, [hIn], inter, rows, ([ha], out, nr) => ({ name: 'swiglu', args: [ha!, out, nr, inter] }))
+        : rowStream(op, [{ data: g as Float32Array, width: inter }, hIn], 2 * inter, rows, ([ga, ha], out, nr) => ({
+            name: 'swiglu_grad',
+            args: [ga!, ha!, out, nr, inter],
+          }));
+    return result ?? delegate(op, 'size', run);
+  };
+
   const dtypeOrOp = (x: TypedArray): string => (x instanceof Float32Array ? 'op' : 'dtype');
 
   return Object.freeze({
@@ -391,14 +551,36 @@ export const createWasmBackend = (options: WasmBackendOptions = {}): WasmBackend
       delegate('scatterAdd', dtypeOrOp(values), () => reference.scatterAdd(values, ids, rows, cols)),
     cast: (x: TypedArray, dtype: DType) =>
       delegate('cast', dtypeOrOp(x), () => reference.cast(x, dtype)),
+    swiglu: (h: TypedArray, rows: number, inter: number) => swigluJob('swiglu', null, h, rows, inter),
+    swigluGrad: (g: TypedArray, h: TypedArray, rows: number, inter: number) => swigluJob('swigluGrad', g, h, rows, inter),
     stats: (): WasmStats => ({
       wasm: { ...wasmCalls },
       delegated: { ...delegatedCalls },
       memoryBytes: memory?.buffer.byteLength ?? 0,
+      threads,
+      threadsReady: memory === null ? 0 : 1 + (pool?.readyCount() ?? 0),
+      splitMatmuls,
+      splitCalls,
     }),
+    ready: (): Promise<void> => pool?.ready() ?? Promise.resolve(),
     close: (): void => {
+      pool?.close();
       memory = null;
       view = new Float32Array(0);
+      words = new Int32Array(0);
     },
   });
+};
+
+/**
+ * A backend whose large products run on `threads` threads, the calling one included (Node only:
+ * it imports node:worker_threads). Resolves once the workers are ready. `threads` defaults to the
+ * machine's available parallelism; the other options are createWasmBackend's.
+ */
+export const createThreadedWasmBackend = async (options: Omit<WasmBackendOptions, 'Worker'> = {}): Promise<WasmBackend> => {
+  const { Worker } = await import('node:worker_threads');
+  const threads = options.threads ?? (await import('node:os')).availableParallelism();
+  const backend = createWasmBackend({ ...options, threads, Worker });
+  await backend.ready();
+  return backend;
 };

@@ -492,6 +492,69 @@ const unaryKernel = (op: WasmUnaryOp): Fn => {
   return f;
 };
 
+/** sigmoid(local v) into local dst, as `unary_sigmoid` computes it (uses expParts' locals and aneg, e). */
+const sigmoidInto = (f: Fn, v: string, dst: string): void => {
+  f.get(v).get('cSign').v128Or().set('aneg');
+  expParts(f, 'aneg');
+  f.get('p').get('s1').f32x4Mul().get('s2').f32x4Mul().set('e');
+  f.get('cOne').get('e').get(v).get('cZero').f32x4Ge().v128Bitselect();
+  f.get('e').get('cOne').f32x4Add().f32x4Div().set(dst);
+};
+
+/**
+ * SwiGLU's fused gate over `rows` rows of [a | u] (2·inter values each; inter a multiple of 4):
+ * `swiglu(h, out, rows, inter)` writes out[r, j] = (a·σ(a))·u, and `swiglu_grad(g, h, out, rows,
+ * inter)` writes the cotangent of h, [((g·u)·σ)·(1 + a·(1 − σ)) | (g·a)·σ], for the cotangent g of
+ * the gate. σ is computed as in unary_sigmoid (within a few ulps of the reference, which evaluates
+ * each formula in doubles and rounds once).
+ */
+const swigluKernel = (grad: boolean): Fn => {
+  const f = new Fn(grad ? 'swiglu_grad' : 'swiglu', [
+    ...(grad ? ([['g', 'i32']] as const) : []),
+    ['h', 'i32'],
+    ['out', 'i32'],
+    ['rows', 'i32'],
+    ['inter', 'i32'],
+  ])
+    .locals('i32', 'row', 'j', 'nb', 'hp', 'op', 'gp')
+    .locals('v128', 'v', 'u', 'aneg', 'e', 'sg');
+  loadConstants(f, ...EXP_CONSTANTS, 'cSign', 'cZero');
+  f.locals('v128', 't', 'fx', 'r', 'r2', 'ni', 'n1', 's1', 's2', 'p');
+  // nb = bytes of one half row; hp walks h by 2·nb, op walks out by nb (gate) or 2·nb (grad), gp walks g by nb.
+  f.get('inter').i32(2).i32Shl().set('nb');
+  f.get('h').set('hp');
+  f.get('out').set('op');
+  if (grad) f.get('g').set('gp');
+  f.forLt('row', 'rows', 1, () => {
+    f.i32(0).set('j');
+    f.forLt('j', 'nb', 16, () => {
+      f.get('hp').get('j').i32Add().v128Load().set('v');
+      f.get('hp').get('nb').i32Add().get('j').i32Add().v128Load().set('u');
+      sigmoidInto(f, 'v', 'sg');
+      if (!grad) {
+        f.get('op').get('j').i32Add();
+        f.get('v').get('sg').f32x4Mul().get('u').f32x4Mul().v128Store();
+      } else {
+        f.get('gp').get('j').i32Add().v128Load().set('e'); // e: the cotangent g (σ is in sg)
+        f.get('op').get('j').i32Add();
+        f.get('e').get('u').f32x4Mul().get('sg').f32x4Mul();
+        f.get('cOne').get('v').get('cOne').get('sg').f32x4Sub().f32x4Mul().f32x4Add();
+        f.f32x4Mul().v128Store();
+        f.get('op').get('nb').i32Add().get('j').i32Add();
+        f.get('e').get('v').f32x4Mul().get('sg').f32x4Mul().v128Store();
+      }
+    });
+    f.get('hp').get('nb').i32(1).i32Shl().i32Add().set('hp');
+    if (grad) {
+      f.get('op').get('nb').i32(1).i32Shl().i32Add().set('op');
+      f.get('gp').get('nb').i32Add().set('gp');
+    } else {
+      f.get('op').get('nb').i32Add().set('op');
+    }
+  });
+  return f;
+};
+
 /** The module's bytes (built once per process; see index.ts). */
 export const kernelModuleBytes = (): Uint8Array =>
   assemble([
@@ -508,6 +571,8 @@ export const kernelModuleBytes = (): Uint8Array =>
       binaryCol(op, true),
     ]),
     ...UNARY_OPS.map(unaryKernel),
+    swigluKernel(false),
+    swigluKernel(true),
   ], [{ offset: CONSTS, bytes: constantBytes() }]);
 
 type BinaryExports = {
@@ -525,4 +590,6 @@ export interface KernelExports extends BinaryExports, RowExports, UnaryExports {
   packA(src: number, sInner: number, sOuter: number, total: number, kc: number, dst: number): void;
   packB(src: number, sInner: number, sOuter: number, total: number, kc: number, dst: number): void;
   macro(Ap: number, Bp: number, C: number, mc: number, nc: number, kc: number, ldc: number, acc: number, T: number): void;
+  swiglu(h: number, out: number, rows: number, inter: number): void;
+  swiglu_grad(g: number, h: number, out: number, rows: number, inter: number): void;
 }
