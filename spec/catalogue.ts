@@ -382,6 +382,23 @@ const fused: OpCase[] = [
   },
 ];
 
+/** RMS norm over the last axis (rank ≥ 1), and its VJP; eps 1e-6 as in the model. */
+const lastAxisShapeArb = shapeArb({ minRank: 1, maxRank: 3 });
+fused.push(
+  {
+    name: 'rmsNormLast',
+    covers: ['rmsNormLast'],
+    arb: lastAxisShapeArb.chain((s) => tensorArb(s, 'nonzero')).map((x) => instance([x], ([a]) => ops.rmsNormLast(a!, 1e-6))),
+  },
+  {
+    name: 'rmsNormLastGrad',
+    covers: ['rmsNormLastGrad'],
+    arb: lastAxisShapeArb
+      .chain((s) => fc.tuple(tensorArb(s, 'nonzero'), tensorArb(s, 'nonzero')))
+      .map(([g, x]) => instance([g, x], ([dy, a]) => ops.rmsNormLastGrad(dy!, a!, 1e-6))),
+  },
+);
+
 export const differentiable: readonly OpCase[] = [
   ...elementwise,
   ...reductions,

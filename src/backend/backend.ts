@@ -88,6 +88,10 @@ export interface Backend {
   /** Its VJP: for the cotangent g (rows × inter), the rows × 2·inter cotangent of h:
    *  [g·u·silu′(a) | g·silu(a)], silu′(a) = σ(a)·(1 + a·(1 − σ(a))). */
   swigluGrad(g: TypedArray, h: TypedArray, rows: number, inter: number): TypedArray;
+  /** RMS norm over rows of n (no gain): out = x · r per row, r = 1/√(Σx²/n + eps). */
+  rmsNorm(x: TypedArray, rows: number, n: number, eps: number): TypedArray;
+  /** Its VJP for the cotangent g: r·g − (r³/n)·(Σ g·x)·x per row. */
+  rmsNormGrad(g: TypedArray, x: TypedArray, rows: number, n: number, eps: number): TypedArray;
   /** Releases what the backend holds (GPU kernels, workers). The reference backend holds nothing. */
   close(): void;
 }

@@ -510,6 +510,34 @@ const swigluGrad = (g: TypedArray, h: TypedArray, rows: number, inter: number): 
   return out;
 };
 
+/** Σx² of row r (doubles). */
+const sumSquares = (x: TypedArray, at: number, n: number): number => {
+  let ss = 0;
+  for (let j = 0; j < n; j++) ss += x[at + j]! * x[at + j]!;
+  return ss;
+};
+
+const rmsNorm = (x: TypedArray, rows: number, n: number, eps: number): TypedArray => {
+  const out = like(x, rows * n);
+  for (let r = 0, at = 0; r < rows; r++, at += n) {
+    const inv = 1 / Math.sqrt(sumSquares(x, at, n) / n + eps);
+    for (let j = 0; j < n; j++) out[at + j] = x[at + j]! * inv;
+  }
+  return out;
+};
+
+const rmsNormGrad = (g: TypedArray, x: TypedArray, rows: number, n: number, eps: number): TypedArray => {
+  const out = like(x, rows * n);
+  for (let r = 0, at = 0; r < rows; r++, at += n) {
+    const inv = 1 / Math.sqrt(sumSquares(x, at, n) / n + eps);
+    let gx = 0;
+    for (let j = 0; j < n; j++) gx += g[at + j]! * x[at + j]!;
+    const c = (inv * inv * inv * gx) / n;
+    for (let j = 0; j < n; j++) out[at + j] = inv * g[at + j]! - c * x[at + j]!;
+  }
+  return out;
+};
+
 export const reference: Backend = Object.freeze({
   name: 'reference',
   unary,
@@ -527,5 +555,7 @@ export const reference: Backend = Object.freeze({
   cast,
   swiglu,
   swigluGrad,
+  rmsNorm,
+  rmsNormGrad,
   close: () => undefined,
 });

@@ -21,8 +21,9 @@ import {
   ne,
   neg,
   reshape,
-  rsqrt,
+  rmsNormLast,
   sub,
+  transpose,
   sum,
   sumAll,
   where,
@@ -51,10 +52,15 @@ export const logSoftmax = (x: Tensor, axis = -1): Tensor => {
 
 /**
  * RMS norm without a gain (the official `rms_norm`): x · rsqrt(mean(x², axis) + eps), computed in
- * float32 (or float64 for a float64 input) and returned in the input dtype.
+ * float32 (or float64 for a float64 input) and returned in the input dtype. One fused primitive
+ * over the last axis ([`rmsNormLast`](./primitives.ts), one pass each way); another axis is moved
+ * there and back.
  */
-export const rmsNorm = (x: Tensor, eps: number, axis = -1): Tensor =>
-  mul(x, rsqrt(add(mean(square(x), axis, true), eps)));
+export const rmsNorm = (x: Tensor, eps: number, axis = -1): Tensor => {
+  const ax = normAxis('rmsNorm', axis, x.rank, x.shape);
+  const last = x.rank - 1;
+  return ax === last ? rmsNormLast(x, eps) : transpose(rmsNormLast(transpose(x, ax, last), eps), ax, last);
+};
 
 /**
  * s(x) = x + 1 for x ≥ 0, 1 / (1 − x + 1e−30) for x < 0: the stablemax "exponential". The x < 0

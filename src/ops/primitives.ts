@@ -18,7 +18,7 @@ import {
   size,
 } from '../tensor/shape.js';
 import { type Node, Tensor, fromStorage, storage } from '../tensor/tensor.js';
-import { detach } from '../autodiff/grad.js';
+import { detach, vjp } from '../autodiff/grad.js';
 
 export type Operand = Tensor | number;
 
@@ -333,6 +333,48 @@ const P = {
       return [gg, concat([ga, gu], -1)];
     },
   } satisfies Primitive<null>,
+
+  // RMS norm over the last axis, and its VJP (rmsNorm in composites.ts moves other axes there).
+  // y = x·r with r = (Σx²/n + eps)^(−1/2); ∂/∂x = r·g − (r³/n)·(Σ g·x)·x.
+
+  rmsNormLast: {
+    name: 'rmsNormLast',
+    forward: ([x], eps) => {
+      const { rows, n } = lastAxisRows('rmsNormLast', x!);
+      return make(x!, x!.shape, x!.backend.rmsNorm(storage(x!), rows, n, eps));
+    },
+    vjp: (g, [x], _y, eps) => [rmsNormLastGrad(g, x!, eps)],
+  } satisfies Primitive<number>,
+
+  rmsNormLastGrad: {
+    name: 'rmsNormLastGrad',
+    forward: ([g, x], eps) => {
+      const { rows, n } = lastAxisRows('rmsNormLastGrad', x!);
+      if (!sameShape(g!.shape, x!.shape) || g!.dtype !== x!.dtype) {
+        throw new Error(`rmsNormLastGrad: cotangent ${desc(g!)} does not match ${desc(x!)}`);
+      }
+      return make(x!, x!.shape, x!.backend.rmsNormGrad(storage(g!), storage(x!), rows, n, eps));
+    },
+    // Second order (for the laws; never on a training path): the VJP of the same formula composed
+    // from primitives, taken by the autodiff itself.
+    vjp: (c, [g, x], _y, eps) => {
+      const formula = ([gg, xx]: readonly Tensor[]): Tensor => {
+        const n = xx!.shape[xx!.rank - 1]!;
+        const r = rsqrt(add(div(sum(mul(xx!, xx!), -1, true), n), eps));
+        const coef = div(mul(mul(r, mul(r, r)), sum(mul(gg!, xx!), -1, true)), n);
+        return sub(mul(r, gg!), mul(coef, xx!));
+      };
+      return vjp(formula, [g!, x!], c).grad;
+    },
+  } satisfies Primitive<number>,
+};
+
+/** Rows and length of the last axis of a float tensor of rank ≥ 1. */
+const lastAxisRows = (op: string, x: Tensor): { rows: number; n: number } => {
+  requireFloat(op, x);
+  if (x.rank === 0) throw new Error(`${op}: needs rank ≥ 1, got ${shapeStr(x.shape)}`);
+  const n = x.shape[x.rank - 1]!;
+  return { rows: n === 0 ? 0 : x.size / n, n };
 };
 
 /** Rows and half-width of SwiGLU's [a | u] input (last axis even). */
@@ -611,6 +653,12 @@ const checkIds = (op: string, ids: Tensor, rows: number): void => {
  * One primitive with one pass each way (equal to `mul(silu(slice a), slice u)` up to float rounding).
  */
 export const swigluGate = (h: Tensor): Tensor => bind(P.swigluGate, [h], null);
+
+/** x · (mean(x², last axis) + eps)^(−1/2): RMS norm without a gain over the last axis, one pass. */
+export const rmsNormLast = (x: Tensor, eps: number): Tensor => bind(P.rmsNormLast, [x], eps);
+
+/** The VJP of rmsNormLast at x for the cotangent g. */
+export const rmsNormLastGrad = (g: Tensor, x: Tensor, eps: number): Tensor => bind(P.rmsNormLastGrad, [g, x], eps);
 
 /** The VJP of swigluGate: the [..., 2I] cotangent of h for the [..., I] cotangent g. */
 export const swigluGateGrad = (g: Tensor, h: Tensor): Tensor => bind(P.swigluGateGrad, [g, h], null);

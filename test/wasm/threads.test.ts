@@ -124,7 +124,7 @@ describe.runIf(wasmSimdSupported())('wasm backend: threads', () => {
     }
   });
 
-  it("splits SwiGLU's gate and its VJP by rows, bit-identical to one thread", async () => {
+  it("splits SwiGLU's gate, RMS norm and their VJPs by rows, bit-identical to one thread", async () => {
     const split = await createThreadedWasmBackend({ threads: 3, minSplitElements: 0, minElements: 0 });
     const single = createWasmBackend({ minElements: 0 });
     try {
@@ -142,6 +142,18 @@ describe.runIf(wasmSimdSupported())('wasm backend: threads', () => {
         expect(split.stats().splitCalls - before).toBe(rows > 1 ? 2 : 0);
       }
       expect(single.stats().wasm).toMatchObject({ swiglu: 4, swigluGrad: 4 });
+      // RMS norm and its VJP: rows of odd lengths, split by rows.
+      for (const [rows, n] of [
+        [3, 17],
+        [130, 64],
+      ] as const) {
+        const x = randF32(rows * n, rows * 5 + n);
+        const g = randF32(rows * n, rows + n * 3);
+        const before = split.stats().splitCalls;
+        expectSameBits(split.rmsNorm(x, rows, n, 1e-5) as Float32Array, single.rmsNorm(x, rows, n, 1e-5) as Float32Array, `rmsNorm ${rows}×${n}`);
+        expectSameBits(split.rmsNormGrad(g, x, rows, n, 1e-5) as Float32Array, single.rmsNormGrad(g, x, rows, n, 1e-5) as Float32Array, `rmsNormGrad ${rows}×${n}`);
+        expect(split.stats().splitCalls - before).toBe(2);
+      }
     } finally {
       split.close();
       single.close();

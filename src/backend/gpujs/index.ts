@@ -36,6 +36,8 @@ import {
   scatterAddSource,
   swigluGradSource,
   swigluSource,
+  rmsNormGradSource,
+  rmsNormSource,
   unarySource,
   whereSource,
 } from './kernels.js';
@@ -479,6 +481,27 @@ export const createGpuJsBackend = (opts: GpuJsBackendOptions): GpuJsBackend => {
     return run('swigluGrad', `swigluGrad:${rows}:${inter}`, () => swigluGradSource(inter), [2 * inter, rows], [fg, fh]);
   };
 
+  /** RMS norm and its VJP: one thread per output value, each summing its row (rows up to 4 096). */
+  const rmsNorm = (x: TypedArray, rows: number, n: number, eps: number): TypedArray => {
+    const ref = (): TypedArray => reference.rmsNorm(x, rows, n, eps);
+    const g = guard(rows * n, [x]);
+    if (g !== null) return delegate('rmsNorm', g, ref);
+    if (n > 4096) return delegate('rmsNorm', 'size', ref);
+    const fx = x as Float32Array;
+    if (!allFinite(fx)) return delegate('rmsNorm', 'nonfinite', ref);
+    return run('rmsNorm', `rmsNorm:${rows}:${n}:${eps}`, () => rmsNormSource(n, eps), [n, rows], [fx], n + 1);
+  };
+
+  const rmsNormGrad = (gr: TypedArray, x: TypedArray, rows: number, n: number, eps: number): TypedArray => {
+    const ref = (): TypedArray => reference.rmsNormGrad(gr, x, rows, n, eps);
+    const g = guard(rows * n, [gr, x]);
+    if (g !== null) return delegate('rmsNormGrad', g, ref);
+    if (n > 4096) return delegate('rmsNormGrad', 'size', ref);
+    const [fg, fx] = [gr as Float32Array, x as Float32Array];
+    if (!allFinite(fg) || !allFinite(fx)) return delegate('rmsNormGrad', 'nonfinite', ref);
+    return run('rmsNormGrad', `rmsNormGrad:${rows}:${n}:${eps}`, () => rmsNormGradSource(n, eps), [n, rows], [fg, fx], n + 1);
+  };
+
   const movement = <T>(op: string, compute: () => T): T => delegate(op, 'movement', compute);
 
   const close = (): void => {
@@ -531,6 +554,8 @@ export const createGpuJsBackend = (opts: GpuJsBackendOptions): GpuJsBackend => {
     cast: (x: TypedArray, dtype: DType) => movement('cast', () => reference.cast(x, dtype)),
     swiglu,
     swigluGrad,
+    rmsNorm,
+    rmsNormGrad,
     close,
   });
 };

@@ -210,3 +210,31 @@ export const swigluGradSource = (inter: number): string =>
   if (this.thread.x >= ${inter}) { return gj * a * s; }
   return gj * h[at + ${inter}] * s * (1.0 + a * (1.0 - s));
 }`;
+
+/** A float literal both JS and GLSL read (always with a decimal point). */
+const floatLiteral = (v: number): string => (Number.isInteger(v) ? v.toFixed(1) : v.toPrecision(9));
+
+/** The row's Σx² (and Σg·x) as locals ss (and gx): a literal-bounded loop over the row. */
+const rowSums = (n: number, withG: boolean): string =>
+  `const base = this.thread.y * ${n};
+  let ss = 0.0;${withG ? '\n  let gx = 0.0;' : ''}
+  for (let q = 0; q < ${n}; q++) {
+    const v = x[base + q];
+    ss += v * v;${withG ? '\n    gx += g[base + q] * v;' : ''}
+  }`;
+
+/** Output [n, rows]: RMS norm of each row of x (no gain). Each thread sums its row again. */
+export const rmsNormSource = (n: number, eps: number): string =>
+  `function (x) {
+  ${rowSums(n, false)}
+  return x[base + this.thread.x] * (1.0 / Math.sqrt(ss / ${n.toFixed(1)} + ${floatLiteral(eps)}));
+}`;
+
+/** Output [n, rows]: r·g − (r³/n)·(Σg·x)·x per row. */
+export const rmsNormGradSource = (n: number, eps: number): string =>
+  `function (g, x) {
+  ${rowSums(n, true)}
+  const r = 1.0 / Math.sqrt(ss / ${n.toFixed(1)} + ${floatLiteral(eps)});
+  const c = r * r * r * gx / ${n.toFixed(1)};
+  return r * g[base + this.thread.x] - c * x[base + this.thread.x];
+}`;

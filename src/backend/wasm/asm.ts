@@ -191,6 +191,9 @@ export class Fn {
   f32Div(): this {
     return this.emit(0x95);
   }
+  f32Sqrt(): this {
+    return this.emit(0x91);
+  }
 
   // --- v128 / f32x4 (alignment hint 4 = 16 bytes; a hint only, unaligned access is legal)
   v128Load(offset = 0): this {

@@ -11,6 +11,10 @@
  *   ([..., D] ∘ [..., 1], as in RMS norm), either way round. These match the reference bit for bit.
  * - unary neg, abs, sqrt (bit for bit), rsqrt (≤ 1 ulp), exp, sigmoid, silu (a Cephes-style
  *   polynomial exp; ≤ 1, 2, 3 ulps measured against the reference over millions of values).
+ * - SwiGLU's fused gate silu(a)·u over rows [a | u] and its VJP, when the half width is a multiple
+ *   of 4 (σ as in unary sigmoid; within a few ulps of the reference's double evaluation).
+ * - RMS norm over rows and its VJP (sums of squares in four float32 lanes; the reference sums in
+ *   doubles, so results differ by float32 rounding, ~n·2⁻²⁴ relative).
  * - `where` with full operands and a per-block condition (e.g. [B, 1, 1] over [B, S, D]) is done
  *   here too, by block copies in JS (no arithmetic: bit for bit), and counted as `where`.
  *
@@ -37,8 +41,9 @@
  * workers instantiate the same compiled module on it. A product of at least `minSplitFlops`
  * multiply-adds is cut into one part per ready thread (threads.ts: whole batches, or rows / columns
  * of C at tile boundaries, so results are bit-identical to one thread's); the calling thread copies
- * in, runs its own part, waits for the workers (Atomics), and copies out. Everything else runs on
- * the calling thread. With one thread (the default) nothing of this exists: an unshared memory and
+ * in, runs its own part, waits for the workers (Atomics), and copies out. SwiGLU's fused gate and
+ * its VJP (row-wise: `swiglu`, `swiglu_grad`), and RMS norm and its VJP, are split by rows the same way once an operand has
+ * `minSplitElements` values. Everything else runs on the calling thread. With one thread (the default) nothing of this exists: an unshared memory and
  * no workers, as a browser page without cross-origin isolation needs.
  */
 import type { DType, TypedArray } from '../../tensor/dtype.js';
@@ -472,7 +477,8 @@ export const createWasmBackend = (options: WasmBackendOptions = {}): WasmBackend
     inputs: readonly { readonly data: Float32Array; readonly width: number }[],
     width: number,
     rows: number,
-    call: (at: readonly number[], out: number, rows: number) => KernelCall,
+    call: (at: readonly number[], out: number, rows: number, scalars: number) => KernelCall,
+    scalars: readonly number[] = [],
   ): Float32Array | null => {
     const widest = Math.max(width, ...inputs.map((x) => x.width));
     // With workers, the whole job goes in at once and its rows are split between the threads (one
@@ -486,19 +492,22 @@ export const createWasmBackend = (options: WasmBackendOptions = {}): WasmBackend
       top += align16(rowsPer * x.width * 4);
     }
     const outAt = top;
-    const f32 = reserve(op, outAt + align16(rowsPer * width * 4) - HEAP);
+    // f32 scalars the kernel reads from memory (its arguments are all int32s), past the output.
+    const scalarsAt = outAt + align16(rowsPer * width * 4);
+    const f32 = reserve(op, scalarsAt + align16(scalars.length * 4) - HEAP);
     if (f32 === null) return null;
     count(wasmCalls, op);
+    f32.set(scalars, scalarsAt >> 2);
     const out = new Float32Array(rows * width);
     for (let r0 = 0; r0 < rows; r0 += rowsPer) {
       const nr = Math.min(rowsPer, rows - r0);
       inputs.forEach((x, i) => f32.set(x.data.subarray(r0 * x.width, (r0 + nr) * x.width), at[i]! >> 2));
-      if (parts === 1) runCall(call(at, outAt, nr));
+      if (parts === 1) runCall(call(at, outAt, nr, scalarsAt));
       else {
         // Thread t takes rows [lo, hi): every address moves by lo rows of its own width.
         const jobs = Array.from({ length: parts }, (_, t) => {
           const [lo, hi] = [Math.floor((nr * t) / parts), Math.floor((nr * (t + 1)) / parts)];
-          return call(at.map((a, i) => a + lo * inputs[i]!.width * 4), outAt + lo * width * 4, hi - lo);
+          return call(at.map((a, i) => a + lo * inputs[i]!.width * 4), outAt + lo * width * 4, hi - lo, scalarsAt);
         });
         pool!.run(k, words, jobs, () => `${op} rows=${rows} width=${width}`);
         splitCalls++;
@@ -522,6 +531,27 @@ export const createWasmBackend = (options: WasmBackendOptions = {}): WasmBackend
             name: 'swiglu_grad',
             args: [ga!, ha!, out, nr, inter],
           }));
+    return result ?? delegate(op, 'size', run);
+  };
+
+  /** RMS norm over rows of n and its VJP in WebAssembly. */
+  const rmsNormJob = (op: 'rmsNorm' | 'rmsNormGrad', g: TypedArray | null, x: TypedArray, rows: number, n: number, eps: number): TypedArray => {
+    const run = (): TypedArray => (g === null ? reference.rmsNorm(x, rows, n, eps) : reference.rmsNormGrad(g, x, rows, n, eps));
+    if (!(x instanceof Float32Array) || (g !== null && !(g instanceof Float32Array))) return delegate(op, 'dtype', run);
+    if (rows * n < minElements || n === 0) return delegate(op, 'small', run);
+    const xIn = { data: x, width: n };
+    const consts = [1 / n, eps];
+    const result =
+      g === null
+        ? rowStream(op, [xIn], n, rows, ([xa], out, nr, c) => ({ name: 'rms_norm', args: [xa!, out, nr, n, c] }), consts)
+        : rowStream(
+            op,
+            [{ data: g as Float32Array, width: n }, xIn],
+            n,
+            rows,
+            ([ga, xa], out, nr, c) => ({ name: 'rms_norm_grad', args: [ga!, xa!, out, nr, n, c] }),
+            consts,
+          );
     return result ?? delegate(op, 'size', run);
   };
 
@@ -553,6 +583,8 @@ export const createWasmBackend = (options: WasmBackendOptions = {}): WasmBackend
       delegate('cast', dtypeOrOp(x), () => reference.cast(x, dtype)),
     swiglu: (h: TypedArray, rows: number, inter: number) => swigluJob('swiglu', null, h, rows, inter),
     swigluGrad: (g: TypedArray, h: TypedArray, rows: number, inter: number) => swigluJob('swigluGrad', g, h, rows, inter),
+    rmsNorm: (x: TypedArray, rows: number, n: number, eps: number) => rmsNormJob('rmsNorm', null, x, rows, n, eps),
+    rmsNormGrad: (g: TypedArray, x: TypedArray, rows: number, n: number, eps: number) => rmsNormJob('rmsNormGrad', g, x, rows, n, eps),
     stats: (): WasmStats => ({
       wasm: { ...wasmCalls },
       delegated: { ...delegatedCalls },

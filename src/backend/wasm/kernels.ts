@@ -555,6 +555,90 @@ const swigluKernel = (grad: boolean): Fn => {
   return f;
 };
 
+/**
+ * RMS norm over `rows` rows of n values (no gain), and its VJP:
+ * `rms_norm(x, out, rows, n, consts)` writes out = x·r, r = 1/√(Σx²·invN + eps);
+ * `rms_norm_grad(g, x, out, rows, n, consts)` writes r·g − c·x with c = r³·invN·Σ g·x;
+ * invN (1/n rounded to float32) and eps are the two f32 at address `consts`.
+ * Sums run in four f32x4 lanes (added lane 0 + 1 + 2 + 3), then the scalar tail (n need not be a
+ * multiple of 4; rows need no alignment).
+ */
+const rmsNormKernel = (grad: boolean): Fn => {
+  const f = new Fn(grad ? 'rms_norm_grad' : 'rms_norm', [
+    ...(grad ? ([['g', 'i32']] as const) : []),
+    ['x', 'i32'],
+    ['out', 'i32'],
+    ['rows', 'i32'],
+    ['n', 'i32'],
+    ['consts', 'i32'],
+  ])
+    .locals('i32', 'row', 'j', 'nb', 'n4b', 'xp', 'op', 'gp')
+    .locals('v128', 'acc', 'acc2', 'v', 'rv', 'cv')
+    .locals('f32', 'ss', 'sgx', 'r', 'c', 's', 'invN', 'eps');
+  // invN and eps come from memory (two f32 at `consts`): every argument stays an int32, as the
+  // worker threads' job blocks carry them.
+  f.get('consts').f32Load().set('invN');
+  f.get('consts').f32Load(4).set('eps');
+  f.get('n').i32(2).i32Shl().set('nb');
+  f.get('n').i32(-4).i32And().i32(2).i32Shl().set('n4b');
+  f.get('x').set('xp');
+  f.get('out').set('op');
+  if (grad) f.get('g').set('gp');
+  const horizontal = (v: string, dst: string): void => {
+    f.get(v).f32x4ExtractLane(0).get(v).f32x4ExtractLane(1).f32Add();
+    f.get(v).f32x4ExtractLane(2).f32Add().get(v).f32x4ExtractLane(3).f32Add().set(dst);
+  };
+  f.forLt('row', 'rows', 1, () => {
+    // Σx² (and Σg·x): vectors, then the tail.
+    f.f32(0).f32x4Splat().tee('acc').set('acc2');
+    f.i32(0).set('j');
+    f.forLt('j', 'n4b', 16, () => {
+      f.get('xp').get('j').i32Add().v128Load().set('v');
+      f.get('acc').get('v').get('v').f32x4Mul().f32x4Add().set('acc');
+      if (grad) f.get('acc2').get('gp').get('j').i32Add().v128Load().get('v').f32x4Mul().f32x4Add().set('acc2');
+    });
+    horizontal('acc', 'ss');
+    if (grad) horizontal('acc2', 'sgx');
+    f.forLt('j', 'nb', 4, () => {
+      f.get('xp').get('j').i32Add().f32Load().set('s');
+      f.get('ss').get('s').get('s').f32Mul().f32Add().set('ss');
+      if (grad) f.get('sgx').get('gp').get('j').i32Add().f32Load().get('s').f32Mul().f32Add().set('sgx');
+    });
+    // r = 1/√(ss·invN + eps); c = r³·invN·Σg·x
+    f.f32(1).get('ss').get('invN').f32Mul().get('eps').f32Add().f32Sqrt().f32Div().set('r');
+    f.get('r').f32x4Splat().set('rv');
+    if (grad) {
+      f.get('r').get('r').f32Mul().get('r').f32Mul().get('invN').f32Mul().get('sgx').f32Mul().set('c');
+      f.get('c').f32x4Splat().set('cv');
+    }
+    f.i32(0).set('j');
+    f.forLt('j', 'n4b', 16, () => {
+      f.get('op').get('j').i32Add();
+      if (grad) {
+        f.get('gp').get('j').i32Add().v128Load().get('rv').f32x4Mul();
+        f.get('xp').get('j').i32Add().v128Load().get('cv').f32x4Mul().f32x4Sub();
+      } else {
+        f.get('xp').get('j').i32Add().v128Load().get('rv').f32x4Mul();
+      }
+      f.v128Store();
+    });
+    f.forLt('j', 'nb', 4, () => {
+      f.get('op').get('j').i32Add();
+      if (grad) {
+        f.get('gp').get('j').i32Add().f32Load().get('r').f32Mul();
+        f.get('xp').get('j').i32Add().f32Load().get('c').f32Mul().f32Sub();
+      } else {
+        f.get('xp').get('j').i32Add().f32Load().get('r').f32Mul();
+      }
+      f.f32Store();
+    });
+    f.get('xp').get('nb').i32Add().set('xp');
+    f.get('op').get('nb').i32Add().set('op');
+    if (grad) f.get('gp').get('nb').i32Add().set('gp');
+  });
+  return f;
+};
+
 /** The module's bytes (built once per process; see index.ts). */
 export const kernelModuleBytes = (): Uint8Array =>
   assemble([
@@ -573,6 +657,8 @@ export const kernelModuleBytes = (): Uint8Array =>
     ...UNARY_OPS.map(unaryKernel),
     swigluKernel(false),
     swigluKernel(true),
+    rmsNormKernel(false),
+    rmsNormKernel(true),
   ], [{ offset: CONSTS, bytes: constantBytes() }]);
 
 type BinaryExports = {
@@ -592,4 +678,6 @@ export interface KernelExports extends BinaryExports, RowExports, UnaryExports {
   macro(Ap: number, Bp: number, C: number, mc: number, nc: number, kc: number, ldc: number, acc: number, T: number): void;
   swiglu(h: number, out: number, rows: number, inter: number): void;
   swiglu_grad(g: number, h: number, out: number, rows: number, inter: number): void;
+  rms_norm(x: number, out: number, rows: number, n: number, consts: number): void;
+  rms_norm_grad(g: number, x: number, out: number, rows: number, n: number, consts: number): void;
 }

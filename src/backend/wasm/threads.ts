@@ -59,7 +59,7 @@ const JOB_LENGTH = 19;
  * The exports a `KernelCall` may name: row-wise kernels whose rows are independent, so that a call
  * over rows [r0, r1) is the same work whatever thread does it.
  */
-export const CALLABLE = ['swiglu', 'swiglu_grad'] as const;
+export const CALLABLE = ['swiglu', 'swiglu_grad', 'rms_norm', 'rms_norm_grad'] as const;
 export type Callable = (typeof CALLABLE)[number];
 
 /** A call `kern[name](...args)` of one of the CALLABLE exports (all of its arguments int32). */
