@@ -382,7 +382,7 @@ const fused: OpCase[] = [
   },
 ];
 
-/** RMS norm over the last axis (rank ≥ 1), and its VJP; eps 1e-6 as in the model. */
+/** RMS norm over the last axis (rank ≥ 1) with eps 1e-6 as in the model, and its VJP. */
 const lastAxisShapeArb = shapeArb({ minRank: 1, maxRank: 3 });
 fused.push(
   {
@@ -395,7 +395,9 @@ fused.push(
     covers: ['rmsNormLastGrad'],
     arb: lastAxisShapeArb
       .chain((s) => fc.tuple(tensorArb(s, 'nonzero'), tensorArb(s, 'nonzero')))
-      .map(([g, x]) => instance([g, x], ([dy, a]) => ops.rmsNormLastGrad(dy!, a!, 1e-6))),
+      // eps 0.1 here: for a row of one value and eps ≪ x², r·g − (r³/n)(g·x)·x cancels to ~eps/|x|³
+      // and float64 cancellation noise (≈ 1e-6 relative) is all the law would measure.
+      .map(([g, x]) => instance([g, x], ([dy, a]) => ops.rmsNormLastGrad(dy!, a!, 0.1), 'eps 0.1')),
   },
 );
 
