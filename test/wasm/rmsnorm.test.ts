@@ -9,19 +9,9 @@ import { reference } from '../../src/backend/reference.js';
 import { createGpuJsBackend } from '../../src/backend/gpujs/index.js';
 import { createWasmBackend } from '../../src/backend/wasm/index.js';
 import * as ops from '../../src/ops/index.js';
+import { uniform } from './data.js';
 import { tensor } from '../../src/tensor/tensor.js';
 
-const uniform = (n: number, seed: number, lo: number, hi: number): Float32Array => {
-  let s = seed >>> 0 || 1;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    out[i] = lo + ((s >>> 0) / 2 ** 32) * (hi - lo);
-  }
-  return out;
-};
 
 /**
  * Largest error of `got` against the reference, relative to the size of the terms each value is

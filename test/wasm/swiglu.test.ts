@@ -9,19 +9,9 @@ import { createWasmBackend } from '../../src/backend/wasm/index.js';
 import { createGpuJsBackend } from '../../src/backend/gpujs/index.js';
 import { vjp } from '../../src/autodiff/grad.js';
 import * as ops from '../../src/ops/index.js';
+import { uniform } from './data.js';
 import { tensor } from '../../src/tensor/tensor.js';
 
-const uniform = (n: number, seed: number, lo: number, hi: number): Float32Array => {
-  let s = seed >>> 0 || 1;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    out[i] = lo + ((s >>> 0) / 2 ** 32) * (hi - lo);
-  }
-  return out;
-};
 
 /** Largest |x − y| relative to max(|y|, floor), NaN where exactly one is NaN. */
 const worst = (x: Float32Array, y: Float32Array, floor: number): number => {
