@@ -24,16 +24,15 @@ export const parseThreads = (s: string, from = 'threads'): number => {
   return n;
 };
 
-const defaultThreads = async (): Promise<number> => {
+/** TRM_THREADS when set; otherwise undefined, and the threaded backend takes every core. */
+const envThreads = (): number | undefined => {
   const env = typeof process === 'undefined' ? undefined : process.env.TRM_THREADS;
-  if (env !== undefined && env !== '') return parseThreads(env, 'TRM_THREADS');
-  const os = await import('node:os');
-  return os.availableParallelism?.() ?? os.cpus().length;
+  return env === undefined || env === '' ? undefined : parseThreads(env, 'TRM_THREADS');
 };
 
 const wasmBackend = async (choice: BackendChoice): Promise<Backend> => {
-  const threads = choice.threads ?? (await defaultThreads());
-  return threads > 1 ? createThreadedWasmBackend({ threads }) : createWasmBackend();
+  const threads = choice.threads ?? envThreads();
+  return threads === 1 ? createWasmBackend() : createThreadedWasmBackend(threads === undefined ? {} : { threads });
 };
 
 /** `auto` picks the WebAssembly SIMD backend (on every core) where the engine has SIMD, else the reference. */

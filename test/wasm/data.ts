@@ -1,5 +1,5 @@
-/** Deterministic test data for the kernel tests: uniform float32 values from an xorshift32 stream. */
-export const uniform = (n: number, seed: number, lo: number, hi: number): Float32Array => {
+/** Deterministic test data for the kernel tests: uniform(lo, hi) float32 values from an xorshift32 stream. */
+export const uniform = (n: number, seed: number, lo = -1, hi = 1): Float32Array => {
   let s = seed >>> 0 || 1;
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) {

@@ -14,19 +14,8 @@ import { MR, NR } from '../../src/backend/wasm/kernels.js';
 import type { TypedArray } from '../../src/tensor/dtype.js';
 import { tensor } from '../../src/tensor/tensor.js';
 import { add, matmul, matmulT } from '../../src/ops/index.js';
+import { uniform as randF32 } from './data.js';
 
-/** Deterministic uniform(lo, hi) data from a seed (xorshift32). */
-const randF32 = (n: number, seed: number, lo = -1, hi = 1): Float32Array => {
-  const out = new Float32Array(n);
-  let s = (seed | 0) || 1;
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    out[i] = lo + ((s >>> 0) / 2 ** 32) * (hi - lo);
-  }
-  return out;
-};
 
 const absOf = (x: Float32Array): Float32Array => x.map(Math.abs);
 

@@ -11,19 +11,8 @@ import { Fn, assemble, withSharedMemory } from '../../src/backend/wasm/asm.js';
 import { KC, MC, NC, type WasmBackend, createThreadedWasmBackend, createWasmBackend, wasmSimdSupported } from '../../src/backend/wasm/index.js';
 import { MR, NR, kernelModuleBytes } from '../../src/backend/wasm/kernels.js';
 import { LAYOUT, type WorkerConstructor } from '../../src/backend/wasm/threads.js';
+import { uniform as randF32 } from './data.js';
 
-/** Deterministic uniform(-1, 1) data from a seed (xorshift32). */
-const randF32 = (n: number, seed: number): Float32Array => {
-  const out = new Float32Array(n);
-  let s = (seed | 0) || 1;
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    out[i] = -1 + ((s >>> 0) / 2 ** 32) * 2;
-  }
-  return out;
-};
 
 const forms: readonly (readonly [boolean, boolean])[] = [
   [false, false],
