@@ -51,17 +51,31 @@ const accumulate = (a: Tensor | undefined, b: Tensor): Tensor =>
     ? b
     : fromStorage(a.shape, a.backend.binary('add', storage(a), a.shape, storage(b), b.shape, a.shape), a.backend);
 
-/** Cotangents of every node reachable from `out`, seeded with `seed` (same shape as `out`). */
-const backprop = (out: Tensor, seed: Tensor): Map<Node, Tensor> => {
+/**
+ * Cotangents of the leaves reachable from the root, seeded with `seed` (same shape as the root).
+ *
+ * Memory: like PyTorch's backward, this releases the graph as it goes. `root` is a one-element box
+ * that backprop empties, the topological order is the only other path to the nodes, and a node's
+ * slot in it and its cotangent are dropped once its VJP has run. A processed node is referenced
+ * only by nodes processed before it, so its saved tensors can be collected while the rest of the
+ * backward pass runs. The caller must not hold the root tensor (see `trace`).
+ */
+const backprop = (root: [Node | null], seed: Tensor): Map<Node, Tensor> => {
   const grads = new Map<Node, Tensor>();
-  if (out.node === null) return grads;
-  grads.set(out.node, seed);
-  for (const node of reverseTopo(out.node)) {
+  const top = root[0];
+  root[0] = null;
+  if (top === null) return grads;
+  grads.set(top, seed);
+  const order: (Node | null)[] = reverseTopo(top);
+  for (let i = 0; i < order.length; i++) {
+    const node = order[i]!;
+    order[i] = null;
     const g = grads.get(node);
     if (g === undefined || node.inputs.length === 0) continue;
+    grads.delete(node);
     const gs = node.vjp(g);
-    node.inputs.forEach((input, i) => {
-      const gi = gs[i];
+    node.inputs.forEach((input, j) => {
+      const gi = gs[j];
       if (input.node === null || gi === null || gi === undefined) return;
       if (gi.size !== input.size) {
         throw new Error(
@@ -72,6 +86,22 @@ const backprop = (out: Tensor, seed: Tensor): Map<Node, Tensor> => {
     });
   }
   return grads;
+};
+
+/**
+ * Runs `f` on the leaves and keeps only what backprop needs: the root node in a box it will
+ * empty, the value and aux detached, and the seed. The root tensor and aux die with this frame, so
+ * nothing outside backprop holds the graph.
+ */
+const trace = <P, A extends unknown[], Aux>(
+  f: (params: P, ...args: A) => readonly [Tensor, Aux],
+  leaves: P,
+  args: A,
+  dy: (value: Tensor) => Tensor,
+): { readonly root: [Node | null]; readonly value: Tensor; readonly aux: Aux; readonly seed: Tensor } => {
+  const [value, aux] = f(leaves, ...args);
+  const seed = dy(value);
+  return { root: [value.node], value: detach(value), aux: stopGradient(aux), seed };
 };
 
 const zerosLike = (t: Tensor): Tensor => {
@@ -91,20 +121,22 @@ const run = <P, A extends unknown[], Aux>(
   args: A,
 ): ValueAndGrad<P, Aux> => {
   const leaves = treeMap(params, attach);
-  const [value, aux] = f(leaves, ...args);
-  if (!(value instanceof Tensor) || value.size !== 1) {
-    throw new Error(
-      `valueAndGrad: f must return a tensor with one value, got ${value instanceof Tensor ? shapeStr(value.shape) : typeof value}`,
-    );
-  }
-  const seedData = storage(value).slice();
-  seedData[0] = 1;
-  const grads = backprop(value, fromStorage(value.shape, seedData, value.backend));
+  const traced = trace(f, leaves, args, (value) => {
+    if (!(value instanceof Tensor) || value.size !== 1) {
+      throw new Error(
+        `valueAndGrad: f must return a tensor with one value, got ${value instanceof Tensor ? shapeStr(value.shape) : typeof value}`,
+      );
+    }
+    const seedData = storage(value).slice();
+    seedData[0] = 1;
+    return fromStorage(value.shape, seedData, value.backend);
+  });
+  const grads = backprop(traced.root, traced.seed);
   const grad = treeMap(leaves, (leaf) => {
     const g = grads.get(leaf.node!);
     return g === undefined ? zerosLike(leaf) : g.shape.length === leaf.shape.length ? g : fromStorage(leaf.shape, storage(g), leaf.backend);
   });
-  return { value: detach(value), grad, aux: stopGradient(aux) };
+  return { value: traced.value, grad, aux: traced.aux };
 };
 
 /**
@@ -137,13 +169,15 @@ export const grad =
  */
 export const vjp = <P>(f: (params: P) => Tensor, params: P, dy: Tensor): { readonly value: Tensor; readonly grad: P } => {
   const leaves = treeMap(params, attach);
-  const value = f(leaves);
-  if (value.size !== dy.size || value.dtype !== dy.dtype) {
-    throw new Error(
-      `vjp: cotangent ${dy.dtype} ${shapeStr(dy.shape)} does not match output ${value.dtype} ${shapeStr(value.shape)}`,
-    );
-  }
-  const grads = backprop(value, fromStorage(value.shape, storage(dy), value.backend));
+  const traced = trace((p: P) => [f(p), undefined] as const, leaves, [], (value) => {
+    if (value.size !== dy.size || value.dtype !== dy.dtype) {
+      throw new Error(
+        `vjp: cotangent ${dy.dtype} ${shapeStr(dy.shape)} does not match output ${value.dtype} ${shapeStr(value.shape)}`,
+      );
+    }
+    return fromStorage(value.shape, storage(dy), value.backend);
+  });
+  const grads = backprop(traced.root, traced.seed);
   const gradTree = treeMap(leaves, (leaf) => grads.get(leaf.node!) ?? zerosLike(leaf));
-  return { value: detach(value), grad: gradTree };
+  return { value: traced.value, grad: gradTree };
 };
