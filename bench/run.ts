@@ -26,6 +26,7 @@ import {
   round,
 } from './matmul.js';
 import { TRAIN_STEP_CONFIGS, type TrainStepConfig, type TrainStepResult, benchTrainStep } from './train_step.js';
+import { enableRelaxedSimd } from '../src/backend/wasm/relaxed-simd.js';
 
 export interface BenchArgs {
   readonly json: boolean;
@@ -103,6 +104,7 @@ const trainStepInChild = (backend: string, config: TrainStepConfig, quick: boole
 
 /** The child's side: `--train-step-child BACKEND CONFIG [--quick]` prints one TrainStepResult. */
 const trainStepChild = async (argv: readonly string[]): Promise<void> => {
+  enableRelaxedSimd(); // as bin/trm.js does for the parent
   const [name, config] = argv;
   const entry = benchBackends().find((b) => b.name === name);
   if (entry === undefined || !TRAIN_STEP_CONFIGS.includes(config as TrainStepConfig)) throw new Error(`bench: bad child arguments ${argv.join(' ')}`);

@@ -9,13 +9,20 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { BinaryOp, MatmulSpec } from '../../src/backend/backend.js';
 import { reference } from '../../src/backend/reference.js';
-import { KC, MC, NC, createWasmBackend, wasmSimdSupported } from '../../src/backend/wasm/index.js';
+import { KC, MC, NC, createWasmBackend, relaxedSimdSupported, wasmSimdSupported } from '../../src/backend/wasm/index.js';
+import { enableRelaxedSimd } from '../../src/backend/wasm/relaxed-simd.js';
 import { MR, NR } from '../../src/backend/wasm/kernels.js';
 import type { TypedArray } from '../../src/tensor/dtype.js';
 import { tensor } from '../../src/tensor/tensor.js';
 import { add, matmul, matmulT } from '../../src/ops/index.js';
 import { uniform as randF32 } from './data.js';
 
+
+// This file runs in its own process (vitest pool: forks): turn relaxed SIMD on, as bin/trm.js
+// does, so that both builds of the product are checked where the engine has it.
+enableRelaxedSimd();
+/** The builds of the product this runtime has: mul + add always, relaxed_madd where supported. */
+const BUILDS: readonly boolean[] = wasmSimdSupported() ? [false, ...(relaxedSimdSupported() ? [true] : [])] : [];
 
 const absOf = (x: Float32Array): Float32Array => x.map(Math.abs);
 
@@ -56,9 +63,13 @@ const forms: readonly (readonly [boolean, boolean])[] = [
   [true, true],
 ];
 
-describe.runIf(wasmSimdSupported())('wasm backend: matmul', () => {
+describe.each(BUILDS)('wasm backend: matmul (fma %s)', (fma) => {
+  it('reports its build', () => {
+    expect(createWasmBackend({ fma }).stats().fma).toBe(fma);
+  });
+
   it('matches the reference on random shapes, batches, offsets and all four transposed forms', () => {
-    const be = createWasmBackend({ minMatmulFlops: 0 });
+    const be = createWasmBackend({ minMatmulFlops: 0, fma });
     const arb = fc.record({
       m: fc.integer({ min: 1, max: 37 }),
       k: fc.integer({ min: 1, max: 41 }),
@@ -87,7 +98,7 @@ describe.runIf(wasmSimdSupported())('wasm backend: matmul', () => {
   });
 
   it('crosses the register tile and every cache block (KC, MC, NC) in all four forms', () => {
-    const be = createWasmBackend();
+    const be = createWasmBackend({ fma });
     const shapes: readonly (readonly [number, number, number])[] = [
       [MR * 3 + 1, KC + 3, NR * 2 + 5],
       [MC + MR + 2, 2 * KC + 1, 17],

@@ -8,7 +8,8 @@ import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MatmulSpec } from '../../src/backend/backend.js';
 import { Fn, assemble, withSharedMemory } from '../../src/backend/wasm/asm.js';
-import { KC, MC, NC, type WasmBackend, createThreadedWasmBackend, createWasmBackend, wasmSimdSupported } from '../../src/backend/wasm/index.js';
+import { KC, MC, NC, type WasmBackend, createThreadedWasmBackend, createWasmBackend, relaxedSimdSupported, wasmSimdSupported } from '../../src/backend/wasm/index.js';
+import { enableRelaxedSimd } from '../../src/backend/wasm/relaxed-simd.js';
 import { MR, NR, kernelModuleBytes } from '../../src/backend/wasm/kernels.js';
 import { LAYOUT, type WorkerConstructor } from '../../src/backend/wasm/threads.js';
 import { uniform as randF32 } from './data.js';
@@ -83,6 +84,10 @@ describe('asm: shared memory import', () => {
   });
 });
 
+// This file runs in its own process (vitest pool: forks): relaxed SIMD on, as bin/trm.js sets it, so
+// the default build below is the fused one where the engine has it; the plain one is tested too.
+enableRelaxedSimd();
+
 describe.runIf(wasmSimdSupported())('wasm backend: threads', () => {
   let one: WasmBackend;
   let three: WasmBackend;
@@ -110,6 +115,23 @@ describe.runIf(wasmSimdSupported())('wasm backend: threads', () => {
     ];
     for (const [m, k, n] of shapes) {
       for (const [transA, transB] of forms) expect(compare(one, three, product(m, k, n, transA, transB))).toBe(true);
+    }
+  });
+
+  it('is bit-identical to one thread in both builds of the product (mul + add, and fused)', async () => {
+    for (const fma of [false, ...(relaxedSimdSupported() ? [true] : [])]) {
+      const single = createWasmBackend({ minMatmulFlops: 0, fma });
+      const split = await createThreadedWasmBackend({ threads: 3, minMatmulFlops: 0, minSplitFlops: 0, fma });
+      try {
+        expect(split.stats()).toMatchObject({ fma, threadsReady: 3 });
+        for (const [m, k, n] of [[MR * 5 + 3, KC + 5, NR * 7 + 5], [2 * MC + 1, 2 * KC + 1, 9], [13, 9, NC + NR + 3]] as const) {
+          for (const [transA, transB] of forms) expect(compare(single, split, product(m, k, n, transA, transB))).toBe(true);
+        }
+        expect(split.stats().splitMatmuls).toBeGreaterThan(0);
+      } finally {
+        single.close();
+        split.close();
+      }
     }
   });
 

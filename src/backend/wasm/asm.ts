@@ -229,6 +229,10 @@ export class Fn {
   f32x4Mul(): this {
     return this.simd(0xe6);
   }
+  /** a·b + c, fused or not as the engine chooses (relaxed SIMD); stack: a b c → r. */
+  f32x4RelaxedMadd(): this {
+    return this.simd(0x105);
+  }
   f32x4Div(): this {
     return this.simd(0xe7);
   }

@@ -85,6 +85,11 @@ export interface WasmBackendOptions {
   /** Products with at least this many multiply-adds are split over the threads; default 2²⁰ (below
    *  that, waking a worker, ~15 µs, costs about what it saves). */
   readonly minSplitFlops?: number;
+  /** Build the product's micro-kernel on f32x4.relaxed_madd (fused multiply-add where the CPU has
+   *  one). Default: whenever the runtime has relaxed SIMD (`relaxedSimdSupported`). Products then
+   *  round differently from the mul + add build (once per multiply-add instead of twice), within
+   *  the same float32 tolerance of the reference; a given build on a given CPU is deterministic. */
+  readonly fma?: boolean;
   /** Row-wise kernel jobs (SwiGLU's gate) of at least this many values per operand are split
    *  between the threads by rows; default 2^16. */
   readonly minSplitElements?: number;
@@ -105,6 +110,8 @@ export interface WasmStats {
   readonly threads: number;
   /** Of these, the ones usable now: the calling thread and the workers that are ready and alive. */
   readonly threadsReady: number;
+  /** Whether products use the relaxed-SIMD fused multiply-add build (the `fma` option). */
+  readonly fma: boolean;
   /** Products that ran split over more than one thread. */
   readonly splitMatmuls: number;
   /** Row-wise kernel jobs (SwiGLU's gate and its VJP) that ran split between the threads. */
@@ -132,35 +139,50 @@ interface WasmApi {
 }
 const wasmApi = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
 
-let bytes: Uint8Array | null = null;
-let compiled: object | null = null;
-let compiledShared: object | null = null;
+/** Assembled bytes and compiled modules, once per process: [fma] → bytes, `${fma} ${shared}` → module. */
+const bytesCache = new Map<boolean, Uint8Array>();
+const moduleCache = new Map<string, object>();
 
-const moduleBytes = (): Uint8Array => {
-  bytes ??= kernelModuleBytes();
-  return bytes;
+const moduleBytes = (fma: boolean): Uint8Array => {
+  let b = bytesCache.get(fma);
+  if (b === undefined) {
+    b = kernelModuleBytes({ fma });
+    bytesCache.set(fma, b);
+  }
+  return b;
 };
 
-/** The kernel module, assembled and compiled once per process. */
-const kernelModule = (api: WasmApi): object => {
-  compiled ??= new api.Module(moduleBytes());
-  return compiled;
+/**
+ * The kernel module, compiled once per process; `shared`: the same kernels importing a shared
+ * memory of up to MAX_MEMORY_BYTES, for threads.
+ */
+const kernelModule = (api: WasmApi, fma: boolean, shared: boolean): object => {
+  const key = `${fma} ${shared}`;
+  let m = moduleCache.get(key);
+  if (m === undefined) {
+    m = new api.Module(shared ? withSharedMemory(moduleBytes(fma), MAX_MEMORY_BYTES / PAGE) : moduleBytes(fma));
+    moduleCache.set(key, m);
+  }
+  return m;
 };
 
-/** The same kernels importing a shared memory of up to MAX_MEMORY_BYTES, for threads. */
-const sharedKernelModule = (api: WasmApi): object => {
-  compiledShared ??= new api.Module(withSharedMemory(moduleBytes(), MAX_MEMORY_BYTES / PAGE));
-  return compiledShared;
-};
-
-/** Whether this runtime validates the kernel module (WebAssembly with fixed-width SIMD). */
-export const wasmSimdSupported = (): boolean => {
+const validates = (fma: boolean): boolean => {
   try {
-    return wasmApi !== undefined && wasmApi.validate(moduleBytes());
+    return wasmApi !== undefined && wasmApi.validate(moduleBytes(fma));
   } catch {
     return false;
   }
 };
+
+/** Whether this runtime validates the kernel module (WebAssembly with fixed-width SIMD). */
+export const wasmSimdSupported = (): boolean => validates(false);
+
+/**
+ * Whether this runtime also has relaxed SIMD, which the `fma` build of the product needs: on by
+ * default in V8 ≥ 11.4 (Chrome 114, Node 22); Node 20 needs the V8 flag that
+ * `enableRelaxedSimd` (relaxed-simd.ts) sets before the first module is compiled.
+ */
+export const relaxedSimdSupported = (): boolean => validates(true);
 
 const align16 = (bytes: number): number => (bytes + 15) & ~15;
 
@@ -248,6 +270,10 @@ export const createWasmBackend = (options: WasmBackendOptions = {}): WasmBackend
   if (wasmApi === undefined || !wasmSimdSupported()) {
     throw new Error('wasm: this runtime has no WebAssembly with SIMD (Node ≥ 16.4 has it)');
   }
+  const fma = options.fma ?? relaxedSimdSupported();
+  if (fma && !relaxedSimdSupported()) {
+    throw new Error('wasm: fma needs WebAssembly relaxed SIMD, which this runtime lacks (Node 20: see enableRelaxedSimd)');
+  }
   const Worker = threads > 1 ? workerFor(options, threads) : null;
   /** Start of the heap, past every thread's packing buffers. */
   const HEAP = heapStart(threads);
@@ -258,7 +284,7 @@ export const createWasmBackend = (options: WasmBackendOptions = {}): WasmBackend
       ? new wasmApi.Memory({ initial })
       : new wasmApi.Memory({ initial, maximum: Math.max(initial, Math.floor(maxMemoryBytes / PAGE)), shared: true });
   let view = new Float32Array(memory.buffer);
-  const module = Worker === null ? kernelModule(wasmApi) : sharedKernelModule(wasmApi);
+  const module = kernelModule(wasmApi, fma, Worker !== null);
   const k = new wasmApi.Instance(module, { env: { memory } }).exports as KernelExports;
   // Each worker's instantiation rewrites the constant table (its data segment) with the same bytes,
   // so a kernel reading it meanwhile sees the right values either way.
@@ -591,6 +617,7 @@ export const createWasmBackend = (options: WasmBackendOptions = {}): WasmBackend
       memoryBytes: memory?.buffer.byteLength ?? 0,
       threads,
       threadsReady: memory === null ? 0 : 1 + (pool?.readyCount() ?? 0),
+      fma,
       splitMatmuls,
       splitCalls,
     }),
