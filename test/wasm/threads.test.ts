@@ -183,6 +183,11 @@ describe.runIf(wasmSimdSupported())('wasm backend: threads', () => {
         expect(compare(one, three, product(MR * 3 + 1, 37, NR * 4 + 3, transA, transB, batch, shareA, shareB))).toBe(true);
       }
     }
+    // Fewer batches than threads, each past MC, KC and NC: the threads share every block of each
+    // batch (2 batches × 2 column blocks × 3 depth blocks, a barrier pair each).
+    for (const [transA, transB] of forms) {
+      expect(compare(one, three, product(MC + 5, 2 * KC + 3, NC + 2 * NR + 1, transA, transB, 2))).toBe(true);
+    }
   });
 
   it('does not split tiny products (one tile, or below minSplitFlops)', async () => {
@@ -277,10 +282,10 @@ describe.runIf(wasmSimdSupported())('wasm backend: threads', () => {
       ].join('\n'),
     );
     // The real worker, made to throw inside its job.
-    const call = 'gemm(kern, words,';
+    const calls = ['gemm(kern, words,', 'shared(kern, words,'];
     const fails = recordingWorker([], (src) => {
-      expect(src).toContain(call);
-      return src.replace(call, 'gemm(null, words,');
+      for (const call of calls) expect(src).toContain(call);
+      return calls.reduce((s, call) => s.replace(call, call.replace('kern', 'null')), src);
     });
     const p = product(64, 40, 48, false, false);
     for (const [Stub, message] of [

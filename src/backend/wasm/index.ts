@@ -32,16 +32,17 @@
  * - `size`: work that would need more than `maxMemoryBytes` of WebAssembly memory.
  *
  * State: each backend owns one WebAssembly.Memory (the kernels' constant table at its start,
- * then one set of packing buffers per thread), grown on demand to the largest call so far and
+ * the shared products' counters, then one set of packing buffers per thread), grown on demand to the largest call so far and
  * reused. Inputs are copied into it, results are copied out into fresh typed arrays: nothing a
  * caller holds ever aliases the backend's memory, and no call depends on an earlier one.
  *
  * Threads (Node only; `createThreadedWasmBackend`, or `threads` > 1 with a Worker constructor):
  * the memory is then a shared one (the module's import is made shared, see asm.ts), and threads − 1
  * workers instantiate the same compiled module on it. A product of at least `minSplitFlops`
- * multiply-adds is cut into one part per ready thread (threads.ts: whole batches, or rows / columns
- * of C at tile boundaries, so results are bit-identical to one thread's); the calling thread copies
- * in, runs its own part, waits for the workers (Atomics), and copies out. SwiGLU's fused gate and
+ * multiply-adds is shared by every ready thread (threads.ts: whole batches each when there are
+ * enough, else all threads on each block of B, taking row-block units from a shared counter; tiles
+ * and summation order are the undivided product's, so results are bit-identical to one thread's);
+ * the calling thread copies in, takes its share, waits for the workers (Atomics), and copies out. SwiGLU's fused gate and
  * its VJP (row-wise: `swiglu`, `swiglu_grad`), and RMS norm and its VJP, are split by rows the same way once an operand has
  * `minSplitElements` values. Everything else runs on the calling thread. With one thread (the default) nothing of this exists: an unshared memory and
  * no workers, as a browser page without cross-origin isolation needs.
@@ -53,7 +54,7 @@ import type { Backend, BinaryOp, MatmulSpec, ReduceOp, UnaryOp } from '../backen
 import { reference } from '../reference.js';
 import { withSharedMemory } from './asm.js';
 import { CONST_BYTES, CONSTS, type ElementwiseOp, type KernelExports, MR, NR, UNARY_OPS, type WasmUnaryOp, kernelModuleBytes } from './kernels.js';
-import { type KernelCall, type Scratch, type WorkerConstructor, type WorkerPool, gemmPart, splitJobs, startWorkers } from './threads.js';
+import { type KernelCall, type ProductLayout, type Scratch, type SharedJob, SYNC_WORDS, type WorkerConstructor, type WorkerPool, gemmPart, splitJobs, startWorkers } from './threads.js';
 
 /** Cache blocking of the product: a KC×NC block of B and an MC×KC block of A are packed at a time. */
 export const KC = 256;
@@ -191,7 +192,9 @@ const align16 = (bytes: number): number => (bytes + 15) & ~15;
  * edge tile (thread 0 is the calling one), then the heap: the operands of the call at hand.
  */
 const roundUp = (x: number, r: number): number => Math.ceil(x / r) * r;
-const SCRATCH = align16(CONSTS + CONST_BYTES);
+/** The shared products' counters and barrier (SYNC_WORDS int32s), then the scratch. */
+const SYNC = align16(CONSTS + CONST_BYTES);
+const SCRATCH = SYNC + align16(SYNC_WORDS * 4);
 const PACK_A_BYTES = align16(roundUp(MC, MR) * KC * 4);
 const PACK_B_BYTES = align16(roundUp(NC, NR) * KC * 4);
 const SCRATCH_BYTES = PACK_A_BYTES + PACK_B_BYTES + align16(MR * NR * 4);
@@ -200,6 +203,14 @@ const scratchOf = (thread: number): Scratch => {
   return { packA, packB: packA + PACK_A_BYTES, tile: packA + PACK_A_BYTES + PACK_B_BYTES };
 };
 const heapStart = (threads: number): number => SCRATCH + threads * SCRATCH_BYTES;
+/**
+ * A product for all `threads` together (threads.ts gemmShared): thread t packs A into scratchOf(t),
+ * and all share thread 0's B buffer. The pool sets the team size and each thread's number.
+ */
+const sharedJob = (p: ProductLayout, threads: number, timeoutMs: number): SharedJob => {
+  const s = scratchOf(0);
+  return [p.table, p.batch, p.m, p.n, p.k, p.aI, p.aP, p.bJ, p.bP, p.ldc, s.packA, s.tile, SCRATCH_BYTES, s.packB, KC, MC, NC, MR, NR, SYNC, threads, 0, timeoutMs];
+};
 
 /**
  * Strips leading size-1 axes of `s` and tells whether the rest is a suffix of `out`: then an
@@ -266,6 +277,7 @@ export const createWasmBackend = (options: WasmBackendOptions = {}): WasmBackend
   if (!Number.isInteger(threads) || threads < 1) throw new Error(`wasm: threads must be a positive integer, got ${threads}`);
   const minSplitFlops = options.minSplitFlops ?? 2 ** 20;
   const minSplitElements = options.minSplitElements ?? 2 ** 16;
+  const workerTimeoutMs = options.workerTimeoutMs ?? 60_000;
 
   if (wasmApi === undefined || !wasmSimdSupported()) {
     throw new Error('wasm: this runtime has no WebAssembly with SIMD (Node ≥ 16.4 has it)');
@@ -291,7 +303,7 @@ export const createWasmBackend = (options: WasmBackendOptions = {}): WasmBackend
   const pool: WorkerPool | null =
     Worker === null
       ? null
-      : startWorkers({ Worker, workers: threads - 1, module, memory, timeoutMs: options.workerTimeoutMs ?? 60_000, startupMs: 10_000 });
+      : startWorkers({ Worker, workers: threads - 1, module, memory, timeoutMs: workerTimeoutMs, startupMs: 10_000 });
   /** An int32 view of the memory for the products' address tables; re-made with `view`. */
   let words: Int32Array = new Int32Array(0);
   let splitMatmuls = 0;
@@ -374,7 +386,10 @@ export const createWasmBackend = (options: WasmBackendOptions = {}): WasmBackend
     const jobs = splitJobs(layout, parts, scratchOf, BLOCKING);
     if (pool === null || jobs.length === 1) gemmPart(k, words, jobs[0]!);
     else {
-      pool.run(k, words, jobs, () => `matmul m=${m} k=${kk} n=${n} transA=${transA} transB=${transB} batch=${batch}`);
+      // Whole batches per thread when there are enough of them; else all threads on each block.
+      const what = (): string => `matmul m=${m} k=${kk} n=${n} transA=${transA} transB=${transB} batch=${batch}`;
+      const shared = { shared: sharedJob(layout, parts, workerTimeoutMs) };
+      pool.run(k, words, batch >= parts ? jobs : jobs.map(() => shared), what);
       splitMatmuls++;
     }
     return f32.slice(cAt >> 2, (cAt >> 2) + outLen);

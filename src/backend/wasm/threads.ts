@@ -6,10 +6,13 @@
  *   macro). The calling thread runs it, and so does every worker: the worker's source embeds it
  *   via `toString()`, so it is self-contained on purpose (no imports, no closures, no helpers:
  *   every constant arrives in its job).
- * - `splitJobs` cuts a product into one part per thread: whole batches when there are at least as
- *   many batches as threads, else rows of C at multiples of MR or columns at multiples of NR. Tiles
- *   are then the same as in the undivided product, and every element of C is summed by the same
- *   kernel in the same k-blocking order: the result is bit-identical whatever the thread count.
+ * - `splitJobs` cuts a product into one part per thread: whole batches, or rows of C at multiples
+ *   of MR or columns at multiples of NR. The backend uses these parts when there are at least as
+ *   many batches as threads; otherwise every thread runs `gemmShared` on the whole product: the
+ *   threads pack each block of B together into one buffer, then take (row block × column run)
+ *   units from a shared counter, with a barrier around each block (BLIS-style, dynamically
+ *   balanced). Either way the tiles are those of the undivided product, and every element of C is
+ *   summed by the same kernel in the same k-blocking order: bit-identical whatever the thread count.
  * - `startWorkers` starts the workers. Each has a small control block (an Int32Array on a
  *   SharedArrayBuffer): the caller writes a job's arguments, bumps SEQ and notifies; the worker,
  *   parked in Atomics.wait on SEQ, runs the job, stores SEQ into DONE and notifies; the caller waits
@@ -68,12 +71,51 @@ export interface KernelCall {
   readonly args: readonly number[];
 }
 
-/** What a thread runs: a part of a product, or a kernel call. */
-export type Job = GemmJob | KernelCall;
+/**
+ * One thread's share of a product computed by all threads together (`gemmShared`), as int32s. The
+ * same for every thread but `self`: `table`…`ldc` as in GemmJob; `packA`, `tile`: thread 0's
+ * packing buffer and edge tile, thread t's being `stride` bytes further on; `packB`: the one packed
+ * block of B all threads share; KC, MC, NC, MR, NR; `sync`: the byte address of SYNC_WORDS int32s
+ * for the counters and barrier; `threads` taking part, this one being `self`; `timeoutMs`: the
+ * longest wait at a barrier before the product is abandoned.
+ */
+export type SharedJob = readonly [
+  table: number,
+  count: number,
+  m: number,
+  n: number,
+  k: number,
+  aI: number,
+  aP: number,
+  bJ: number,
+  bP: number,
+  ldc: number,
+  packA: number,
+  tile: number,
+  stride: number,
+  packB: number,
+  KC: number,
+  MC: number,
+  NC: number,
+  MR: number,
+  NR: number,
+  sync: number,
+  threads: number,
+  self: number,
+  timeoutMs: number,
+];
+const SHARED_LENGTH = 23;
+/** Int32 words at a SharedJob's `sync`: the work-unit counter, the barrier's arrivals, its
+ *  generation, and an abort flag. */
+export const SYNC_WORDS = 4;
+
+/** What a thread runs: a part of a product, its share of a shared product, or a kernel call. */
+export type Job = GemmJob | { readonly shared: SharedJob } | KernelCall;
 
 /** Runs a job on the calling thread. */
 const runJob = (kern: KernelExports, words: Int32Array, job: Job): void => {
   if ('name' in job) (kern[job.name] as (...a: number[]) => void)(...job.args);
+  else if ('shared' in job) gemmShared(kern, words, job.shared);
   else gemmPart(kern, words, job);
 };
 
@@ -100,6 +142,93 @@ export const gemmPart = (kern: GemmKernels, words: Int32Array, job: GemmJob): vo
         }
       }
     }
+  }
+};
+
+/**
+ * A thread's share of a product that all threads compute together, BLIS-style: for each batch and
+ * each KC×NC block of B (in the order gemmPart takes them), the threads pack the block into the one
+ * shared buffer (each its own run of NR-column panels), meet at a barrier, then take work units
+ * (an MC-row block of A × a run of columns of the packed block) from a shared counter until none is
+ * left, packing their A block into their own buffer; a second barrier ends the block. Dynamic units
+ * balance threads that run at different speeds (another process, the engine's own threads), and B
+ * is packed once, not once per thread. Every element of C is summed by the same micro-kernel over
+ * the same k blocks in the same order as in one thread: bit-identical results.
+ *
+ * A thread that fails sets the abort word, so that the others leave their barrier with an error
+ * instead of waiting; a barrier not reached within timeoutMs aborts the product too.
+ * Self-contained: the worker's source is this function's text (see the file comment).
+ */
+export const gemmShared = (kern: GemmKernels, words: Int32Array, job: SharedJob): void => {
+  const [table, count, m, n, k, aI, aP, bJ, bP, ldc, packA0, tile0, stride, packB, KC, MC, NC, MR, NR, sync, threads, self, timeoutMs] = job;
+  const UNIT = sync >> 2;
+  const ARRIVED = UNIT + 1;
+  const GENERATION = UNIT + 2;
+  const ABORT = UNIT + 3;
+  const packA = packA0 + self * stride;
+  const tile = tile0 + self * stride;
+  const barrier = (): void => {
+    const gen = Atomics.load(words, GENERATION);
+    if (Atomics.add(words, ARRIVED, 1) === threads - 1) {
+      // Last to arrive: reset the counters for the next phase, then release the others.
+      Atomics.store(words, ARRIVED, 0);
+      Atomics.store(words, UNIT, 0);
+      Atomics.add(words, GENERATION, 1);
+      Atomics.notify(words, GENERATION);
+      return;
+    }
+    const deadline = Date.now() + timeoutMs;
+    for (let spins = 0; Atomics.load(words, GENERATION) === gen; spins++) {
+      if (Atomics.load(words, ABORT) !== 0) throw new Error('abandoned: another thread failed');
+      if (spins < 2000) continue;
+      if (Date.now() > deadline) throw new Error(`thread ${self} waited over ${timeoutMs} ms at a barrier`);
+      Atomics.wait(words, GENERATION, gen, 1);
+    }
+  };
+  try {
+    const mBlocks = Math.ceil(m / MC);
+    for (let t = 0; t < count; t++) {
+      const at = (table >> 2) + 3 * t;
+      const aBase = words[at]!;
+      const bBase = words[at + 1]!;
+      const cBase = words[at + 2]!;
+      for (let jc = 0; jc < n; jc += NC) {
+        const nc = Math.min(NC, n - jc);
+        const panels = Math.ceil(nc / NR);
+        // Few row blocks: cut the columns too, for about four units per thread.
+        const colRuns = mBlocks >= 4 * threads ? 1 : Math.min(panels, Math.ceil((4 * threads) / mBlocks));
+        const runWidth = Math.ceil(panels / colRuns) * NR;
+        const runs = Math.ceil(nc / runWidth);
+        for (let pc = 0; pc < k; pc += KC) {
+          const kc = Math.min(KC, k - pc);
+          const q0 = Math.floor((panels * self) / threads);
+          const q1 = Math.floor((panels * (self + 1)) / threads);
+          if (q1 > q0) {
+            const j0 = q0 * NR;
+            kern.packB(bBase + pc * bP + (jc + j0) * bJ, bJ, bP, Math.min(q1 * NR, nc) - j0, kc, packB + j0 * kc * 4);
+          }
+          barrier();
+          let packed = -1;
+          for (let u = Atomics.add(words, UNIT, 1); u < mBlocks * runs; u = Atomics.add(words, UNIT, 1)) {
+            const ib = Math.floor(u / runs);
+            const j0 = (u - ib * runs) * runWidth;
+            const ic = ib * MC;
+            const mc = Math.min(MC, m - ic);
+            if (ib !== packed) {
+              kern.packA(aBase + ic * aI + pc * aP, aI, aP, mc, kc, packA);
+              packed = ib;
+            }
+            const ncs = Math.min(runWidth, nc - j0);
+            kern.macro(packA, packB + j0 * kc * 4, cBase + ic * ldc + (jc + j0) * 4, mc, ncs, kc, ldc, pc > 0 ? 1 : 0, tile);
+          }
+          barrier();
+        }
+      }
+    }
+  } catch (e) {
+    Atomics.store(words, ABORT, 1);
+    Atomics.notify(words, GENERATION);
+    throw e;
   }
 };
 
@@ -207,12 +336,14 @@ export const LAYOUT = {
   SEQ: 1,
   DONE: 2,
   STATUS: 3,
-  /** 0: ARGS hold a GemmJob; 1 + i: a call of CALLABLE[i] with NARGS arguments in ARGS. */
+  /** 0: ARGS hold a GemmJob; 1 + i: a call of CALLABLE[i] with NARGS arguments in ARGS; SHARED:
+   *  a SharedJob. */
   KIND: 4,
   NARGS: 5,
   ARGS: 6,
-  JOB: JOB_LENGTH,
-  MSG: 6 + JOB_LENGTH,
+  JOB: Math.max(JOB_LENGTH, SHARED_LENGTH),
+  MSG: 6 + Math.max(JOB_LENGTH, SHARED_LENGTH),
+  SHARED: -1,
   MSG_LENGTH: 160,
   STARTING: 0,
   READY: 1,
@@ -236,6 +367,7 @@ const workerMain = (
   data: WorkerData,
   port: { postMessage(value: unknown): void },
   gemm: typeof gemmPart,
+  shared: typeof gemmShared,
   L: typeof LAYOUT,
   calls: readonly string[],
 ): void => {
@@ -256,6 +388,7 @@ const workerMain = (
     try {
       const kind = c[L.KIND]!;
       if (kind === 0) gemm(kern, words, c.subarray(L.ARGS, L.ARGS + L.JOB) as unknown as GemmJob);
+      else if (kind === L.SHARED) shared(kern, words, c.subarray(L.ARGS, L.ARGS + L.JOB) as unknown as SharedJob);
       else kern[calls[kind - 1]!]!(...Array.from(c.subarray(L.ARGS, L.ARGS + c[L.NARGS]!)));
     } catch (e) {
       status = 1;
@@ -273,7 +406,7 @@ const workerSource = (): string =>
   [
     "'use strict';",
     "const { workerData, parentPort } = require('node:worker_threads');",
-    `(${workerMain.toString()})(workerData, parentPort, ${gemmPart.toString()}, ${JSON.stringify(LAYOUT)}, ${JSON.stringify(CALLABLE)});`,
+    `(${workerMain.toString()})(workerData, parentPort, ${gemmPart.toString()}, ${gemmShared.toString()}, ${JSON.stringify(LAYOUT)}, ${JSON.stringify(CALLABLE)});`,
   ].join('\n');
 
 interface Thread {
@@ -292,6 +425,9 @@ const post = (t: Thread, job: Job): number => {
     t.control[LAYOUT.KIND] = 1 + CALLABLE.indexOf(job.name);
     t.control[LAYOUT.NARGS] = job.args.length;
     t.control.set(job.args, LAYOUT.ARGS);
+  } else if ('shared' in job) {
+    t.control[LAYOUT.KIND] = LAYOUT.SHARED;
+    t.control.set(job.shared, LAYOUT.ARGS);
   } else {
     t.control[LAYOUT.KIND] = 0;
     t.control.set(job, LAYOUT.ARGS);
@@ -332,6 +468,25 @@ const finish = (t: Thread, i: number, seq: number, deadline: number, timeoutMs: 
     return `worker ${i} did not finish its part within ${timeoutMs} ms (it has been stopped)`;
   }
   return Atomics.load(t.control, LAYOUT.STATUS) === 0 ? null : `worker ${i} failed: ${failureMessage(t)}`;
+};
+
+/**
+ * Shared-product jobs (one per thread wanted, all the same) take part as a team: the team is made
+ * for the `threads` there are, numbered, so that no barrier waits for a thread that never comes
+ * (fewer workers may be ready than when the jobs were made); and its sync words are reset. Other
+ * jobs are returned as they are.
+ */
+const shareAmong = (jobs: readonly Job[], threads: number, words: Int32Array): readonly Job[] => {
+  const first = jobs[0]!;
+  if (!('shared' in first)) return jobs;
+  const SYNC = first.shared[19] >> 2;
+  for (let i = 0; i < SYNC_WORDS; i++) if (i !== 2) Atomics.store(words, SYNC + i, 0);
+  return Array.from({ length: threads }, (_, self) => {
+    const j = [...first.shared];
+    j[20] = threads;
+    j[21] = self;
+    return { shared: j as unknown as SharedJob };
+  });
 };
 
 export interface WorkerPool {
@@ -399,8 +554,9 @@ export const startWorkers = (o: PoolOptions): WorkerPool => {
       });
     }));
 
-  const run = (kern: KernelExports, words: Int32Array, jobs: readonly Job[], what: () => string): void => {
-    const helpers = threads.filter(isReady).slice(0, jobs.length - 1);
+  const run = (kern: KernelExports, words: Int32Array, given: readonly Job[], what: () => string): void => {
+    const helpers = threads.filter(isReady).slice(0, given.length - 1);
+    const jobs = shareAmong(given, helpers.length + 1, words);
     const seqs = helpers.map((t, i) => post(t, jobs[i + 1]!));
     const started = Date.now();
     let own: { readonly error: unknown } | null = null;
@@ -410,13 +566,17 @@ export const startWorkers = (o: PoolOptions): WorkerPool => {
     } catch (error) {
       own = { error };
     }
-    // A slow machine stretches the workers' parts as it stretched ours: allow for that.
-    const timeoutMs = Math.max(o.timeoutMs, 10 * (Date.now() - started));
+    // A slow machine stretches the workers' parts as it stretched ours: allow for that (but not
+    // when our part failed: a shared product's part fails by waiting for the others).
+    const timeoutMs = own === null ? Math.max(o.timeoutMs, 10 * (Date.now() - started)) : o.timeoutMs;
     const deadline = Date.now() + timeoutMs;
     const errors = helpers.map((t, i) => finish(t, threads.indexOf(t) + 1, seqs[i]!, deadline, timeoutMs));
-    if (own !== null) throw own.error;
     const first = errors.find((e) => e !== null);
+    const shared = 'shared' in jobs[0]!;
+    if (own !== null && !shared) throw own.error;
+    // In a shared product, a worker's failure is the cause of ours (we were waiting for it).
     if (first !== undefined && first !== null) throw new Error(`wasm: ${what()}: ${first}`);
+    if (own !== null) throw new Error(`wasm: ${what()}: ${own.error instanceof Error ? own.error.message : String(own.error)}`);
   };
 
   const close = (): void => {
