@@ -31,10 +31,11 @@
  *   `where` blocks under 16 values, where the overhead costs more than it saves;
  * - `size`: work that would need more than `maxMemoryBytes` of WebAssembly memory.
  *
- * State: each backend owns one WebAssembly.Memory (the kernels' constant table at its start,
- * the shared products' counters, then one set of packing buffers per thread), grown on demand to the largest call so far and
- * reused. Inputs are copied into it, results are copied out into fresh typed arrays: nothing a
- * caller holds ever aliases the backend's memory, and no call depends on an earlier one.
+ * State: each backend owns one WebAssembly.Memory (the kernels' constant table at its start, the
+ * shared products' counters, then one set of packing buffers per thread), grown on demand to the
+ * largest call so far and reused. Inputs are copied into it, results are copied out into fresh
+ * typed arrays: nothing a caller holds ever aliases the backend's memory, and no call depends on an
+ * earlier one.
  *
  * Threads (Node only; `createThreadedWasmBackend`, or `threads` > 1 with a Worker constructor):
  * the memory is then a shared one (the module's import is made shared, see asm.ts), and threads − 1
@@ -42,10 +43,11 @@
  * multiply-adds is shared by every ready thread (threads.ts: whole batches each when there are
  * enough, else all threads on each block of B, taking row-block units from a shared counter; tiles
  * and summation order are the undivided product's, so results are bit-identical to one thread's);
- * the calling thread copies in, takes its share, waits for the workers (Atomics), and copies out. SwiGLU's fused gate and
- * its VJP (row-wise: `swiglu`, `swiglu_grad`), and RMS norm and its VJP, are split by rows the same way once an operand has
- * `minSplitElements` values. Everything else runs on the calling thread. With one thread (the default) nothing of this exists: an unshared memory and
- * no workers, as a browser page without cross-origin isolation needs.
+ * the calling thread copies in, takes its share, waits for the workers (Atomics), and copies out.
+ * SwiGLU's fused gate and its VJP (row-wise: `swiglu`, `swiglu_grad`), and RMS norm and its VJP,
+ * are split by rows once an operand has `minSplitElements` values. Everything else runs on the
+ * calling thread. With one thread (the default) nothing of this exists: an unshared memory and no
+ * workers, as a browser page without cross-origin isolation needs.
  */
 import type { DType, TypedArray } from '../../tensor/dtype.js';
 import type { Shape } from '../../tensor/shape.js';

@@ -28,14 +28,8 @@ import { MR, NR } from './kernels.js';
 /** The kernels a product part calls. */
 export type GemmKernels = Pick<KernelExports, 'packA' | 'packB' | 'macro'>;
 
-/**
- * One part of a product, as int32s (so it fits a control block as is). `table` is the byte address
- * of `count` triples (aBase, bBase, cBase) of byte addresses, one per batch; the part adds dA, dB,
- * dC to them (its sub-block's offset) and computes an m×n block of C from op(A) (element (i, p) at
- * aBase + i·aI + p·aP) and op(B) (element (p, j) at bBase + j·bJ + p·bP), k deep, C's row stride
- * ldc bytes, with its own packing buffers and edge tile, blocked by KC, MC, NC.
- */
-export type GemmJob = readonly [
+/** The fields every product job starts with (see GemmJob). */
+type ProductFields = [
   table: number,
   count: number,
   m: number,
@@ -46,6 +40,17 @@ export type GemmJob = readonly [
   bJ: number,
   bP: number,
   ldc: number,
+];
+
+/**
+ * One part of a product, as int32s (so it fits a control block as is). `table` is the byte address
+ * of `count` triples (aBase, bBase, cBase) of byte addresses, one per batch; the part adds dA, dB,
+ * dC to them (its sub-block's offset) and computes an m×n block of C from op(A) (element (i, p) at
+ * aBase + i·aI + p·aP) and op(B) (element (p, j) at bBase + j·bJ + p·bP), k deep, C's row stride
+ * ldc bytes, with its own packing buffers and edge tile, blocked by KC, MC, NC.
+ */
+export type GemmJob = readonly [
+  ...ProductFields,
   dA: number,
   dB: number,
   dC: number,
@@ -80,16 +85,7 @@ export interface KernelCall {
  * longest wait at a barrier before the product is abandoned.
  */
 export type SharedJob = readonly [
-  table: number,
-  count: number,
-  m: number,
-  n: number,
-  k: number,
-  aI: number,
-  aP: number,
-  bJ: number,
-  bP: number,
-  ldc: number,
+  ...ProductFields,
   packA: number,
   tile: number,
   stride: number,
@@ -105,6 +101,10 @@ export type SharedJob = readonly [
   timeoutMs: number,
 ];
 const SHARED_LENGTH = 23;
+/** Indices in a SharedJob of the fields the pool sets: sync (read), threads and self. */
+const SHARED_SYNC = 19;
+const SHARED_THREADS = 20;
+const SHARED_SELF = 21;
 /** Int32 words at a SharedJob's `sync`: the work-unit counter, the barrier's arrivals, its
  *  generation, and an abort flag. */
 export const SYNC_WORDS = 4;
@@ -479,12 +479,13 @@ const finish = (t: Thread, i: number, seq: number, deadline: number, timeoutMs: 
 const shareAmong = (jobs: readonly Job[], threads: number, words: Int32Array): readonly Job[] => {
   const first = jobs[0]!;
   if (!('shared' in first)) return jobs;
-  const SYNC = first.shared[19] >> 2;
+  // All but the barrier's generation, which only ever grows (a waiter compares it with its own).
+  const SYNC = first.shared[SHARED_SYNC] >> 2;
   for (let i = 0; i < SYNC_WORDS; i++) if (i !== 2) Atomics.store(words, SYNC + i, 0);
   return Array.from({ length: threads }, (_, self) => {
     const j = [...first.shared];
-    j[20] = threads;
-    j[21] = self;
+    j[SHARED_THREADS] = threads;
+    j[SHARED_SELF] = self;
     return { shared: j as unknown as SharedJob };
   });
 };
