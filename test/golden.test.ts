@@ -8,6 +8,8 @@ import * as E from 'fp-ts/lib/Either.js';
 import { describe, expect, it } from 'vitest';
 import { type FileReport, replayTrace } from '../src/crosscheck/replay.js';
 import { formatTraceError, readTrace } from '../src/crosscheck/trace.js';
+import { createWasmBackend, relaxedSimdSupported } from '../src/backend/wasm/index.js';
+import { enableRelaxedSimd } from '../src/backend/wasm/relaxed-simd.js';
 
 const dir = join(import.meta.dirname, 'fixtures', 'official');
 const files = readdirSync(dir).filter((f) => f.endsWith('.safetensors')).sort();
@@ -50,10 +52,17 @@ describe('official golden traces', () => {
 });
 
 /** The same replays with the kernels on the other backends: the model code does not change. */
+// This file runs in its own process (vitest pool: forks): relaxed SIMD on, as bin/trm.js sets it, so
+// that the fused multiply-add build of the WebAssembly product replays the traces too.
+enableRelaxedSimd();
+const wasmBuilds = [false, ...(relaxedSimdSupported() ? [true] : [])].map(
+  (fma) => [fma ? 'wasm (fma build)' : 'wasm', async () => createWasmBackend({ fma })] as const,
+);
+
 describe.each([
-  ['wasm', async () => (await import('../src/backend/wasm/index.js')).createWasmBackend()],
-  ['gpujs (cpu mode)', async () => (await import('../src/backend/gpujs/index.js')).createGpuJsBackend({ mode: 'cpu' })],
-] as const)('official golden traces on the %s backend', (_name, make) => {
+  ...wasmBuilds,
+  ['gpujs (cpu mode)', async () => (await import('../src/backend/gpujs/index.js')).createGpuJsBackend({ mode: 'cpu' })] as const,
+])('official golden traces on the %s backend', (_name, make) => {
   for (const f of files) {
     it(`${f} replays teacher-forced within tolerance`, async () => {
       const t = readTrace(join(dir, f));
