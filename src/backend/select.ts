@@ -4,7 +4,7 @@
  */
 import type { Backend } from './backend.js';
 import { reference } from './reference.js';
-import { createThreadedWasmBackend, createWasmBackend, wasmSimdSupported } from './wasm/index.js';
+import { type WasmBackend, createThreadedWasmBackend, createWasmBackend, wasmSimdSupported } from './wasm/index.js';
 
 export const BACKEND_NAMES = ['reference', 'wasm', 'gpujs'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
@@ -53,6 +53,17 @@ export const createBackend = async (name: string, choice: BackendChoice = {}): P
     default:
       throw new Error(`unknown backend '${name}' (available: auto, ${BACKEND_NAMES.join(', ')})`);
   }
+};
+
+/**
+ * The backend in a few words for a run's log: its name, and for the WebAssembly backend its threads
+ * and which build of the product runs, e.g. `wasm (2 threads, fma)`.
+ */
+export const describeBackend = (backend: Backend): string => {
+  const stats = (backend as Partial<WasmBackend>).stats;
+  if (backend.name !== 'wasm' || stats === undefined) return backend.name;
+  const s = stats();
+  return `wasm (${s.threads} thread${s.threads === 1 ? '' : 's'}, ${s.fma ? 'fma' : 'mul + add'})`;
 };
 
 export { toBackend } from './move.js';

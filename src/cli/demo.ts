@@ -20,7 +20,7 @@ import { stepContext } from '../trm/act.js';
 import { countParams } from '../trm/params.js';
 import { refinementBoard, stepAccuracyChart, trainingCharts } from '../viz/index.js';
 import type { Backend } from '../backend/backend.js';
-import { toBackend } from '../backend/select.js';
+import { describeBackend, toBackend } from '../backend/select.js';
 import { EXIT_OK, UsageError } from './errors.js';
 import { printSolution } from './solve.js';
 import { solvePuzzle } from '../train/solve.js';
@@ -44,7 +44,7 @@ export const runDemoCommand = (o: DemoOptions, backend: Backend): number => {
   const preset = PRESETS.sudoku4!;
   say('trm-ts demo: the Tiny Recursive Model learns 4×4 Sudoku on this CPU');
   say(`  preset ${preset.name}: ${preset.description}`);
-  say(`  run folder ${out}; training budget ${budget} s (change with --budget); kernels: ${backend.name}`);
+  say(`  run folder ${out}; training budget ${budget} s (change with --budget); kernels: ${describeBackend(backend)}`);
 
   const r = runTraining({
     preset,

@@ -5,6 +5,7 @@ import { applyOverrides, parseOverrides } from '../train/overrides.js';
 import { PRESETS } from '../train/presets.js';
 import { runTraining } from '../train/run.js';
 import type { Backend } from '../backend/backend.js';
+import { describeBackend } from '../backend/select.js';
 import { EXIT_OK, UsageError } from './errors.js';
 
 export interface TrainCliOptions {
@@ -69,7 +70,7 @@ export const runTrainCommand = (overrideArgs: readonly string[], o: TrainCliOpti
   const res = r.right;
   const last = res.log[res.log.length - 1];
   process.stdout.write(
-    `trained ${res.log.length} steps (now at step ${res.state.step}) in ${res.trainSeconds.toFixed(1)} s on ${backend.name}` +
+    `trained ${res.log.length} steps (now at step ${res.state.step}) in ${res.trainSeconds.toFixed(1)} s on ${describeBackend(backend)}` +
       (res.stoppedByBudget ? ' (stopped by --time-budget)' : '') +
       (last ? `; last loss ${last.loss.toFixed(4)}` : '') +
       `\ncheckpoint: ${res.checkpoint}\nlog: ${o.out}/log.jsonl\n`,

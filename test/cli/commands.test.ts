@@ -39,6 +39,13 @@ describe('trm train', () => {
     expect(r.stdout).toMatch(/now at step 4/);
   });
 
+  it('says which kernels ran: the WebAssembly backend with its threads and the fused product build', () => {
+    // bin/trm.js turns on relaxed SIMD (a V8 flag in Node 20), so the product is the fma build.
+    const r = trm(['train', '--resume', ckpt, '--steps', '6', '--out', join(dir, 'run-wasm'), '--backend', 'wasm', '--threads', '2']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/now at step 6\) in [\d.]+ s on wasm \(2 threads, fma\)/);
+  });
+
   it('bad input: unknown preset, malformed key, bad value, missing resume file → one line, exit 2', () => {
     const cases: [string[], RegExp][] = [
       [['train', '--preset', 'nope', '--out', dir], /unknown preset 'nope'/],
