@@ -281,11 +281,15 @@ describe.runIf(wasmSimdSupported())('wasm backend: threads', () => {
         'setInterval(() => {}, 1000);',
       ].join('\n'),
     );
-    // The real worker, made to throw inside its job.
-    const calls = ['gemm(kern, words,', 'shared(kern, words,'];
+    // The real worker, made to throw inside its job: a part of a product fails at its first kernel
+    // call; a shared product's worker as soon as it starts (it may find no work left to do, the
+    // caller having done it all, and must still fail the product through the abort word).
+    const call = 'gemm(kern, words,';
+    const sharedStart = 'const mBlocks = Math.ceil(m / MC);';
     const fails = recordingWorker([], (src) => {
-      for (const call of calls) expect(src).toContain(call);
-      return calls.reduce((s, call) => s.replace(call, call.replace('kern', 'null')), src);
+      expect(src).toContain(call);
+      expect(src).toContain(sharedStart);
+      return src.replace(call, 'gemm(null, words,').replace(sharedStart, `if (self > 0) throw new TypeError('injected'); ${sharedStart}`);
     });
     const p = product(64, 40, 48, false, false);
     for (const [Stub, message] of [

@@ -205,6 +205,12 @@ const scratchOf = (thread: number): Scratch => {
   return { packA, packB: packA + PACK_A_BYTES, tile: packA + PACK_A_BYTES + PACK_B_BYTES };
 };
 const heapStart = (threads: number): number => SCRATCH + threads * SCRATCH_BYTES;
+/** A fresh zeroed Float32Array whose pages have all been written once (one store per 4 KiB). */
+const touched = (n: number): Float32Array => {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i += 1024) out[i] = 0;
+  return out;
+};
 /**
  * A product for all `threads` together (threads.ts gemmShared): thread t packs A into scratchOf(t),
  * and all share thread 0's B buffer. The pool sets the team size and each thread's number.
@@ -386,15 +392,23 @@ export const createWasmBackend = (options: WasmBackendOptions = {}): WasmBackend
     };
     const parts = pool !== null && batch * m * n * kk >= minSplitFlops ? 1 + pool.readyCount() : 1;
     const jobs = splitJobs(layout, parts, scratchOf, BLOCKING);
-    if (pool === null || jobs.length === 1) gemmPart(k, words, jobs[0]!);
-    else {
-      // Whole batches per thread when there are enough of them; else all threads on each block.
-      const what = (): string => `matmul m=${m} k=${kk} n=${n} transA=${transA} transB=${transB} batch=${batch}`;
-      const shared = { shared: sharedJob(layout, parts, workerTimeoutMs) };
-      pool.run(k, words, batch >= parts ? jobs : jobs.map(() => shared), what);
-      splitMatmuls++;
+    if (pool === null || jobs.length === 1) {
+      gemmPart(k, words, jobs[0]!);
+      return f32.slice(cAt >> 2, (cAt >> 2) + outLen);
     }
-    return f32.slice(cAt >> 2, (cAt >> 2) + outLen);
+    // Whole batches per thread when there are enough of them; else all threads on each block of B.
+    // Meanwhile, before it joins, the calling thread makes the result array and touches its pages,
+    // so that the page faults of a fresh multi-MiB array overlap the workers' arithmetic instead of
+    // following it (they cost ≈ 0.5 ms per MiB on some VMs).
+    const what = (): string => `matmul m=${m} k=${kk} n=${n} transA=${transA} transB=${transB} batch=${batch}`;
+    const shared = { shared: sharedJob(layout, parts, workerTimeoutMs) };
+    let out: Float32Array = new Float32Array(0);
+    pool.run(k, words, batch >= parts ? jobs : jobs.map(() => shared), what, () => {
+      out = touched(outLen);
+    });
+    splitMatmuls++;
+    out.set(f32.subarray(cAt >> 2, (cAt >> 2) + outLen));
+    return out;
   };
 
   /**

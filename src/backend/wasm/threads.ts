@@ -106,8 +106,8 @@ const SHARED_SYNC = 19;
 const SHARED_THREADS = 20;
 const SHARED_SELF = 21;
 /** Int32 words at a SharedJob's `sync`: the work-unit counter, the barrier's arrivals, its
- *  generation, and an abort flag. */
-export const SYNC_WORDS = 4;
+ *  generation, an abort flag, the packing-chunk counter and the count of chunks packed. */
+export const SYNC_WORDS = 6;
 
 /** What a thread runs: a part of a product, its share of a shared product, or a kernel call. */
 export type Job = GemmJob | { readonly shared: SharedJob } | KernelCall;
@@ -148,9 +148,11 @@ export const gemmPart = (kern: GemmKernels, words: Int32Array, job: GemmJob): vo
 /**
  * A thread's share of a product that all threads compute together, BLIS-style: for each batch and
  * each KC×NC block of B (in the order gemmPart takes them), the threads pack the block into the one
- * shared buffer (each its own run of NR-column panels), meet at a barrier, then take work units
- * (an MC-row block of A × a run of columns of the packed block) from a shared counter until none is
- * left, packing their A block into their own buffer; a second barrier ends the block. Dynamic units
+ * shared buffer (chunks of NR-column panels taken from a counter), wait until every chunk is
+ * packed, then take work units (an MC-row block of A × a run of columns of the packed block) from a
+ * shared counter until none is left, packing their A block into their own buffer; a barrier ends
+ * the block (no thread may repack B while another still reads it). A thread may join late: it
+ * finds the work done so far taken and does what is left. Dynamic units
  * balance threads that run at different speeds (another process, the engine's own threads), and B
  * is packed once, not once per thread. Every element of C is summed by the same micro-kernel over
  * the same k blocks in the same order as in one thread: bit-identical results.
@@ -165,14 +167,20 @@ export const gemmShared = (kern: GemmKernels, words: Int32Array, job: SharedJob)
   const ARRIVED = UNIT + 1;
   const GENERATION = UNIT + 2;
   const ABORT = UNIT + 3;
+  const PACK = UNIT + 4;
+  const PACKED = UNIT + 5;
+  /** NR-column panels of B per packing chunk. */
+  const PACK_CHUNK_PANELS = 8;
   const packA = packA0 + self * stride;
   const tile = tile0 + self * stride;
   const barrier = (): void => {
     const gen = Atomics.load(words, GENERATION);
     if (Atomics.add(words, ARRIVED, 1) === threads - 1) {
-      // Last to arrive: reset the counters for the next phase, then release the others.
+      // Last to arrive: reset the counters for the next block, then release the others.
       Atomics.store(words, ARRIVED, 0);
       Atomics.store(words, UNIT, 0);
+      Atomics.store(words, PACK, 0);
+      Atomics.store(words, PACKED, 0);
       Atomics.add(words, GENERATION, 1);
       Atomics.notify(words, GENERATION);
       return;
@@ -183,6 +191,16 @@ export const gemmShared = (kern: GemmKernels, words: Int32Array, job: SharedJob)
       if (spins < 2000) continue;
       if (Date.now() > deadline) throw new Error(`thread ${self} waited over ${timeoutMs} ms at a barrier`);
       Atomics.wait(words, GENERATION, gen, 1);
+    }
+  };
+  /** Waits until `chunks` chunks of the block are packed (whoever packed them). */
+  const packedAll = (chunks: number): void => {
+    const deadline = Date.now() + timeoutMs;
+    for (let spins = 0, seen = Atomics.load(words, PACKED); seen < chunks; spins++, seen = Atomics.load(words, PACKED)) {
+      if (Atomics.load(words, ABORT) !== 0) throw new Error('abandoned: another thread failed');
+      if (spins < 2000) continue;
+      if (Date.now() > deadline) throw new Error(`thread ${self} waited over ${timeoutMs} ms for B to be packed`);
+      Atomics.wait(words, PACKED, seen, 1);
     }
   };
   try {
@@ -201,13 +219,16 @@ export const gemmShared = (kern: GemmKernels, words: Int32Array, job: SharedJob)
         const runs = Math.ceil(nc / runWidth);
         for (let pc = 0; pc < k; pc += KC) {
           const kc = Math.min(KC, k - pc);
-          const q0 = Math.floor((panels * self) / threads);
-          const q1 = Math.floor((panels * (self + 1)) / threads);
-          if (q1 > q0) {
-            const j0 = q0 * NR;
-            kern.packB(bBase + pc * bP + (jc + j0) * bJ, bJ, bP, Math.min(q1 * NR, nc) - j0, kc, packB + j0 * kc * 4);
+          // Chunks of panels are taken from a counter, so a thread that comes late (the caller,
+          // allocating the result meanwhile) finds the block packed and goes on to the units.
+          const chunks = Math.ceil(panels / PACK_CHUNK_PANELS);
+          for (let c = Atomics.add(words, PACK, 1); c < chunks; c = Atomics.add(words, PACK, 1)) {
+            const j0 = c * PACK_CHUNK_PANELS * NR;
+            const j1 = Math.min(j0 + PACK_CHUNK_PANELS * NR, nc);
+            kern.packB(bBase + pc * bP + (jc + j0) * bJ, bJ, bP, j1 - j0, kc, packB + j0 * kc * 4);
+            if (Atomics.add(words, PACKED, 1) === chunks - 1) Atomics.notify(words, PACKED);
           }
-          barrier();
+          packedAll(chunks);
           let packed = -1;
           for (let u = Atomics.add(words, UNIT, 1); u < mBlocks * runs; u = Atomics.add(words, UNIT, 1)) {
             const ib = Math.floor(u / runs);
@@ -228,6 +249,7 @@ export const gemmShared = (kern: GemmKernels, words: Int32Array, job: SharedJob)
   } catch (e) {
     Atomics.store(words, ABORT, 1);
     Atomics.notify(words, GENERATION);
+    Atomics.notify(words, PACKED);
     throw e;
   }
 };
@@ -497,11 +519,12 @@ export interface WorkerPool {
   ready(): Promise<void>;
   /**
    * Runs jobs[0] on the calling thread and the others on ready workers, all at once, and returns
-   * when all are done. Jobs beyond the ready workers run on the calling thread after its own.
+   * when all are done. `meanwhile`, if given, runs on the calling thread after the workers have
+   * their jobs and before its own (in a shared product the workers start without it). Jobs beyond the ready workers run on the calling thread after its own.
    * Throws an Error naming the product (`what`) when a job failed or a worker missed its deadline,
    * after every other job has finished, so that no worker still writes into the memory.
    */
-  run(kern: KernelExports, words: Int32Array, jobs: readonly Job[], what: () => string): void;
+  run(kern: KernelExports, words: Int32Array, jobs: readonly Job[], what: () => string, meanwhile?: () => void): void;
   /** Stops and terminates every worker. */
   close(): void;
 }
@@ -555,13 +578,14 @@ export const startWorkers = (o: PoolOptions): WorkerPool => {
       });
     }));
 
-  const run = (kern: KernelExports, words: Int32Array, given: readonly Job[], what: () => string): void => {
+  const run = (kern: KernelExports, words: Int32Array, given: readonly Job[], what: () => string, meanwhile?: () => void): void => {
     const helpers = threads.filter(isReady).slice(0, given.length - 1);
     const jobs = shareAmong(given, helpers.length + 1, words);
     const seqs = helpers.map((t, i) => post(t, jobs[i + 1]!));
     const started = Date.now();
     let own: { readonly error: unknown } | null = null;
     try {
+      meanwhile?.();
       runJob(kern, words, jobs[0]!);
       for (const job of jobs.slice(helpers.length + 1)) runJob(kern, words, job);
     } catch (error) {
