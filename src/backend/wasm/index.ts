@@ -212,12 +212,12 @@ const touched = (n: number): Float32Array => {
   return out;
 };
 /**
- * A product for all `threads` together (threads.ts gemmShared): thread t packs A into scratchOf(t),
+ * A product for all the threads together (threads.ts gemmShared): thread t packs A into scratchOf(t),
  * and all share thread 0's B buffer. The pool sets the team size and each thread's number.
  */
-const sharedJob = (p: ProductLayout, threads: number, timeoutMs: number): SharedJob => {
+const sharedJob = (p: ProductLayout, timeoutMs: number): SharedJob => {
   const s = scratchOf(0);
-  return [p.table, p.batch, p.m, p.n, p.k, p.aI, p.aP, p.bJ, p.bP, p.ldc, s.packA, s.tile, SCRATCH_BYTES, s.packB, KC, MC, NC, MR, NR, SYNC, threads, 0, timeoutMs];
+  return [p.table, p.batch, p.m, p.n, p.k, p.aI, p.aP, p.bJ, p.bP, p.ldc, s.packA, s.tile, SCRATCH_BYTES, s.packB, KC, MC, NC, NR, SYNC, 0, 0, timeoutMs];
 };
 
 /**
@@ -290,8 +290,9 @@ export const createWasmBackend = (options: WasmBackendOptions = {}): WasmBackend
   if (wasmApi === undefined || !wasmSimdSupported()) {
     throw new Error('wasm: this runtime has no WebAssembly with SIMD (Node ≥ 16.4 has it)');
   }
-  const fma = options.fma ?? relaxedSimdSupported();
-  if (fma && !relaxedSimdSupported()) {
+  const relaxed = relaxedSimdSupported();
+  const fma = options.fma ?? relaxed;
+  if (fma && !relaxed) {
     throw new Error('wasm: fma needs WebAssembly relaxed SIMD, which this runtime lacks (Node 20: see enableRelaxedSimd)');
   }
   const Worker = threads > 1 ? workerFor(options, threads) : null;
@@ -401,7 +402,7 @@ export const createWasmBackend = (options: WasmBackendOptions = {}): WasmBackend
     // so that the page faults of a fresh multi-MiB array overlap the workers' arithmetic instead of
     // following it (they cost ≈ 0.5 ms per MiB on some VMs).
     const what = (): string => `matmul m=${m} k=${kk} n=${n} transA=${transA} transB=${transB} batch=${batch}`;
-    const shared = { shared: sharedJob(layout, parts, workerTimeoutMs) };
+    const shared = { shared: sharedJob(layout, workerTimeoutMs) };
     let out: Float32Array = new Float32Array(0);
     pool.run(k, words, batch >= parts ? jobs : jobs.map(() => shared), what, () => {
       out = touched(outLen);

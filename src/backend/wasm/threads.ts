@@ -80,7 +80,7 @@ export interface KernelCall {
  * One thread's share of a product computed by all threads together (`gemmShared`), as int32s. The
  * same for every thread but `self`: `table`…`ldc` as in GemmJob; `packA`, `tile`: thread 0's
  * packing buffer and edge tile, thread t's being `stride` bytes further on; `packB`: the one packed
- * block of B all threads share; KC, MC, NC, MR, NR; `sync`: the byte address of SYNC_WORDS int32s
+ * block of B all threads share; KC, MC, NC, NR; `sync`: the byte address of SYNC_WORDS int32s
  * for the counters and barrier; `threads` taking part, this one being `self`; `timeoutMs`: the
  * longest wait at a barrier before the product is abandoned.
  */
@@ -93,18 +93,17 @@ export type SharedJob = readonly [
   KC: number,
   MC: number,
   NC: number,
-  MR: number,
   NR: number,
   sync: number,
   threads: number,
   self: number,
   timeoutMs: number,
 ];
-const SHARED_LENGTH = 23;
+const SHARED_LENGTH = 22;
 /** Indices in a SharedJob of the fields the pool sets: sync (read), threads and self. */
-const SHARED_SYNC = 19;
-const SHARED_THREADS = 20;
-const SHARED_SELF = 21;
+const SHARED_SYNC = 18;
+const SHARED_THREADS = 19;
+const SHARED_SELF = 20;
 /** Int32 words at a SharedJob's `sync`: the work-unit counter, the barrier's arrivals, its
  *  generation, an abort flag, the packing-chunk counter and the count of chunks packed. */
 export const SYNC_WORDS = 6;
@@ -162,7 +161,7 @@ export const gemmPart = (kern: GemmKernels, words: Int32Array, job: GemmJob): vo
  * Self-contained: the worker's source is this function's text (see the file comment).
  */
 export const gemmShared = (kern: GemmKernels, words: Int32Array, job: SharedJob): void => {
-  const [table, count, m, n, k, aI, aP, bJ, bP, ldc, packA0, tile0, stride, packB, KC, MC, NC, MR, NR, sync, threads, self, timeoutMs] = job;
+  const [table, count, m, n, k, aI, aP, bJ, bP, ldc, packA0, tile0, stride, packB, KC, MC, NC, NR, sync, threads, self, timeoutMs] = job;
   const UNIT = sync >> 2;
   const ARRIVED = UNIT + 1;
   const GENERATION = UNIT + 2;
@@ -173,6 +172,17 @@ export const gemmShared = (kern: GemmKernels, words: Int32Array, job: SharedJob)
   const PACK_CHUNK_PANELS = 8;
   const packA = packA0 + self * stride;
   const tile = tile0 + self * stride;
+  /** Spins, then sleeps in 1 ms slices, until words[at] satisfies `done`; throws when another
+   *  thread has failed or after timeoutMs. */
+  const waitFor = (at: number, done: (value: number) => boolean, what: string): void => {
+    const deadline = Date.now() + timeoutMs;
+    for (let spins = 0, v = Atomics.load(words, at); !done(v); spins++, v = Atomics.load(words, at)) {
+      if (Atomics.load(words, ABORT) !== 0) throw new Error('abandoned: another thread failed');
+      if (spins < 2000) continue;
+      if (Date.now() > deadline) throw new Error(`thread ${self} waited over ${timeoutMs} ms ${what}`);
+      Atomics.wait(words, at, v, 1);
+    }
+  };
   const barrier = (): void => {
     const gen = Atomics.load(words, GENERATION);
     if (Atomics.add(words, ARRIVED, 1) === threads - 1) {
@@ -185,24 +195,10 @@ export const gemmShared = (kern: GemmKernels, words: Int32Array, job: SharedJob)
       Atomics.notify(words, GENERATION);
       return;
     }
-    const deadline = Date.now() + timeoutMs;
-    for (let spins = 0; Atomics.load(words, GENERATION) === gen; spins++) {
-      if (Atomics.load(words, ABORT) !== 0) throw new Error('abandoned: another thread failed');
-      if (spins < 2000) continue;
-      if (Date.now() > deadline) throw new Error(`thread ${self} waited over ${timeoutMs} ms at a barrier`);
-      Atomics.wait(words, GENERATION, gen, 1);
-    }
+    waitFor(GENERATION, (g) => g !== gen, 'at a barrier');
   };
-  /** Waits until `chunks` chunks of the block are packed (whoever packed them). */
-  const packedAll = (chunks: number): void => {
-    const deadline = Date.now() + timeoutMs;
-    for (let spins = 0, seen = Atomics.load(words, PACKED); seen < chunks; spins++, seen = Atomics.load(words, PACKED)) {
-      if (Atomics.load(words, ABORT) !== 0) throw new Error('abandoned: another thread failed');
-      if (spins < 2000) continue;
-      if (Date.now() > deadline) throw new Error(`thread ${self} waited over ${timeoutMs} ms for B to be packed`);
-      Atomics.wait(words, PACKED, seen, 1);
-    }
-  };
+  /** Waits until every chunk of the block is packed (whoever packed them). */
+  const packedAll = (chunks: number): void => waitFor(PACKED, (p) => p >= chunks, 'for B to be packed');
   try {
     const mBlocks = Math.ceil(m / MC);
     for (let t = 0; t < count; t++) {
