@@ -18,6 +18,8 @@ export interface BenchBackend {
   readonly optIn?: boolean;
   /** Also timed on the paper's Sudoku training step (minutes per step on the slow backends). */
   readonly paperStep: boolean;
+  /** Threads its products are split over, when more than one. */
+  readonly threads?: number;
 }
 
 /** The same backend under the bench's name (rows say `wasm-1thread`, not `wasm`). */
@@ -30,7 +32,7 @@ export const benchBackends = (): BenchBackend[] => [
   { name: 'reference', create: async () => reference, paperStep: false },
   ...(wasmSimdSupported()
     ? [
-        { name: 'wasm', create: async () => named('wasm', await createThreadedWasmBackend({ threads: cores() })), paperStep: true },
+        { name: 'wasm', create: async () => named('wasm', await createThreadedWasmBackend({ threads: cores() })), paperStep: true, threads: cores() },
         { name: 'wasm-1thread', create: async () => named('wasm-1thread', createWasmBackend()), paperStep: true },
       ]
     : []),

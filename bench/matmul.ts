@@ -127,3 +127,37 @@ export const benchMatmul = (
 };
 
 export const round = (x: number, digits = 3): number => Number(x.toPrecision(digits + 1));
+
+export interface BatchedMatmulResult {
+  readonly backend: string;
+  readonly m: number;
+  readonly k: number;
+  readonly n: number;
+  readonly batch: number;
+  /** Median over the timed repeats, wall clock, all `batch` products counted. */
+  readonly gflops: number;
+  readonly ms: number;
+  readonly reps: number;
+}
+
+/**
+ * GFLOP/s of `batch` independent m×k·k×n products in one call: with at least as many batches as
+ * threads a threaded backend gives each thread whole products, so nothing is shared between the
+ * threads. With batch = the thread count this is what the cores deliver running the same kernel
+ * side by side, the yardstick for one product split over them (benchMatmul).
+ */
+export const benchBatchedMatmul = (backend: Backend, m: number, k: number, n: number, batch: number, opts: TimingOptions = DEFAULT_TIMING): BatchedMatmulResult => {
+  const a = benchData(batch * m * k, 1);
+  const b = benchData(batch * k * n, 2);
+  const spec: MatmulSpec = {
+    m,
+    k,
+    n,
+    transA: false,
+    transB: false,
+    aOffsets: Array.from({ length: batch }, (_, i) => i * m * k),
+    bOffsets: Array.from({ length: batch }, (_, i) => i * k * n),
+  };
+  const t = time(() => backend.matmul(a, b, spec), opts);
+  return { backend: backend.name, m, k, n, batch, gflops: round((2 * batch * m * k * n) / t.ms / 1e6), ms: round(t.ms), reps: t.reps };
+};

@@ -6,7 +6,10 @@
  * (bench/train_step.ts). Every backend is measured in the same run on the same data, so the ratios
  * printed are like for like. With --json, stdout is one JSON object:
  *   {"machine": {...}, "matmul": [{"backend","m","k","n","transpose","gflops","cpu_gflops","ms","reps"}],
+ *    "matmul_batched": [{"backend","m","k","n","batch","gflops","ms","reps"}],
  *    "train_step": [{"backend","config","batch","ms","peak_rss_mb"}]}
+ * `matmul_batched` (threaded backends, sizes ≥ 256): one whole product per thread in one call, the
+ * yardstick for a product split over the same threads (what the cores give side by side now).
  */
 import { generateSudokuSet, BOXES } from '../src/data/sudoku.js';
 import { generateMazes } from '../src/data/maze.js';
@@ -17,11 +20,13 @@ import { fileURLToPath } from 'node:url';
 import type { Backend } from '../src/backend/backend.js';
 import { type BenchBackend, benchBackends, cores } from './backends.js';
 import {
+  type BatchedMatmulResult,
   DEFAULT_TIMING,
   type MatmulResult,
   QUICK_TIMING,
   TRANSPOSES,
   type Transpose,
+  benchBatchedMatmul,
   benchMatmul,
   round,
 } from './matmul.js';
@@ -130,6 +135,7 @@ export const main = async (argv: readonly string[]): Promise<void> => {
   const before = machine();
 
   const matmul: MatmulResult[] = [];
+  const matmulBatched: BatchedMatmulResult[] = [];
   const trainStep: TrainStepResult[] = [];
   if (!args.json) {
     process.stdout.write(`node ${String(before.node)}, ${String(before.cpus)} cpus (${String(before.cpu_model)}), load ${String(before.loadavg_1m)}\n`);
@@ -151,6 +157,15 @@ export const main = async (argv: readonly string[]): Promise<void> => {
         }
       }
     }
+    // The yardstick for the split products: one whole product per thread, side by side.
+    for (const [i, b] of chosen.entries()) {
+      if ((b.threads ?? 1) < 2) continue;
+      for (const s of sizes.filter((x) => x >= 256)) {
+        const r = benchBatchedMatmul(backends[i]!, s, s, s, b.threads!, timing);
+        matmulBatched.push(r);
+        if (!args.json) process.stdout.write(`${`${s}³ ×${r.batch}`.padEnd(12)}${'batched'.padEnd(10)}${r.gflops.toFixed(2).padStart(20)}   (${b.name}: one product per thread)\n`);
+      }
+    }
   } finally {
     for (const be of backends) be.close();
   }
@@ -165,7 +180,7 @@ export const main = async (argv: readonly string[]): Promise<void> => {
   }
   const data = benchData(args.quick);
   if (args.json) {
-    const out = { machine: { ...before, loadavg_1m_after: machine().loadavg_1m }, matmul, train_step: trainStep, data };
+    const out = { machine: { ...before, loadavg_1m_after: machine().loadavg_1m }, matmul, matmul_batched: matmulBatched, train_step: trainStep, data };
     process.stdout.write(`${JSON.stringify(out)}\n`);
     return;
   }

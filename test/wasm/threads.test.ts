@@ -184,9 +184,31 @@ describe.runIf(wasmSimdSupported())('wasm backend: threads', () => {
       }
     }
     // Fewer batches than threads, each past MC, KC and NC: the threads share every block of each
-    // batch (2 batches × 2 column blocks × 3 depth blocks, a barrier pair each).
+    // batch (2 batches × 2 column blocks × 3 depth blocks, the blocks going by turns into two
+    // buffers of B).
     for (const [transA, transB] of forms) {
       expect(compare(one, three, product(MC + 5, 2 * KC + 3, NC + 2 * NR + 1, transA, transB, 2))).toBe(true);
+    }
+  });
+
+  it('keeps the summation order and the buffers of B when one thread of a shared product lags far behind', async () => {
+    // The worker sleeps 2 ms before each of its units, so the calling thread runs ahead into later
+    // blocks: its units must wait for the lagging unit of the previous k block (same C tile), and
+    // it must not repack a buffer of B that the lagging unit still reads.
+    const marker = 'const packB = q === 0 ? packB0 : packB1;';
+    const lagging = recordingWorker([], (src) => {
+      expect(src).toContain(marker);
+      return src.replace(marker, `${marker} if (self > 0) Atomics.wait(words, ABORT, 0, 2);`);
+    });
+    const be = createWasmBackend({ threads: 2, Worker: lagging, minSplitFlops: 0 });
+    try {
+      await be.ready();
+      expect(be.stats().threadsReady).toBe(2);
+      for (const [transA, transB] of forms.slice(0, 2)) {
+        expect(compare(one, be, product(2 * MC + 3, 3 * KC + 5, NC + 2 * NR + 1, transA, transB))).toBe(true);
+      }
+    } finally {
+      be.close();
     }
   });
 

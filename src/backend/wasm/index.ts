@@ -56,7 +56,7 @@ import type { Backend, BinaryOp, MatmulSpec, ReduceOp, UnaryOp } from '../backen
 import { reference } from '../reference.js';
 import { withSharedMemory } from './asm.js';
 import { CONST_BYTES, CONSTS, type ElementwiseOp, type KernelExports, MR, NR, UNARY_OPS, type WasmUnaryOp, kernelModuleBytes } from './kernels.js';
-import { type KernelCall, type ProductLayout, type Scratch, type SharedJob, SYNC_WORDS, type WorkerConstructor, type WorkerPool, gemmPart, splitJobs, startWorkers } from './threads.js';
+import { type KernelCall, type ProductLayout, type Scratch, type SharedJob, SYNC as SYNC_AT, SYNC_WORDS, type WorkerConstructor, type WorkerPool, gemmPart, splitJobs, startWorkers } from './threads.js';
 
 /** Cache blocking of the product: a KC×NC block of B and an MC×KC block of A are packed at a time. */
 export const KC = 256;
@@ -194,7 +194,7 @@ const align16 = (bytes: number): number => (bytes + 15) & ~15;
  * edge tile (thread 0 is the calling one), then the heap: the operands of the call at hand.
  */
 const roundUp = (x: number, r: number): number => Math.ceil(x / r) * r;
-/** The shared products' counters and barrier (SYNC_WORDS int32s), then the scratch. */
+/** The shared products' counters (SYNC_WORDS int32s), then the scratch. */
 const SYNC = align16(CONSTS + CONST_BYTES);
 const SCRATCH = SYNC + align16(SYNC_WORDS * 4);
 const PACK_A_BYTES = align16(roundUp(MC, MR) * KC * 4);
@@ -213,12 +213,19 @@ const touched = (n: number): Float32Array => {
 };
 /**
  * A product for all the threads together (threads.ts gemmShared): thread t packs A into scratchOf(t),
- * and all share thread 0's B buffer. The pool sets the team size and each thread's number.
+ * and blocks of B go by turns into thread 0's and thread 1's B buffers. `flags` has room for
+ * `flagCount` int32s. The pool sets the team size and each thread's number.
  */
-const sharedJob = (p: ProductLayout, timeoutMs: number): SharedJob => {
+const sharedJob = (p: ProductLayout, flags: number, flagCount: number, timeoutMs: number): SharedJob => {
   const s = scratchOf(0);
-  return [p.table, p.batch, p.m, p.n, p.k, p.aI, p.aP, p.bJ, p.bP, p.ldc, s.packA, s.tile, SCRATCH_BYTES, s.packB, KC, MC, NC, NR, SYNC, 0, 0, timeoutMs];
+  return [p.table, p.batch, p.m, p.n, p.k, p.aI, p.aP, p.bJ, p.bP, p.ldc, s.packA, s.tile, SCRATCH_BYTES, s.packB, scratchOf(1).packB, KC, MC, NC, NR, SYNC, flags, flagCount, 0, 0, timeoutMs];
 };
+/**
+ * The most work units a block of a shared product has for a team of up to `threads`: gemmShared
+ * cuts mBlocks = ⌈m/MC⌉ row blocks, and columns into at most ⌈4·threads/mBlocks⌉ runs when
+ * mBlocks < 4·threads.
+ */
+const maxUnits = (m: number, threads: number): number => Math.ceil(m / MC) + 4 * threads;
 
 /**
  * Strips leading size-1 axes of `s` and tells whether the rest is a suffix of `out`: then an
@@ -366,10 +373,14 @@ export const createWasmBackend = (options: WasmBackendOptions = {}): WasmBackend
     const bAt = aAt + align16(a.length * 4);
     const cAt = bAt + align16(b.length * 4);
     const tableAt = cAt + align16(outLen * 4);
-    const f32 = reserve('matmul', tableAt + batch * 12 - HEAP);
+    const parts = pool !== null && batch * m * n * kk >= minSplitFlops ? 1 + pool.readyCount() : 1;
+    // Fewer batches than threads: all threads share each block (gemmShared), with a flag per unit.
+    const shared = parts > 1 && batch < parts;
+    const flagsAt = tableAt + align16(batch * 12);
+    const flagCount = shared ? maxUnits(m, parts) : 0;
+    const f32 = reserve('matmul', flagsAt + flagCount * 4 - HEAP);
     if (f32 === null) return delegate('matmul', 'size', run);
     count(wasmCalls, 'matmul');
-    f32.set(a, aAt >> 2);
     f32.set(b, bAt >> 2);
     // Where each batch's A, B and C start, for gemmPart (which every thread runs).
     if (words.buffer !== f32.buffer) words = new Int32Array(f32.buffer);
@@ -391,22 +402,34 @@ export const createWasmBackend = (options: WasmBackendOptions = {}): WasmBackend
       bP: (transB ? 1 : n) * 4,
       ldc: n * 4,
     };
-    const parts = pool !== null && batch * m * n * kk >= minSplitFlops ? 1 + pool.readyCount() : 1;
     const jobs = splitJobs(layout, parts, scratchOf, BLOCKING);
     if (pool === null || jobs.length === 1) {
+      f32.set(a, aAt >> 2);
       gemmPart(k, words, jobs[0]!);
       return f32.slice(cAt >> 2, (cAt >> 2) + outLen);
     }
     // Whole batches per thread when there are enough of them; else all threads on each block of B.
-    // Meanwhile, before it joins, the calling thread makes the result array and touches its pages,
-    // so that the page faults of a fresh multi-MiB array overlap the workers' arithmetic instead of
-    // following it (they cost ≈ 0.5 ms per MiB on some VMs).
+    // A shared product's workers start on B as soon as they have their jobs; meanwhile the calling
+    // thread copies A in (they wait for it before their first unit), then makes the result array
+    // and touches its pages, so that the page faults of a fresh multi-MiB array overlap the
+    // workers' arithmetic instead of following it (they cost ≈ 0.5 ms per MiB on some VMs).
     const what = (): string => `matmul m=${m} k=${kk} n=${n} transA=${transA} transB=${transB} batch=${batch}`;
-    const shared = { shared: sharedJob(layout, workerTimeoutMs) };
     let out: Float32Array = new Float32Array(0);
-    pool.run(k, words, batch >= parts ? jobs : jobs.map(() => shared), what, () => {
-      out = touched(outLen);
-    });
+    if (shared) {
+      const job = { shared: sharedJob(layout, flagsAt, flagCount, workerTimeoutMs) };
+      const aReady = (SYNC >> 2) + SYNC_AT.A_READY;
+      pool.run(k, words, jobs.map(() => job), what, () => {
+        f32.set(a, aAt >> 2);
+        Atomics.store(words, aReady, 1);
+        Atomics.notify(words, aReady);
+        out = touched(outLen);
+      });
+    } else {
+      f32.set(a, aAt >> 2);
+      pool.run(k, words, jobs, what, () => {
+        out = touched(outLen);
+      });
+    }
     splitMatmuls++;
     out.set(f32.subarray(cAt >> 2, (cAt >> 2) + outLen));
     return out;

@@ -9,10 +9,11 @@
  * - `splitJobs` cuts a product into one part per thread: whole batches, or rows of C at multiples
  *   of MR or columns at multiples of NR. The backend uses these parts when there are at least as
  *   many batches as threads; otherwise every thread runs `gemmShared` on the whole product: the
- *   threads pack each block of B together into one buffer, then take (row block × column run)
- *   units from a shared counter, with a barrier around each block (BLIS-style, dynamically
- *   balanced). Either way the tiles are those of the undivided product, and every element of C is
- *   summed by the same kernel in the same k-blocking order: bit-identical whatever the thread count.
+ *   threads pack each block of B together (two buffers, used by turns), and take (row block ×
+ *   column run) units from a shared counter, a unit waiting only for what it reads or adds to
+ *   (BLIS-style, dynamically balanced, no barrier). Either way the tiles are those of the
+ *   undivided product, and every element of C is summed by the same kernel in the same k-blocking
+ *   order: bit-identical whatever the thread count.
  * - `startWorkers` starts the workers. Each has a small control block (an Int32Array on a
  *   SharedArrayBuffer): the caller writes a job's arguments, bumps SEQ and notifies; the worker,
  *   parked in Atomics.wait on SEQ, runs the job, stores SEQ into DONE and notifies; the caller waits
@@ -79,34 +80,47 @@ export interface KernelCall {
 /**
  * One thread's share of a product computed by all threads together (`gemmShared`), as int32s. The
  * same for every thread but `self`: `table`…`ldc` as in GemmJob; `packA`, `tile`: thread 0's
- * packing buffer and edge tile, thread t's being `stride` bytes further on; `packB`: the one packed
- * block of B all threads share; KC, MC, NC, NR; `sync`: the byte address of SYNC_WORDS int32s
- * for the counters and barrier; `threads` taking part, this one being `self`; `timeoutMs`: the
- * longest wait at a barrier before the product is abandoned.
+ * packing buffer and edge tile, thread t's being `stride` bytes further on; `packB0`, `packB1`: the
+ * two buffers that blocks of B are packed into by turns (block i into the buffer i mod 2); KC, MC,
+ * NC, NR; `sync`: the byte address of SYNC_WORDS int32s (see SYNC); `flags`: the byte address of
+ * `flagCount` int32s, one per work unit of a block; `threads` taking part, this one being `self`;
+ * `timeoutMs`: the longest wait for another thread before the product is abandoned.
  */
 export type SharedJob = readonly [
   ...ProductFields,
   packA: number,
   tile: number,
   stride: number,
-  packB: number,
+  packB0: number,
+  packB1: number,
   KC: number,
   MC: number,
   NC: number,
   NR: number,
   sync: number,
+  flags: number,
+  flagCount: number,
   threads: number,
   self: number,
   timeoutMs: number,
 ];
-const SHARED_LENGTH = 22;
-/** Indices in a SharedJob of the fields the pool sets: sync (read), threads and self. */
-const SHARED_SYNC = 18;
-const SHARED_THREADS = 19;
-const SHARED_SELF = 20;
-/** Int32 words at a SharedJob's `sync`: the work-unit counter, the barrier's arrivals, its
- *  generation, an abort flag, the packing-chunk counter and the count of chunks packed. */
-export const SYNC_WORDS = 6;
+const SHARED_LENGTH = 25;
+/** Indices in a SharedJob of the fields the pool reads (sync, flags, flagCount) and sets (threads, self). */
+const SHARED_SYNC = 19;
+const SHARED_FLAGS = 20;
+const SHARED_FLAG_COUNT = 21;
+const SHARED_THREADS = 22;
+const SHARED_SELF = 23;
+/**
+ * The int32 words at a SharedJob's `sync` (gemmShared, being self-contained, spells these numbers
+ * out again): UNIT, the next work unit to take (numbered across the whole product); ABORT, set by a
+ * thread that failed; A_READY, set by the caller once op(A) is in memory (it copies A after the
+ * workers started packing B); and per buffer parity q: TAKEN_q, the chunks of B taken for packing,
+ * PACKED_q, the chunks packed, and DONE_q, the units finished (each counted over all the blocks
+ * packed into buffer q so far: they only grow).
+ */
+export const SYNC = { UNIT: 0, ABORT: 1, A_READY: 2, TAKEN: 3, PACKED: 5, DONE: 7 } as const;
+export const SYNC_WORDS = 9;
 
 /** What a thread runs: a part of a product, its share of a shared product, or a kernel call. */
 export type Job = GemmJob | { readonly shared: SharedJob } | KernelCall;
@@ -145,29 +159,39 @@ export const gemmPart = (kern: GemmKernels, words: Int32Array, job: GemmJob): vo
 };
 
 /**
- * A thread's share of a product that all threads compute together, BLIS-style: for each batch and
- * each KC×NC block of B (in the order gemmPart takes them), the threads pack the block into the one
- * shared buffer (chunks of NR-column panels taken from a counter), wait until every chunk is
- * packed, then take work units (an MC-row block of A × a run of columns of the packed block) from a
- * shared counter until none is left, packing their A block into their own buffer; a barrier ends
- * the block (no thread may repack B while another still reads it). A thread may join late: it
- * finds the work done so far taken and does what is left. Dynamic units
- * balance threads that run at different speeds (another process, the engine's own threads), and B
- * is packed once, not once per thread. Every element of C is summed by the same micro-kernel over
- * the same k blocks in the same order as in one thread: bit-identical results.
+ * A thread's share of a product that all threads compute together, BLIS-style but without
+ * barriers. The product is a sequence of blocks (for each batch, each NC-column block, each KC-deep
+ * block: the order gemmPart takes them); block i's B is packed into buffer i mod 2, and each block
+ * is cut into work units (an MC-row block of A × a run of columns). Threads take units from one
+ * counter across the whole product, and for each unit:
+ * 1. on a thread's first unit of a block, it helps pack that block of B (chunks of NR-column panels
+ *    taken from a counter), after waiting until every unit of the block two back (the last one to
+ *    use the same buffer) is done, then waits until the block is packed. So the next block is
+ *    packed by the threads that have run out of units of this one while the others finish theirs;
+ * 2. a unit that adds to C (not the first k block) waits until the same unit of the previous block
+ *    is done: every element of C is then summed by the same micro-kernel over the same k blocks in
+ *    the same order as in one thread (bit-identical results);
+ * 3. it packs its A block into its own buffer (after the caller said A is there) and computes.
+ * Every wait is for a unit or a packing chunk taken before its own, so the work always progresses;
+ * a thread may join late (the caller, copying A and making the result meanwhile): it finds what is
+ * left. Dynamic units balance threads that run at different speeds (another process, the engine's
+ * own threads), and each block of B is packed once, not once per thread.
  *
- * A thread that fails sets the abort word, so that the others leave their barrier with an error
- * instead of waiting; a barrier not reached within timeoutMs aborts the product too.
+ * A thread that fails sets the abort word, so that the others stop waiting with an error; a wait
+ * longer than timeoutMs aborts the product too.
  * Self-contained: the worker's source is this function's text (see the file comment).
  */
 export const gemmShared = (kern: GemmKernels, words: Int32Array, job: SharedJob): void => {
-  const [table, count, m, n, k, aI, aP, bJ, bP, ldc, packA0, tile0, stride, packB, KC, MC, NC, NR, sync, threads, self, timeoutMs] = job;
+  const [table, count, m, n, k, aI, aP, bJ, bP, ldc, packA0, tile0, stride, packB0, packB1, KC, MC, NC, NR, sync, flags, flagCount, threads, self, timeoutMs] =
+    job;
+  // The words of SYNC (threads.ts), by index.
   const UNIT = sync >> 2;
-  const ARRIVED = UNIT + 1;
-  const GENERATION = UNIT + 2;
-  const ABORT = UNIT + 3;
-  const PACK = UNIT + 4;
+  const ABORT = UNIT + 1;
+  const A_READY = UNIT + 2;
+  const TAKEN = UNIT + 3;
   const PACKED = UNIT + 5;
+  const DONE = UNIT + 7;
+  const FLAGS = flags >> 2;
   /** NR-column panels of B per packing chunk. */
   const PACK_CHUNK_PANELS = 8;
   const packA = packA0 + self * stride;
@@ -183,29 +207,18 @@ export const gemmShared = (kern: GemmKernels, words: Int32Array, job: SharedJob)
       Atomics.wait(words, at, v, 1);
     }
   };
-  const barrier = (): void => {
-    const gen = Atomics.load(words, GENERATION);
-    if (Atomics.add(words, ARRIVED, 1) === threads - 1) {
-      // Last to arrive: reset the counters for the next block, then release the others.
-      Atomics.store(words, ARRIVED, 0);
-      Atomics.store(words, UNIT, 0);
-      Atomics.store(words, PACK, 0);
-      Atomics.store(words, PACKED, 0);
-      Atomics.add(words, GENERATION, 1);
-      Atomics.notify(words, GENERATION);
-      return;
-    }
-    waitFor(GENERATION, (g) => g !== gen, 'at a barrier');
-  };
-  /** Waits until every chunk of the block is packed (whoever packed them). */
-  const packedAll = (chunks: number): void => waitFor(PACKED, (p) => p >= chunks, 'for B to be packed');
   try {
     const mBlocks = Math.ceil(m / MC);
+    // The blocks, in order: [aBase, bBase, cBase, jc, nc, pc, kc, runs, runWidth, first unit,
+    // chunks, chunks and units of the earlier blocks of the same buffer].
+    const blocks: number[][] = [];
+    const before = [
+      [0, 0],
+      [0, 0],
+    ];
+    let units = 0;
     for (let t = 0; t < count; t++) {
       const at = (table >> 2) + 3 * t;
-      const aBase = words[at]!;
-      const bBase = words[at + 1]!;
-      const cBase = words[at + 2]!;
       for (let jc = 0; jc < n; jc += NC) {
         const nc = Math.min(NC, n - jc);
         const panels = Math.ceil(nc / NR);
@@ -213,39 +226,64 @@ export const gemmShared = (kern: GemmKernels, words: Int32Array, job: SharedJob)
         const colRuns = mBlocks >= 4 * threads ? 1 : Math.min(panels, Math.ceil((4 * threads) / mBlocks));
         const runWidth = Math.ceil(panels / colRuns) * NR;
         const runs = Math.ceil(nc / runWidth);
+        if (mBlocks * runs > flagCount) throw new Error(`${mBlocks * runs} units per block, flags for ${flagCount}`);
         for (let pc = 0; pc < k; pc += KC) {
-          const kc = Math.min(KC, k - pc);
-          // Chunks of panels are taken from a counter, so a thread that comes late (the caller,
-          // allocating the result meanwhile) finds the block packed and goes on to the units.
+          const q = before[blocks.length & 1]!;
           const chunks = Math.ceil(panels / PACK_CHUNK_PANELS);
-          for (let c = Atomics.add(words, PACK, 1); c < chunks; c = Atomics.add(words, PACK, 1)) {
-            const j0 = c * PACK_CHUNK_PANELS * NR;
-            const j1 = Math.min(j0 + PACK_CHUNK_PANELS * NR, nc);
-            kern.packB(bBase + pc * bP + (jc + j0) * bJ, bJ, bP, j1 - j0, kc, packB + j0 * kc * 4);
-            if (Atomics.add(words, PACKED, 1) === chunks - 1) Atomics.notify(words, PACKED);
-          }
-          packedAll(chunks);
-          let packed = -1;
-          for (let u = Atomics.add(words, UNIT, 1); u < mBlocks * runs; u = Atomics.add(words, UNIT, 1)) {
-            const ib = Math.floor(u / runs);
-            const j0 = (u - ib * runs) * runWidth;
-            const ic = ib * MC;
-            const mc = Math.min(MC, m - ic);
-            if (ib !== packed) {
-              kern.packA(aBase + ic * aI + pc * aP, aI, aP, mc, kc, packA);
-              packed = ib;
-            }
-            const ncs = Math.min(runWidth, nc - j0);
-            kern.macro(packA, packB + j0 * kc * 4, cBase + ic * ldc + (jc + j0) * 4, mc, ncs, kc, ldc, pc > 0 ? 1 : 0, tile);
-          }
-          barrier();
+          blocks.push([words[at]!, words[at + 1]!, words[at + 2]!, jc, nc, pc, Math.min(KC, k - pc), runs, runWidth, units, chunks, q[0]!, q[1]!]);
+          q[0]! += chunks;
+          q[1]! += mBlocks * runs;
+          units += mBlocks * runs;
         }
       }
     }
+    let i = 0;
+    let prepared = -1;
+    let aReady = false;
+    let packedA = -1;
+    for (let g = Atomics.add(words, UNIT, 1); g < units; g = Atomics.add(words, UNIT, 1)) {
+      while (i + 1 < blocks.length && blocks[i + 1]![9]! <= g) i++;
+      const [aBase, bBase, cBase, jc, nc, pc, kc, runs, runWidth, first, chunks, chunksBefore, unitsBefore] = blocks[i]!;
+      const q = i & 1;
+      const packB = q === 0 ? packB0 : packB1;
+      if (prepared !== i) {
+        // The buffer is free once every unit of the blocks packed into it before is done.
+        waitFor(DONE + q, (d) => d >= unitsBefore!, `for block ${i - 2} to be done`);
+        for (let v = Atomics.load(words, TAKEN + q); v - chunksBefore! < chunks!; v = Atomics.load(words, TAKEN + q)) {
+          if (Atomics.compareExchange(words, TAKEN + q, v, v + 1) !== v) continue;
+          const j0 = (v - chunksBefore!) * PACK_CHUNK_PANELS * NR;
+          const j1 = Math.min(j0 + PACK_CHUNK_PANELS * NR, nc!);
+          kern.packB(bBase! + pc! * bP + (jc! + j0) * bJ, bJ, bP, j1 - j0, kc!, packB + j0 * kc! * 4);
+          if (Atomics.add(words, PACKED + q, 1) === chunksBefore! + chunks! - 1) Atomics.notify(words, PACKED + q);
+        }
+        waitFor(PACKED + q, (p) => p >= chunksBefore! + chunks!, `for block ${i} of B to be packed`);
+        prepared = i;
+      }
+      const u = g - first!;
+      const ib = Math.floor(u / runs!);
+      const j0 = (u - ib * runs!) * runWidth!;
+      const ic = ib * MC;
+      const mc = Math.min(MC, m - ic);
+      if (pc! > 0) waitFor(FLAGS + u, (f) => f >= i, `for unit ${u} of block ${i - 1}`);
+      if (packedA !== i * mBlocks + ib) {
+        if (!aReady) waitFor(A_READY, (r) => r !== 0, 'for A');
+        aReady = true;
+        kern.packA(aBase! + ic * aI + pc! * aP, aI, aP, mc, kc!, packA);
+        packedA = i * mBlocks + ib;
+      }
+      kern.macro(packA, packB + j0 * kc! * 4, cBase! + ic * ldc + (jc! + j0) * 4, mc, Math.min(runWidth!, nc! - j0), kc!, ldc, pc! > 0 ? 1 : 0, tile);
+      // Unit u's flag holds the latest block done + 1 (a later batch or column block's first unit
+      // may finish before an earlier block's: keep the larger).
+      for (let f = Atomics.load(words, FLAGS + u); f < i + 1; f = Atomics.load(words, FLAGS + u)) {
+        if (Atomics.compareExchange(words, FLAGS + u, f, i + 1) === f) break;
+      }
+      Atomics.notify(words, FLAGS + u);
+      Atomics.add(words, DONE + q, 1);
+      Atomics.notify(words, DONE + q);
+    }
   } catch (e) {
     Atomics.store(words, ABORT, 1);
-    Atomics.notify(words, GENERATION);
-    Atomics.notify(words, PACKED);
+    Atomics.notify(words, A_READY);
     throw e;
   }
 };
@@ -490,16 +528,17 @@ const finish = (t: Thread, i: number, seq: number, deadline: number, timeoutMs: 
 
 /**
  * Shared-product jobs (one per thread wanted, all the same) take part as a team: the team is made
- * for the `threads` there are, numbered, so that no barrier waits for a thread that never comes
- * (fewer workers may be ready than when the jobs were made); and its sync words are reset. Other
- * jobs are returned as they are.
+ * for the `threads` there are, numbered (fewer workers may be ready than when the jobs were made;
+ * the units are cut for the team); and its sync words and unit flags are reset. Other jobs are
+ * returned as they are.
  */
 const shareAmong = (jobs: readonly Job[], threads: number, words: Int32Array): readonly Job[] => {
   const first = jobs[0]!;
   if (!('shared' in first)) return jobs;
-  // All but the barrier's generation, which only ever grows (a waiter compares it with its own).
-  const SYNC = first.shared[SHARED_SYNC] >> 2;
-  for (let i = 0; i < SYNC_WORDS; i++) if (i !== 2) Atomics.store(words, SYNC + i, 0);
+  const sync = first.shared[SHARED_SYNC] >> 2;
+  const flags = first.shared[SHARED_FLAGS] >> 2;
+  for (let i = 0; i < SYNC_WORDS; i++) Atomics.store(words, sync + i, 0);
+  for (let i = 0; i < first.shared[SHARED_FLAG_COUNT]; i++) Atomics.store(words, flags + i, 0);
   return Array.from({ length: threads }, (_, self) => {
     const j = [...first.shared];
     j[SHARED_THREADS] = threads;
