@@ -34,7 +34,12 @@ export interface TimingOptions {
   readonly maxReps: number;
 }
 
-export const DEFAULT_TIMING: TimingOptions = { warmupMs: 100, minTimeMs: 400, minReps: 3, maxReps: 50 };
+/**
+ * 1.5 s of samples per product: this kind of VM changes speed every few hundred milliseconds (the
+ * same one-thread 512³ product, 250 ms medians over 8 s: 27–40 GFLOP/s), so a shorter window
+ * reports whichever spell it fell in.
+ */
+export const DEFAULT_TIMING: TimingOptions = { warmupMs: 100, minTimeMs: 1500, minReps: 3, maxReps: 400 };
 export const QUICK_TIMING: TimingOptions = { warmupMs: 30, minTimeMs: 100, minReps: 3, maxReps: 20 };
 
 /** Deterministic uniform(−1, 1) float32 data (a 32-bit LCG; no Math.random). */
