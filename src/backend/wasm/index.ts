@@ -222,10 +222,10 @@ const sharedJob = (p: ProductLayout, flags: number, flagCount: number, timeoutMs
 };
 /**
  * The most work units a block of a shared product has for a team of up to `threads`: gemmShared
- * cuts mBlocks = ⌈m/MC⌉ row blocks, and columns into at most ⌈4·threads/mBlocks⌉ runs when
- * mBlocks < 4·threads.
+ * cuts mBlocks = ⌈m/MC⌉ row blocks, and columns into at most ⌈16·threads/mBlocks⌉ runs when
+ * mBlocks < 16·threads (its UNITS_PER_THREAD; it throws if the flags are too few).
  */
-const maxUnits = (m: number, threads: number): number => Math.ceil(m / MC) + 4 * threads;
+const maxUnits = (m: number, threads: number): number => Math.ceil(m / MC) + 16 * threads;
 
 /**
  * Strips leading size-1 axes of `s` and tells whether the rest is a suffix of `out`: then an
