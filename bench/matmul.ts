@@ -148,8 +148,8 @@ export interface BatchedMatmulResult {
 /**
  * GFLOP/s of `batch` independent m×k·k×n products in one call: with at least as many batches as
  * threads a threaded backend gives each thread whole products, so nothing is shared between the
- * threads. With batch = the thread count this is what the cores deliver running the same kernel
- * side by side, the yardstick for one product split over them (benchMatmul).
+ * threads. With batch = the thread count this is the simple way to use the threads (each runs the
+ * one-thread product), to compare one product split over them (benchMatmul) with.
  */
 export const benchBatchedMatmul = (backend: Backend, m: number, k: number, n: number, batch: number, opts: TimingOptions = DEFAULT_TIMING): BatchedMatmulResult => {
   const a = benchData(batch * m * k, 1);

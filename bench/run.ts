@@ -9,7 +9,7 @@
  *    "matmul_batched": [{"backend","m","k","n","batch","gflops","ms","reps"}],
  *    "train_step": [{"backend","config","batch","ms","peak_rss_mb"}]}
  * `matmul_batched` (threaded backends, sizes ≥ 256): one whole product per thread in one call, the
- * yardstick for a product split over the same threads (what the cores give side by side now).
+ * simple way to use the threads, to compare a product split over them with (same run, same minute).
  */
 import { generateSudokuSet, BOXES } from '../src/data/sudoku.js';
 import { generateMazes } from '../src/data/maze.js';
@@ -157,7 +157,7 @@ export const main = async (argv: readonly string[]): Promise<void> => {
         }
       }
     }
-    // The yardstick for the split products: one whole product per thread, side by side.
+    // What the split products are compared with: one whole product per thread, side by side.
     for (const [i, b] of chosen.entries()) {
       if ((b.threads ?? 1) < 2) continue;
       for (const s of sizes.filter((x) => x >= 256)) {
