@@ -11,7 +11,8 @@ import { Fn, assemble, withSharedMemory } from '../../src/backend/wasm/asm.js';
 import { KC, MC, NC, type WasmBackend, createThreadedWasmBackend, createWasmBackend, relaxedSimdSupported, wasmSimdSupported } from '../../src/backend/wasm/index.js';
 import { enableRelaxedSimd } from '../../src/backend/wasm/relaxed-simd.js';
 import { MR, NR, kernelModuleBytes } from '../../src/backend/wasm/kernels.js';
-import { LAYOUT, type WorkerConstructor } from '../../src/backend/wasm/threads.js';
+import { type KernelExports } from '../../src/backend/wasm/kernels.js';
+import { LAYOUT, SYNC, type SharedJob, type WorkerConstructor, startWorkers } from '../../src/backend/wasm/threads.js';
 import { uniform as randF32 } from './data.js';
 
 
@@ -209,6 +210,34 @@ describe.runIf(wasmSimdSupported())('wasm backend: threads', () => {
       }
     } finally {
       be.close();
+    }
+  });
+
+  it('releases the workers of a shared product at once when the calling thread fails before its share', async () => {
+    // The pool alone, on a 64×64·64×64 product laid out by hand (byte addresses in a 4 MiB memory).
+    const api = (globalThis as unknown as { WebAssembly: { Module: new (b: Uint8Array) => object; Instance: new (m: object, i: object) => { exports: unknown }; Memory: new (d: object) => { buffer: SharedArrayBuffer } } }).WebAssembly;
+    const module = new api.Module(withSharedMemory(kernelModuleBytes(), 1000));
+    const memory = new api.Memory({ initial: 64, maximum: 1000, shared: true });
+    const kern = new api.Instance(module, { env: { memory } }).exports as KernelExports;
+    const words = new Int32Array(memory.buffer);
+    const [sync, flags, table, A, B, C] = [0x100000, 0x100100, 0x100200, 0x101000, 0x105000, 0x109000];
+    words.set([A, B, C], table >> 2);
+    const n = 64;
+    // table, count, m, n, k, aI, aP, bJ, bP, ldc, packA, tile, stride, packB0, packB1, KC, MC, NC, NR, sync, flags, flagCount, threads, self, timeoutMs
+    const job = [table, 1, n, n, n, n * 4, 4, 4, n * 4, n * 4, 0x120000, 0x160000, 0x60000, 0x200000, 0x280000, KC, MC, NC, NR, sync, flags, 64, 0, 0, 60_000] as unknown as SharedJob;
+    const pool = startWorkers({ Worker: Worker as WorkerConstructor, workers: 1, module, memory, timeoutMs: 60_000, startupMs: 10_000 });
+    try {
+      await pool.ready();
+      expect(pool.readyCount()).toBe(1);
+      // Without the abort word the worker would wait for A for 60 s, past this test's timeout.
+      const failing = (): void => {
+        throw new RangeError('Array buffer allocation failed');
+      };
+      expect(() => pool.run(kern, words, [{ shared: job }, { shared: job }], () => 'the product', failing)).toThrow(/^wasm: the product: Array buffer allocation failed$/);
+      // The pool is still usable, and the same job runs when A is declared present.
+      pool.run(kern, words, [{ shared: job }, { shared: job }], () => 'the product', () => Atomics.store(words, (sync >> 2) + SYNC.A_READY, 1));
+    } finally {
+      pool.close();
     }
   });
 

@@ -119,6 +119,8 @@ const SHARED_SELF = 23;
  * PACKED_q, the chunks packed, and DONE_q, the units finished (each counted over all the blocks
  * packed into buffer q so far: they only grow).
  */
+/** What gemmShared throws when another thread failed first (it spells the text out itself). */
+export const ABANDONED = 'abandoned: another thread failed';
 export const SYNC = { UNIT: 0, ABORT: 1, A_READY: 2, TAKEN: 3, PACKED: 5, DONE: 7 } as const;
 export const SYNC_WORDS = 9;
 
@@ -205,7 +207,7 @@ export const gemmShared = (kern: GemmKernels, words: Int32Array, job: SharedJob)
   const waitFor = (at: number, done: (value: number) => boolean, what: string): void => {
     const deadline = Date.now() + timeoutMs;
     for (let spins = 0, v = Atomics.load(words, at); !done(v); spins++, v = Atomics.load(words, at)) {
-      if (Atomics.load(words, ABORT) !== 0) throw new Error('abandoned: another thread failed');
+      if (Atomics.load(words, ABORT) !== 0) throw new Error('abandoned: another thread failed'); // ABANDONED
       if (spins < 2000) continue;
       if (Date.now() > deadline) throw new Error(`thread ${self} waited over ${timeoutMs} ms ${what}`);
       Atomics.wait(words, at, v, 1);
@@ -286,7 +288,8 @@ export const gemmShared = (kern: GemmKernels, words: Int32Array, job: SharedJob)
       Atomics.notify(words, DONE + q);
     }
   } catch (e) {
-    Atomics.store(words, ABORT, 1);
+    // The first to fail leaves its number (+ 1) there, so that the caller can tell the cause.
+    Atomics.compareExchange(words, ABORT, 0, self + 1);
     Atomics.notify(words, A_READY);
     throw e;
   }
@@ -621,6 +624,8 @@ export const startWorkers = (o: PoolOptions): WorkerPool => {
     const helpers = threads.filter(isReady).slice(0, given.length - 1);
     const jobs = shareAmong(given, helpers.length + 1, words);
     const seqs = helpers.map((t, i) => post(t, jobs[i + 1]!));
+    const head = jobs[0]!;
+    const abortAt = 'shared' in head ? (head.shared[SHARED_SYNC] >> 2) + SYNC.ABORT : null;
     const started = Date.now();
     let own: { readonly error: unknown } | null = null;
     try {
@@ -629,18 +634,30 @@ export const startWorkers = (o: PoolOptions): WorkerPool => {
       for (const job of jobs.slice(helpers.length + 1)) runJob(kern, words, job);
     } catch (error) {
       own = { error };
+      // A shared product's workers would wait for us (for A, say, if `meanwhile` failed): release
+      // them, as the first to fail unless one of them was.
+      if (abortAt !== null) Atomics.compareExchange(words, abortAt, 0, 1);
     }
     // A slow machine stretches the workers' parts as it stretched ours: allow for that (but not
     // when our part failed: a shared product's part fails by waiting for the others).
     const timeoutMs = own === null ? Math.max(o.timeoutMs, 10 * (Date.now() - started)) : o.timeoutMs;
     const deadline = Date.now() + timeoutMs;
     const errors = helpers.map((t, i) => finish(t, threads.indexOf(t) + 1, seqs[i]!, deadline, timeoutMs));
-    const first = errors.find((e) => e !== null);
-    const shared = 'shared' in jobs[0]!;
-    if (own !== null && !shared) throw own.error;
-    // In a shared product, a worker's failure is the cause of ours (we were waiting for it).
-    if (first !== undefined && first !== null) throw new Error(`wasm: ${what()}: ${first}`);
-    if (own !== null) throw new Error(`wasm: ${what()}: ${own.error instanceof Error ? own.error.message : String(own.error)}`);
+    if (abortAt === null) {
+      if (own !== null) throw own.error;
+      const failed = errors.find((e) => e !== null);
+      if (failed !== undefined && failed !== null) throw new Error(`wasm: ${what()}: ${failed}`);
+      return;
+    }
+    // A shared product: the first thread to fail (its number in the abort word) made the others
+    // give up (ABANDONED). Report that cause first, then what else went wrong (a hung worker).
+    const messages = [own === null ? null : own.error instanceof Error ? own.error.message : String(own.error), ...errors];
+    const cause = Atomics.load(words, abortAt) - 1;
+    const report = [cause >= 0 ? messages[cause] : null, ...messages.filter((m, self) => self !== cause && m !== null && !m.includes(ABANDONED))];
+    const said = report.filter((m): m is string => m !== null && m !== undefined);
+    if (said.length > 0) throw new Error(`wasm: ${what()}: ${said.join('; ')}`);
+    const any = messages.find((m) => m !== null);
+    if (any !== undefined && any !== null) throw new Error(`wasm: ${what()}: ${any}`);
   };
 
   const close = (): void => {
