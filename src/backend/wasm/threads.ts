@@ -113,8 +113,8 @@ const SHARED_THREADS = 22;
 const SHARED_SELF = 23;
 /**
  * The int32 words at a SharedJob's `sync` (gemmShared, being self-contained, spells these numbers
- * out again): UNIT, the next work unit to take (numbered across the whole product); ABORT, set by a
- * thread that failed; A_READY, set by the caller once op(A) is in memory (it copies A after the
+ * out again): UNIT, the next work unit to take (numbered across the whole product); ABORT, 1 + the
+ * number of the first thread that failed (0 while none has; the caller is thread 0); A_READY, set by the caller once op(A) is in memory (it copies A after the
  * workers started packing B); and per buffer parity q: TAKEN_q, the chunks of B taken for packing,
  * PACKED_q, the chunks packed, and DONE_q, the units finished (each counted over all the blocks
  * packed into buffer q so far: they only grow).
@@ -174,13 +174,14 @@ export const gemmPart = (kern: GemmKernels, words: Int32Array, job: GemmJob): vo
  *    is done: every element of C is then summed by the same micro-kernel over the same k blocks in
  *    the same order as in one thread (bit-identical results);
  * 3. it packs its A block into its own buffer (after the caller said A is there) and computes.
- * Every wait is for a unit or a packing chunk taken before its own, so the work always progresses;
- * a thread may join late (the caller, copying A and making the result meanwhile): it finds what is
+ * Every wait is for a unit or a packing chunk taken before its own (or for the caller's A), so the
+ * work always progresses; a thread may join late (the caller, copying A and making the result meanwhile): it finds what is
  * left. Dynamic units balance threads that run at different speeds (another process, the engine's
  * own threads), and each block of B is packed once, not once per thread.
  *
- * A thread that fails sets the abort word, so that the others stop waiting with an error; a wait
- * longer than timeoutMs aborts the product too.
+ * The first thread to fail leaves its number + 1 in the abort word, so that the others stop
+ * waiting (throwing ABANDONED) and the pool can tell the cause; a wait longer than timeoutMs fails
+ * the thread that waited.
  * Self-contained: the worker's source is this function's text (see the file comment).
  */
 export const gemmShared = (kern: GemmKernels, words: Int32Array, job: SharedJob): void => {
