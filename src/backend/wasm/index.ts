@@ -56,7 +56,7 @@ import type { Backend, BinaryOp, MatmulSpec, ReduceOp, UnaryOp } from '../backen
 import { reference } from '../reference.js';
 import { withSharedMemory } from './asm.js';
 import { CONST_BYTES, CONSTS, type ElementwiseOp, type KernelExports, MR, NR, UNARY_OPS, type WasmUnaryOp, kernelModuleBytes } from './kernels.js';
-import { type KernelCall, type ProductLayout, type Scratch, type SharedJob, SYNC as SYNC_AT, SYNC_WORDS, type WorkerConstructor, type WorkerPool, gemmPart, splitJobs, startWorkers } from './threads.js';
+import { type KernelCall, type ProductLayout, type Scratch, type SharedJob, SYNC as SYNC_INDEX, SYNC_WORDS, type WorkerConstructor, type WorkerPool, gemmPart, splitJobs, startWorkers } from './threads.js';
 
 /** Cache blocking of the product: a KC×NC block of B and an MC×KC block of A are packed at a time. */
 export const KC = 256;
@@ -417,7 +417,7 @@ export const createWasmBackend = (options: WasmBackendOptions = {}): WasmBackend
     let out: Float32Array = new Float32Array(0);
     if (shared) {
       const job = { shared: sharedJob(layout, flagsAt, flagCount, workerTimeoutMs) };
-      const aReady = (SYNC >> 2) + SYNC_AT.A_READY;
+      const aReady = (SYNC >> 2) + SYNC_INDEX.A_READY;
       pool.run(k, words, jobs.map(() => job), what, () => {
         f32.set(a, aAt >> 2);
         Atomics.store(words, aReady, 1);
