@@ -51,7 +51,6 @@ describe('official golden traces', () => {
   }
 });
 
-/** The same replays with the kernels on the other backends: the model code does not change. */
 // This file runs in its own process (vitest pool: forks): relaxed SIMD on, as bin/trm.js sets it, so
 // that the fused multiply-add build of the WebAssembly product replays the traces too.
 enableRelaxedSimd();
@@ -59,6 +58,7 @@ const wasmBuilds = [false, ...(relaxedSimdSupported() ? [true] : [])].map(
   (fma) => [fma ? 'wasm (fma build)' : 'wasm', async () => createWasmBackend({ fma })] as const,
 );
 
+/** The same replays with the kernels on the other backends: the model code does not change. */
 describe.each([
   ...wasmBuilds,
   ['gpujs (cpu mode)', async () => (await import('../src/backend/gpujs/index.js')).createGpuJsBackend({ mode: 'cpu' })] as const,

@@ -56,7 +56,7 @@ import type { Backend, BinaryOp, MatmulSpec, ReduceOp, UnaryOp } from '../backen
 import { reference } from '../reference.js';
 import { withSharedMemory } from './asm.js';
 import { CONST_BYTES, CONSTS, type ElementwiseOp, type KernelExports, MR, NR, UNARY_OPS, type WasmUnaryOp, kernelModuleBytes } from './kernels.js';
-import { type KernelCall, type ProductLayout, type Scratch, type SharedJob, SYNC as SYNC_INDEX, SYNC_WORDS, type WorkerConstructor, type WorkerPool, gemmPart, splitJobs, startWorkers } from './threads.js';
+import { type KernelCall, type ProductLayout, type Scratch, type SharedJob, SYNC as SYNC_INDEX, SYNC_WORDS, type WorkerConstructor, type WorkerPool, gemmPart, maxSharedUnits, splitJobs, startWorkers } from './threads.js';
 
 /** Cache blocking of the product: a KC×NC block of B and an MC×KC block of A are packed at a time. */
 export const KC = 256;
@@ -220,12 +220,6 @@ const sharedJob = (p: ProductLayout, flags: number, flagCount: number, timeoutMs
   const s = scratchOf(0);
   return [p.table, p.batch, p.m, p.n, p.k, p.aI, p.aP, p.bJ, p.bP, p.ldc, s.packA, s.tile, SCRATCH_BYTES, s.packB, scratchOf(1).packB, KC, MC, NC, NR, SYNC, flags, flagCount, 0, 0, timeoutMs];
 };
-/**
- * The most work units a block of a shared product has for a team of up to `threads`: gemmShared
- * cuts mBlocks = ⌈m/MC⌉ row blocks, and columns into at most ⌈16·threads/mBlocks⌉ runs when
- * mBlocks < 16·threads (its UNITS_PER_THREAD; it throws if the flags are too few).
- */
-const maxUnits = (m: number, threads: number): number => Math.ceil(m / MC) + 16 * threads;
 
 /**
  * Strips leading size-1 axes of `s` and tells whether the rest is a suffix of `out`: then an
@@ -377,7 +371,7 @@ export const createWasmBackend = (options: WasmBackendOptions = {}): WasmBackend
     // Fewer batches than threads: all threads share each block (gemmShared), with a flag per unit.
     const shared = parts > 1 && batch < parts;
     const flagsAt = tableAt + align16(batch * 12);
-    const flagCount = shared ? maxUnits(m, parts) : 0;
+    const flagCount = shared ? maxSharedUnits(m, MC, parts) : 0;
     const f32 = reserve('matmul', flagsAt + flagCount * 4 - HEAP);
     if (f32 === null) return delegate('matmul', 'size', run);
     count(wasmCalls, 'matmul');

@@ -642,9 +642,8 @@ const rmsNormKernel = (grad: boolean): Fn => {
   return f;
 };
 
-/** The module's bytes (built once per process; see index.ts). */
 /**
- * The kernel module. `fma` builds the product's micro-kernel on f32x4.relaxed_madd, which needs
+ * The kernel module's bytes (built once per process; see index.ts). `fma` builds the product's micro-kernel on f32x4.relaxed_madd, which needs
  * relaxed SIMD (on by default in V8 ≥ 11.4: Chrome 114, Node 22; Node 20 needs
  * --experimental-wasm-relaxed-simd, see relaxed-simd.ts). Every other kernel is the same in both.
  */

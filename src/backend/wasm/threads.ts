@@ -111,18 +111,32 @@ const SHARED_FLAGS = 20;
 const SHARED_FLAG_COUNT = 21;
 const SHARED_THREADS = 22;
 const SHARED_SELF = 23;
+/** What gemmShared throws when another thread failed first (it spells the text out itself). */
+export const ABANDONED = 'abandoned: another thread failed';
 /**
  * The int32 words at a SharedJob's `sync` (gemmShared, being self-contained, spells these numbers
  * out again): UNIT, the next work unit to take (numbered across the whole product); ABORT, 1 + the
- * number of the first thread that failed (0 while none has; the caller is thread 0); A_READY, set by the caller once op(A) is in memory (it copies A after the
- * workers started packing B); and per buffer parity q: TAKEN_q, the chunks of B taken for packing,
- * PACKED_q, the chunks packed, and DONE_q, the units finished (each counted over all the blocks
- * packed into buffer q so far: they only grow).
+ * number of the first thread that failed (0 while none has; the caller is thread 0); A_READY, set
+ * by the caller once op(A) is in memory (it copies A after the workers started packing B); and per
+ * buffer parity q: TAKEN_q, the chunks of B taken for packing, PACKED_q, the chunks packed, and
+ * DONE_q, the units finished (each counted over all the blocks packed into buffer q so far: they
+ * only grow).
  */
-/** What gemmShared throws when another thread failed first (it spells the text out itself). */
-export const ABANDONED = 'abandoned: another thread failed';
 export const SYNC = { UNIT: 0, ABORT: 1, A_READY: 2, TAKEN: 3, PACKED: 5, DONE: 7 } as const;
 export const SYNC_WORDS = 9;
+/**
+ * A shared product cuts each block into at least this many work units per thread (gemmShared,
+ * self-contained, has the number again): small units leave little for the last thread to finish
+ * alone (at 512³ on two threads the caller's wait for the worker at the end went from ≈ 0.08 to
+ * ≈ 0.02 ms with 16 instead of 4).
+ */
+export const UNITS_PER_THREAD = 16;
+/**
+ * The most work units a block of a shared product has for a team of up to `threads`: gemmShared
+ * cuts ⌈m/MC⌉ row blocks, and columns into at most ⌈UNITS_PER_THREAD·threads/rowBlocks⌉ runs when
+ * there are fewer row blocks than UNITS_PER_THREAD·threads (it throws if the flags are too few).
+ */
+export const maxSharedUnits = (m: number, MC: number, threads: number): number => Math.ceil(m / MC) + UNITS_PER_THREAD * threads;
 
 /** What a thread runs: a part of a product, its share of a shared product, or a kernel call. */
 export type Job = GemmJob | { readonly shared: SharedJob } | KernelCall;
@@ -175,8 +189,8 @@ export const gemmPart = (kern: GemmKernels, words: Int32Array, job: GemmJob): vo
  *    the same order as in one thread (bit-identical results);
  * 3. it packs its A block into its own buffer (after the caller said A is there) and computes.
  * Every wait is for a unit or a packing chunk taken before its own (or for the caller's A), so the
- * work always progresses; a thread may join late (the caller, copying A and making the result meanwhile): it finds what is
- * left. Dynamic units balance threads that run at different speeds (another process, the engine's
+ * work always progresses; a thread may join late (the caller, copying A and making the result
+ * meanwhile): it finds what is left. Dynamic units balance threads that run at different speeds (another process, the engine's
  * own threads), and each block of B is packed once, not once per thread.
  *
  * The first thread to fail leaves its number + 1 in the abort word, so that the others stop
@@ -197,9 +211,7 @@ export const gemmShared = (kern: GemmKernels, words: Int32Array, job: SharedJob)
   const FLAGS = flags >> 2;
   /** NR-column panels of B per packing chunk. */
   const PACK_CHUNK_PANELS = 8;
-  /** Work units per thread and block, at least (index.ts's maxUnits counts on it): small units
-   *  leave little for the last thread to finish alone (at 512³ on two threads the caller's wait
-   *  for the worker at the end went from ≈ 0.08 to ≈ 0.02 ms with 16 instead of 4). */
+  /** UNITS_PER_THREAD (threads.ts; maxSharedUnits counts on it). */
   const UNITS_PER_THREAD = 16;
   const packA = packA0 + self * stride;
   const tile = tile0 + self * stride;
