@@ -7,8 +7,8 @@
 import os from 'node:os';
 import type { Backend } from '../src/backend/backend.js';
 import { reference } from '../src/backend/reference.js';
-import { createThreadedWasmBackend, createWasmBackend, wasmSimdSupported } from '../src/backend/wasm/index.js';
-import { createGpuJsBackend, parseGpuJsMode } from '../src/backend/gpujs/index.js';
+import { createThreadedWasmBackend, createWasmBackend, wasmSimdSupported } from '../src/accel/wasm/index.js';
+import { createGpuJsBackend, parseGpuJsMode } from '../src/accel/gpujs/index.js';
 
 export interface BenchBackend {
   readonly name: string;

@@ -31,7 +31,7 @@ import {
   round,
 } from './matmul.js';
 import { TRAIN_STEP_CONFIGS, type TrainStepConfig, type TrainStepResult, benchTrainStep } from './train_step.js';
-import { enableRelaxedSimd } from '../src/backend/wasm/relaxed-simd.js';
+import { enableRelaxedSimd } from '../src/accel/wasm/relaxed-simd.js';
 
 export interface BenchArgs {
   readonly json: boolean;

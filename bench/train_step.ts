@@ -3,7 +3,7 @@
  * point for issue 8's `train_step` rows, timing src/train/loop.ts `trainStep` on the configs below.
  */
 import type { Backend } from '../src/backend/backend.js';
-import { toBackend } from '../src/backend/select.js';
+import { toBackend } from '../src/tensor/move.js';
 import { key } from '../src/random/key.js';
 import { randintArray } from '../src/random/sample.js';
 import { fromStorage } from '../src/tensor/tensor.js';

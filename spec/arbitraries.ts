@@ -8,8 +8,8 @@
  */
 import fc from 'fast-check';
 import { detach } from '../src/autodiff/grad.js';
-import type { DType } from '../src/tensor/dtype.js';
-import { type Shape, size } from '../src/tensor/shape.js';
+import type { DType } from '../src/core/dtype.js';
+import { type Shape, size } from '../src/core/shape.js';
 import { type Tensor, fromStorage, storage, tensor } from '../src/tensor/tensor.js';
 
 // ---------------------------------------------------------------------------------------------

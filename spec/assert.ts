@@ -4,8 +4,8 @@
  *
  *   mul [2,1] · [3]: values differ at [1,2] (flat 5): got 0.5, expected 0.25 (|Δ| 0.25 > tol 1e-12)
  */
-import { shapeStr, strides } from '../src/tensor/shape.js';
-import type { Shape } from '../src/tensor/shape.js';
+import { shapeStr, strides } from '../src/core/shape.js';
+import type { Shape } from '../src/core/shape.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 
 /** [i, j, k] of a flat row-major index. */

@@ -7,9 +7,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { grad, stopGradient, valueAndGrad, valueAndGradWithAux, vjp } from '../src/autodiff/grad.js';
-import { treeLeaves } from '../src/autodiff/tree.js';
+import { treeLeaves } from '../src/tensor/tree.js';
 import * as ops from '../src/ops/index.js';
-import { shapeStr } from '../src/tensor/shape.js';
+import { shapeStr } from '../src/core/shape.js';
 import { Tensor, full, item, scalar, tensor, toArray } from '../src/tensor/tensor.js';
 import { bytesOf, prng, randomTensor, shapeArb, tensorArb } from './arbitraries.js';
 import { expectAllClose } from './assert.js';

@@ -9,8 +9,8 @@
  */
 import fc from 'fast-check';
 import * as ops from '../src/ops/index.js';
-import type { DType } from '../src/tensor/dtype.js';
-import { shapeStr } from '../src/tensor/shape.js';
+import type { DType } from '../src/core/dtype.js';
+import { shapeStr } from '../src/core/shape.js';
 import { type Tensor, format, tensor } from '../src/tensor/tensor.js';
 import {
   type Domain,

@@ -7,8 +7,8 @@
 import fc from 'fast-check';
 import * as E from 'fp-ts/lib/Either.js';
 import { describe, expect, it } from 'vitest';
-import { treeLeaves } from '../src/autodiff/tree.js';
-import type { DType } from '../src/tensor/dtype.js';
+import { treeLeaves } from '../src/tensor/tree.js';
+import type { DType } from '../src/core/dtype.js';
 import { type Tensor, storage, tensor } from '../src/tensor/tensor.js';
 import {
   type AdamState,

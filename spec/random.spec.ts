@@ -8,12 +8,11 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { erf, erfinv } from '../src/core/scalar.js';
 import {
   type Key,
   bernoulliArray,
   choiceWithoutReplacement,
-  erf,
-  erfinv,
   foldIn,
   key,
   keyData,

@@ -18,7 +18,7 @@ const small = {
   hyper: { ...preset.hyper, global_batch_size: 8, lr_warmup_steps: 2, total_steps: 20, ema: true },
   data: { trainCount: 40, testCount: 10 },
 };
-const quiet = { isTTY: false, write: () => undefined };
+const quiet = { update: () => undefined, done: () => undefined };
 
 const run = (out: string, steps: number, resumeFrom: string | null) => {
   const resume = resumeFrom === null ? null : loadCheckpoint(resumeFrom);

@@ -27,7 +27,7 @@ import {
   stItemsize,
   stDtypes,
 } from '../src/io/safetensors.js';
-import type { DType, TypedArray } from '../src/tensor/dtype.js';
+import type { DType, TypedArray } from '../src/core/dtype.js';
 import { type Tensor, fromStorage, storage } from '../src/tensor/tensor.js';
 
 // ---------------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { stopGradient, valueAndGrad } from '../src/autodiff/grad.js';
-import { treeLeaves, treeMap, treeZip } from '../src/autodiff/tree.js';
+import { treeLeaves, treeMap, treeZip } from '../src/tensor/tree.js';
 import { add, mul, sumAll } from '../src/ops/index.js';
 import { key, split } from '../src/random/key.js';
 import { normal, randint } from '../src/random/sample.js';

@@ -8,8 +8,8 @@ import * as E from 'fp-ts/lib/Either.js';
 import { describe, expect, it } from 'vitest';
 import { type FileReport, replayTrace } from '../src/crosscheck/replay.js';
 import { formatTraceError, readTrace } from '../src/crosscheck/trace.js';
-import { createWasmBackend, relaxedSimdSupported } from '../src/backend/wasm/index.js';
-import { enableRelaxedSimd } from '../src/backend/wasm/relaxed-simd.js';
+import { createWasmBackend, relaxedSimdSupported } from '../src/accel/wasm/index.js';
+import { enableRelaxedSimd } from '../src/accel/wasm/relaxed-simd.js';
 
 const dir = join(import.meta.dirname, 'fixtures', 'official');
 const files = readdirSync(dir).filter((f) => f.endsWith('.safetensors')).sort();
@@ -61,7 +61,7 @@ const wasmBuilds = [false, ...(relaxedSimdSupported() ? [true] : [])].map(
 /** The same replays with the kernels on the other backends: the model code does not change. */
 describe.each([
   ...wasmBuilds,
-  ['gpujs (cpu mode)', async () => (await import('../src/backend/gpujs/index.js')).createGpuJsBackend({ mode: 'cpu' })] as const,
+  ['gpujs (cpu mode)', async () => (await import('../src/accel/gpujs/index.js')).createGpuJsBackend({ mode: 'cpu' })] as const,
 ])('official golden traces on the %s backend', (_name, make) => {
   for (const f of files) {
     it(`${f} replays teacher-forced within tolerance`, async () => {

@@ -6,8 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { grad } from '../src/autodiff/grad.js';
 import * as ops from '../src/ops/index.js';
-import type { DType } from '../src/tensor/dtype.js';
-import { size, strides } from '../src/tensor/shape.js';
+import type { DType } from '../src/core/dtype.js';
+import { size, strides } from '../src/core/shape.js';
 import { type Tensor, arange, scalar, tensor, toArray, toNested } from '../src/tensor/tensor.js';
 
 const f64 = { dtype: 'float64' } as const;

@@ -5,14 +5,12 @@
  * mpmath at 50 digits, the truncated-normal correction constant, and argument validation.
  */
 import { describe, expect, it } from 'vitest';
+import { erf, erfc, erfinv } from '../src/core/scalar.js';
 import { reference } from '../src/backend/reference.js';
 import {
   type Key,
   bernoulliArray,
   choiceWithoutReplacement,
-  erf,
-  erfc,
-  erfinv,
   foldIn,
   key,
   keyData,

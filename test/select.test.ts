@@ -4,8 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { reference } from '../src/backend/reference.js';
-import { createBackend, describeBackend, parseThreads } from '../src/backend/select.js';
-import { type WasmBackend, wasmSimdSupported } from '../src/backend/wasm/index.js';
+import { createBackend, describeBackend, parseThreads } from '../src/accel/select.js';
+import { type WasmBackend, wasmSimdSupported } from '../src/accel/wasm/index.js';
 
 describe('parseThreads', () => {
   it('takes whole numbers from 1 to 256', () => {

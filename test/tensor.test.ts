@@ -3,7 +3,7 @@ import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { valueAndGrad } from '../src/autodiff/grad.js';
 import * as ops from '../src/ops/index.js';
-import { broadcastShapes, normAxis, shapeStr, size, strides } from '../src/tensor/shape.js';
+import { broadcastShapes, normAxis, shapeStr, size, strides } from '../src/core/shape.js';
 import {
   arange,
   format,

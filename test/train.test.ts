@@ -2,7 +2,7 @@
  * Training examples: the guards, the paper's loop, and the schedule as the presets use it.
  */
 import { describe, expect, it } from 'vitest';
-import { treeMap } from '../src/autodiff/tree.js';
+import { treeMap } from '../src/tensor/tree.js';
 import { key } from '../src/random/key.js';
 import { fromStorage, storage } from '../src/tensor/tensor.js';
 import { generateSudokuSplits } from '../src/data/sudoku-dataset.js';

@@ -8,9 +8,9 @@
  * `.step-row` per supervision step (data-step, data-board, data-qhalt).
  */
 import * as E from 'fp-ts/lib/Either.js';
-import { type GpuJsBackend, type GpuJsMode, createGpuJsBackend, parseGpuJsMode } from '../src/backend/gpujs/index.js';
+import { type GpuJsBackend, type GpuJsMode, createGpuJsBackend, parseGpuJsMode } from '../src/accel/gpujs/index.js';
 import { reference } from '../src/backend/reference.js';
-import { parsePuzzle, puzzleString } from '../src/cli/sudoku-io.js';
+import { parsePuzzle, puzzleString } from '../src/data/sudoku-io.js';
 import type { LoadedCheckpoint } from '../src/train/checkpoint.js';
 import type { HaltMode } from '../src/train/evaluate.js';
 import { countParams } from '../src/trm/params.js';

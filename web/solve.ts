@@ -9,8 +9,8 @@
  */
 import * as E from 'fp-ts/lib/Either.js';
 import type { Backend } from '../src/backend/backend.js';
-import { toBackend } from '../src/backend/move.js';
-import type { ParsedPuzzle } from '../src/cli/sudoku-io.js';
+import { toBackend } from '../src/tensor/move.js';
+import type { ParsedPuzzle } from '../src/data/sudoku-io.js';
 import { decodeSafetensors, formatSafetensorsError } from '../src/io/safetensors.js';
 import { type LoadedCheckpoint, decodeCheckpoint, formatCheckpointError } from '../src/train/checkpoint.js';
 import type { HaltMode } from '../src/train/evaluate.js';

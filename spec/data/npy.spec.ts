@@ -6,7 +6,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type Dataset, type PuzzleSet, metadataFor, readDataset, writeDataset } from '../../src/data/dataset.js';
-import { decodeNpy, encodeNpy } from '../../src/data/npy.js';
+import { decodeNpy, encodeNpy } from '../../src/io/npy.js';
 
 const shapeArb = fc.array(fc.integer({ min: 0, max: 5 }), { minLength: 0, maxLength: 3 });
 const count = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);

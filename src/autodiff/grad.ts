@@ -7,8 +7,8 @@
  * each other, and the gradients are returned, never stored on tensors.
  */
 import { type Node, Tensor, fromStorage, storage } from '../tensor/tensor.js';
-import { shapeStr } from '../tensor/shape.js';
-import { treeMap } from './tree.js';
+import { shapeStr } from '../core/shape.js';
+import { treeMap } from '../tensor/tree.js';
 
 /** The same values with no autodiff history: gradients do not flow through the result. */
 export const detach = (t: Tensor): Tensor =>

@@ -6,8 +6,8 @@
  * consistent arguments. The plain-JS `reference` backend is the living definition of every kernel;
  * other backends (gpu.js, WebAssembly) must agree with it within float tolerance.
  */
-import type { DType, TypedArray } from '../tensor/dtype.js';
-import type { Shape } from '../tensor/shape.js';
+import type { DType, TypedArray } from '../core/dtype.js';
+import type { Shape } from '../core/shape.js';
 
 export type UnaryOp =
   | 'neg'

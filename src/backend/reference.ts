@@ -7,10 +7,10 @@
  * instead of materialising a transpose; and the element-wise loops, where the op is chosen outside a
  * tight per-row loop.
  */
-import type { DType, TypedArray } from '../tensor/dtype.js';
-import { allocate } from '../tensor/dtype.js';
-import type { Shape } from '../tensor/shape.js';
-import { size, strides } from '../tensor/shape.js';
+import type { DType, TypedArray } from '../core/dtype.js';
+import { allocate } from '../core/dtype.js';
+import type { Shape } from '../core/shape.js';
+import { size, strides } from '../core/shape.js';
 import type { Backend, BinaryOp, MatmulSpec, ReduceOp, UnaryOp } from './backend.js';
 
 const like = (x: TypedArray, n: number): TypedArray =>

@@ -6,6 +6,7 @@
  *   4. solve one held-out puzzle and print the board after each supervision step;
  *   5. write the checkpoint, the log, pictures and a summary to runs/<timestamp>/.
  */
+import { progressBar } from './progress.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
@@ -20,7 +21,8 @@ import { stepContext } from '../trm/act.js';
 import { countParams } from '../trm/params.js';
 import { refinementBoard, stepAccuracyChart, trainingCharts } from '../viz/index.js';
 import type { Backend } from '../backend/backend.js';
-import { describeBackend, toBackend } from '../backend/select.js';
+import { describeBackend } from '../accel/select.js';
+import { toBackend } from '../tensor/move.js';
 import { EXIT_OK, UsageError } from './errors.js';
 import { printSolution } from './solve.js';
 import { solvePuzzle } from '../train/solve.js';
@@ -55,7 +57,7 @@ export const runDemoCommand = (o: DemoOptions, backend: Backend): number => {
     resume: null,
     timeBudgetS: budget,
     checkpointEvery: 50,
-    progress: { isTTY: process.stdout.isTTY === true, write: (s) => process.stdout.write(s) },
+    progress: progressBar({ isTTY: process.stdout.isTTY === true, write: (s) => process.stdout.write(s) }),
     backend,
   });
   if (E.isLeft(r)) throw new UsageError(r.left);

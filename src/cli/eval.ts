@@ -12,7 +12,7 @@ import { type DataSpec, presetData } from '../train/run.js';
 import type { Batch } from '../trm/act.js';
 import { stepContext } from '../trm/act.js';
 import type { Backend } from '../backend/backend.js';
-import { toBackend } from '../backend/select.js';
+import { toBackend } from '../tensor/move.js';
 import { EXIT_OK, UsageError } from './errors.js';
 import { positiveInt } from './train.js';
 

@@ -9,9 +9,9 @@ import type { HaltMode } from '../train/evaluate.js';
 import { evalModel } from '../train/loop.js';
 import { boardText } from '../viz/board.js';
 import type { Backend } from '../backend/backend.js';
-import { toBackend } from '../backend/select.js';
+import { toBackend } from '../tensor/move.js';
 import { EXIT_OK, UsageError } from './errors.js';
-import { type ParsedPuzzle, parsePuzzle, puzzleString } from './sudoku-io.js';
+import { type ParsedPuzzle, parsePuzzle, puzzleString } from '../data/sudoku-io.js';
 import { type Solution, solvePuzzle } from '../train/solve.js';
 
 export { type Solution, type SolveStep } from '../train/solve.js';

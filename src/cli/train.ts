@@ -1,11 +1,12 @@
 /** `trm train --preset NAME [--steps N] [--resume FILE] [key=value …] --out DIR` */
+import { progressBar } from './progress.js';
 import * as E from 'fp-ts/lib/Either.js';
 import { loadCheckpoint, formatCheckpointError } from '../train/checkpoint.js';
 import { applyOverrides, parseOverrides } from '../train/overrides.js';
 import { PRESETS } from '../train/presets.js';
 import { runTraining } from '../train/run.js';
 import type { Backend } from '../backend/backend.js';
-import { describeBackend } from '../backend/select.js';
+import { describeBackend } from '../accel/select.js';
 import { EXIT_OK, UsageError } from './errors.js';
 
 export interface TrainCliOptions {
@@ -63,7 +64,7 @@ export const runTrainCommand = (overrideArgs: readonly string[], o: TrainCliOpti
     resume: loaded,
     timeBudgetS: o.timeBudget === undefined ? null : positiveNumber('--time-budget', o.timeBudget),
     checkpointEvery: positiveInt('--checkpoint-every', o.checkpointEvery),
-    progress: { isTTY: process.stderr.isTTY === true, write: (s) => process.stderr.write(s) },
+    progress: progressBar({ isTTY: process.stderr.isTTY === true, write: (s) => process.stderr.write(s) }),
     backend,
   });
   if (E.isLeft(r)) throw new UsageError(r.left);

@@ -10,9 +10,9 @@
 import { valueAndGradWithAux } from '../autodiff/grad.js';
 import type { Backend } from '../backend/backend.js';
 import { reference } from '../backend/reference.js';
-import { treeMap } from '../autodiff/tree.js';
+import { treeMap } from '../tensor/tree.js';
 import { type Tensor, fromStorage, storage } from '../tensor/tensor.js';
-import { shapeStr } from '../tensor/shape.js';
+import { shapeStr } from '../core/shape.js';
 import {
   type Carry,
   type StepResult,

@@ -9,7 +9,7 @@ import * as t from 'io-ts';
 import { type SafetensorsFile, decodeSafetensors, formatSafetensorsError } from '../io/safetensors.js';
 import { readFileSync } from 'node:fs';
 import type { Tensor } from '../tensor/tensor.js';
-import { shapeStr } from '../tensor/shape.js';
+import { shapeStr } from '../core/shape.js';
 import { type TrmConfig, decodeConfig } from '../trm/config.js';
 import type { LossType } from '../trm/loss.js';
 import type { Batch } from '../trm/act.js';

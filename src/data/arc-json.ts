@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import * as E from 'fp-ts/lib/Either.js';
 import { type DataError, catchDataError, describeIoError, fail, orFail } from './errors.js';
 import { type Grid, toRows } from './grid.js';
-import { orderedEntries } from './json-order.js';
+import { orderedEntries } from '../io/json-order.js';
 
 export interface ArcPair {
   readonly input: Grid;

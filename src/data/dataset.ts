@@ -16,10 +16,10 @@ import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
 import { PathReporter } from 'io-ts/lib/PathReporter.js';
-import { type AtomicOptions, type OutputFile, writeDirAtomic } from './atomic.js';
+import { type AtomicOptions, type OutputFile, writeDirAtomic } from '../io/atomic-dir.js';
 import { type DataError, catchDataError, describeIoError, fail, orFail } from './errors.js';
-import { orderedEntries, stringifyEntries } from './json-order.js';
-import { decodeNpy, encodeNpy, npyToInt32 } from './npy.js';
+import { orderedEntries, stringifyEntries } from '../io/json-order.js';
+import { decodeNpy, encodeNpy, npyToInt32 } from '../io/npy.js';
 
 /** `PuzzleDatasetMetadata` (§0), field names as the official JSON spells them. */
 export const Metadata = t.type(

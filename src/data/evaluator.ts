@@ -12,7 +12,7 @@ import { gridHash, inverseAugOfName, originalName } from './arc-augment.js';
 import { ARC_SEQ_LEN, cropGrid } from './arc-encode.js';
 import type { ArcPuzzle } from './arc-json.js';
 import { type Grid, toRows } from './grid.js';
-import { stringifyEntries } from './json-order.js';
+import { stringifyEntries } from '../io/json-order.js';
 
 export const PASS_KS = [1, 2, 5, 10, 100, 1000] as const;
 

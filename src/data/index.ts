@@ -4,15 +4,14 @@
  */
 export { type DataError, formatDataError } from './errors.js';
 export { type Dataset, type Metadata, type PuzzleSet, type Split, readDataset, readSplit, writeDataset } from './dataset.js';
-export { decodeNpy, encodeNpy } from './npy.js';
+export { decodeNpy, encodeNpy } from '../io/npy.js';
 export { type Batch, type YieldedBatch, IGNORE_LABEL, testBatches, trainingBatches } from './batching.js';
 export { BOXES, type Box, type SudokuItem, type SudokuSet, generateSudoku, generateSudokuSet, hasUniqueSolution, isConsistentPair } from './sudoku.js';
 export { augmentSudoku } from './sudoku-augment.js';
 export { generateSudokuSplits, splitDisjoint, sudokuDataset, sudokuFromCsv, sudokuSplit } from './sudoku-dataset.js';
 export { type MazeItem, generateMaze, generateMazes, isShortestPathLabel, mazeDihedral } from './maze.js';
 export { mazeDataset, mazesFromCsv } from './maze-dataset.js';
-export { parsePuzzleCsv } from './csv.js';
+export { parsePuzzleCsv } from '../io/csv.js';
 export { type ArcPuzzle, loadArcSubset, readTestPuzzles } from './arc-json.js';
 export { buildArcDataset } from './arc-build.js';
 export { addVotes, arcResult, emptyVotes, submissionJson, PASS_KS } from './evaluator.js';
-export { DATA_OPTIONS, runDataCommand } from './cli.js';

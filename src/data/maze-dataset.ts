@@ -5,7 +5,7 @@
  * transforms, tid 0..7 in order.
  */
 import * as E from 'fp-ts/lib/Either.js';
-import type { CsvRow } from './csv.js';
+import type { CsvRow } from '../io/csv.js';
 import { type Dataset, type PuzzleSet, type Split, metadataFor, uniformLayout } from './dataset.js';
 import { DIHEDRAL_IDS } from './dihedral.js';
 import { type DataError, catchDataError, fail } from './errors.js';

@@ -8,7 +8,7 @@
  */
 import * as E from 'fp-ts/lib/Either.js';
 import { foldIn } from '../random/index.js';
-import { type CsvRow } from './csv.js';
+import { type CsvRow } from '../io/csv.js';
 import { type Dataset, type PuzzleSet, type Split, metadataFor, uniformLayout } from './dataset.js';
 import type { Key } from './draws.js';
 import { type DataError, catchDataError, fail } from './errors.js';

@@ -21,7 +21,7 @@
 import { readFileSync } from 'node:fs';
 import * as E from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
-import type { DType, TypedArray } from '../tensor/dtype.js';
+import type { DType, TypedArray } from '../core/dtype.js';
 import { type Tensor, fromStorage, storage } from '../tensor/tensor.js';
 import { writeFileAtomic } from './atomic.js';
 import { oneLine } from './errors.js';

@@ -3,7 +3,7 @@
  * of their own beyond the laws that run over them.
  */
 import { stopGradient } from '../autodiff/grad.js';
-import { normAxis } from '../tensor/shape.js';
+import { normAxis } from '../core/shape.js';
 import { type Tensor, fromStorage } from '../tensor/tensor.js';
 import {
   abs,

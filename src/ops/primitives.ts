@@ -7,8 +7,8 @@
  * input, or null where the input gets none (integer ids, comparison masks).
  */
 import type { BinaryOp, UnaryOp } from '../backend/backend.js';
-import type { DType } from '../tensor/dtype.js';
-import { isFloat } from '../tensor/dtype.js';
+import type { DType } from '../core/dtype.js';
+import { isFloat } from '../core/dtype.js';
 import {
   type Shape,
   broadcastShapes,
@@ -16,7 +16,7 @@ import {
   sameShape,
   shapeStr,
   size,
-} from '../tensor/shape.js';
+} from '../core/shape.js';
 import { type Node, Tensor, fromStorage, storage } from '../tensor/tensor.js';
 import { detach, vjp } from '../autodiff/grad.js';
 

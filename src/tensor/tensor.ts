@@ -8,8 +8,8 @@
  */
 import type { Backend } from '../backend/backend.js';
 import { reference } from '../backend/reference.js';
-import { type DType, type TypedArray, allocate, dtypeOf, storageFrom } from './dtype.js';
-import { type Shape, assertShape, shapeStr, size } from './shape.js';
+import { type DType, type TypedArray, allocate, dtypeOf, storageFrom } from '../core/dtype.js';
+import { type Shape, assertShape, shapeStr, size } from '../core/shape.js';
 
 /** Read-only view of a tensor's storage: indexable, never writable through this type. */
 export interface ReadonlyStorage {

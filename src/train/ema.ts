@@ -13,9 +13,9 @@
  * exactly; for other rates each element lies between the old shadow and the weight up to one
  * rounding (the fp32 coefficients need not sum to exactly 1).
  */
-import { treeZip, treeMap } from '../autodiff/tree.js';
-import { allocate } from '../tensor/dtype.js';
-import { sameShape, shapeStr } from '../tensor/shape.js';
+import { treeZip, treeMap } from '../tensor/tree.js';
+import { allocate } from '../core/dtype.js';
+import { sameShape, shapeStr } from '../core/shape.js';
 import { type Tensor, fromStorage, storage } from '../tensor/tensor.js';
 
 /** The official `ema_rate`. */

@@ -13,7 +13,7 @@
  * Randomness (halting exploration) comes from foldIn(key, step): a run is a function of its seed.
  */
 import { valueAndGradWithAux } from '../autodiff/grad.js';
-import { treeLeaves } from '../autodiff/tree.js';
+import { treeLeaves } from '../tensor/tree.js';
 import { mul } from '../ops/index.js';
 import { type Key, foldIn } from '../random/index.js';
 import type { Tensor } from '../tensor/tensor.js';

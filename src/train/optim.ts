@@ -34,10 +34,10 @@
  * named tensors plus `{ step }` and back, bit for bit.
  */
 import * as E from 'fp-ts/lib/Either.js';
-import { Tensor, fromStorage, storage } from '../tensor/tensor.js';
-import { allocate } from '../tensor/dtype.js';
-import { sameShape, shapeStr } from '../tensor/shape.js';
-import { treeLeaves, treeMap } from '../autodiff/tree.js';
+import { type Tensor, fromStorage, storage } from '../tensor/tensor.js';
+import { allocate } from '../core/dtype.js';
+import { sameShape, shapeStr } from '../core/shape.js';
+import { treeLeaves, treeUnflatten, treeZipWith } from '../tensor/tree.js';
 
 // ---------------------------------------------------------------------------------------------
 // Types
@@ -87,61 +87,12 @@ export interface AdamWOptions {
 // ---------------------------------------------------------------------------------------------
 // Tree plumbing
 
-const isRecord = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !(v instanceof Tensor) && !Array.isArray(v);
-
-const absent = (v: unknown): v is null | undefined => v === null || v === undefined;
-
-/**
- * Walks `params` depth first (the order of treeMap/treeLeaves) and, at each tensor leaf, hands
- * `f` the tensors at the same position in `others` (null where another tree holds null or
- * undefined there). Any other structural difference is an error naming the path.
- */
-const walkLeaves = (
-  op: string,
-  params: unknown,
-  others: readonly unknown[],
-  f: (p: Tensor, os: (Tensor | null)[], path: string) => void,
-  path = '',
-): void => {
-  const sub = (k: string | number): string => (path ? `${path}.${k}` : String(k));
-  if (params instanceof Tensor) {
-    f(
-      params,
-      others.map((o, i) => {
-        if (o instanceof Tensor) return o;
-        if (absent(o)) return null;
-        throw new Error(`${op}: tree ${i + 1} holds a non-tensor where the parameters have a tensor at '${path}'`);
-      }),
-      path,
-    );
-    return;
-  }
-  if (Array.isArray(params)) {
-    others.forEach((o, i) => {
-      if (!absent(o) && (!Array.isArray(o) || o.length !== params.length)) {
-        throw new Error(`${op}: tree ${i + 1} differs from the parameters at '${path}'`);
-      }
-    });
-    params.forEach((v, j) =>
-      walkLeaves(op, v, others.map((o) => (absent(o) ? o : (o as unknown[])[j])), f, sub(j)),
-    );
-    return;
-  }
-  if (isRecord(params)) {
-    others.forEach((o, i) => {
-      if (!absent(o) && !isRecord(o)) throw new Error(`${op}: tree ${i + 1} differs from the parameters at '${path}'`);
-    });
-    for (const [k, v] of Object.entries(params)) {
-      walkLeaves(op, v, others.map((o) => (absent(o) ? o : (o as Record<string, unknown>)[k])), f, sub(k));
-    }
-  }
-};
-
-/** Rebuilds the structure of `params` with the leaves produced in walk order. */
-const rebuild = <P>(params: P, leaves: readonly Tensor[]): P => {
-  let i = 0;
-  return treeMap(params, () => leaves[i++]!);
+/** Visits every tensor leaf of `params` with the tensors at the same place in `others` (null where absent). */
+const walkLeaves = (op: string, params: unknown, others: readonly unknown[], f: (p: Tensor, os: (Tensor | null)[], path: string) => void): void => {
+  treeZipWith(op, params, others, (p, os, path) => {
+    f(p, os, path);
+    return p;
+  });
 };
 
 const checkLeaf = (op: string, what: string, p: Tensor, t: Tensor, path: string): void => {
@@ -169,7 +120,7 @@ const initAdam = <P>(op: string, params: P): AdamState<P> => {
     checkParam(op, p, path);
     zs.push(zerosLike(p));
   });
-  return { step: 0, expAvg: rebuild(params, zs), expAvgSq: rebuild(params, zs) };
+  return { step: 0, expAvg: treeUnflatten(params, zs), expAvgSq: treeUnflatten(params, zs) };
 };
 
 /** Per-element kernel: reads θ, g, m, v at i and writes θ', m', v' at i. */
@@ -215,8 +166,8 @@ const updateAdam = <P>(op: string, params: P, grads: P, state: AdamState<P>, lr:
     vs.push(fromStorage(p.shape, vOut, p.backend));
   });
   return {
-    params: rebuild(params, ps),
-    state: { step, expAvg: rebuild(params, ms), expAvgSq: rebuild(params, vs) },
+    params: treeUnflatten(params, ps),
+    state: { step, expAvg: treeUnflatten(params, ms), expAvgSq: treeUnflatten(params, vs) },
   };
 };
 
@@ -427,5 +378,5 @@ export const restoreOptimizerState = <P>(
     const ours = [EXP_AVG, EXP_AVG_SQ].some((slot) => name === `${prefix}${slot}` || name.startsWith(`${prefix}${slot}.`));
     if (ours && !expected.has(name)) return E.left(`optimizer state: tensor '${name}' matches no parameter`);
   }
-  return E.right({ step: scalars.step, expAvg: rebuild(params, slots[0]), expAvgSq: rebuild(params, slots[1]) });
+  return E.right({ step: scalars.step, expAvg: treeUnflatten(params, slots[0]), expAvgSq: treeUnflatten(params, slots[1]) });
 };

@@ -18,9 +18,24 @@ import { sudokuTrainBatch } from './feed.js';
 import { TrainHyper } from './hyper.js';
 import { type TrainMetrics, type TrainState, initTrainState, makeSetup, trainStep } from './loop.js';
 import type { Preset, SudokuData } from './presets.js';
-import { type ProgressSink, progressBar } from './progress.js';
 import type { Backend } from '../backend/backend.js';
-import { toBackend } from '../backend/select.js';
+import { toBackend } from '../tensor/move.js';
+
+/** What a run reports after every step (the CLI draws it as a progress bar). */
+export interface ProgressFields {
+  readonly step: number;
+  readonly total: number;
+  readonly loss?: number;
+  readonly accuracy?: number;
+  readonly exact?: number;
+  readonly elapsedS: number;
+}
+
+/** Receives a run's progress: `update` after every step, `done` once at the end. */
+export interface Progress {
+  update(f: ProgressFields): void;
+  done(): void;
+}
 
 export interface PresetData {
   readonly train: SudokuSet;
@@ -57,7 +72,7 @@ export interface RunRequest {
   readonly resume: LoadedCheckpoint | null;
   readonly timeBudgetS: number | null;
   readonly checkpointEvery: number;
-  readonly progress: ProgressSink;
+  readonly progress: Progress;
   /** Called after every step (for the demo's live output); optional. */
   readonly onStep?: (m: TrainMetrics) => void;
   /** Where the kernels run (the model code is the same on every backend). */
@@ -115,7 +130,7 @@ export const runTraining = (req: RunRequest): E.Either<string, RunResult> => {
   const save = (s: TrainState): E.Either<string, void> =>
     pipe(saveCheckpoint(checkpoint, cfg, hyper, meta, s), E.mapLeft(formatCheckpointError));
 
-  const bar = progressBar(req.progress);
+  const bar = req.progress;
   const log: (TrainMetrics & { elapsed_s: number })[] = [];
   const t0 = performance.now();
   let stoppedByBudget = false;

@@ -3,8 +3,8 @@
  * that changed. Shared by `trm solve`, `npm start` and the browser page (no node:* imports).
  */
 import * as E from 'fp-ts/lib/Either.js';
-import { toBackend } from '../backend/move.js';
-import { type ParsedPuzzle, isSolution } from '../cli/sudoku-io.js';
+import { toBackend } from '../tensor/move.js';
+import { type ParsedPuzzle, isSolution } from '../data/sudoku-io.js';
 import { fromStorage } from '../tensor/tensor.js';
 import { type Batch, stepContext } from '../trm/act.js';
 import type { TrmConfig } from '../trm/config.js';

@@ -9,9 +9,9 @@
 import type { Key } from '../random/key.js';
 import { split } from '../random/key.js';
 import { truncatedNormal } from '../random/sample.js';
-import type { DType } from '../tensor/dtype.js';
+import type { DType } from '../core/dtype.js';
 import { Tensor, full, zeros } from '../tensor/tensor.js';
-import { shapeStr } from '../tensor/shape.js';
+import { shapeStr } from '../core/shape.js';
 import type { Backend } from '../backend/backend.js';
 import type { TrmConfig } from './config.js';
 

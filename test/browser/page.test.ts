@@ -18,9 +18,9 @@ import * as E from 'fp-ts/lib/Either.js';
 import { type BrowserContext, type Page, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reference } from '../../src/backend/reference.js';
-import { toBackend } from '../../src/backend/select.js';
+import { toBackend } from '../../src/tensor/move.js';
 import { type Solution, solvePuzzle } from '../../src/train/solve.js';
-import { parsePuzzle, puzzleString } from '../../src/cli/sudoku-io.js';
+import { parsePuzzle, puzzleString } from '../../src/data/sudoku-io.js';
 import { loadCheckpoint } from '../../src/train/checkpoint.js';
 import { evalModel } from '../../src/train/loop.js';
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runDataCommand } from '../../src/data/cli.js';
+import { runDataCommand } from '../../src/cli/data.js';
 import { readDataset } from '../../src/data/dataset.js';
 import { formatDataError } from '../../src/data/errors.js';
 

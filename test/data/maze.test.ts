@@ -2,7 +2,7 @@
 import * as E from 'fp-ts/lib/Either.js';
 import { describe, expect, it } from 'vitest';
 import { key } from '../../src/random/index.js';
-import { parsePuzzleCsv } from '../../src/data/csv.js';
+import { parsePuzzleCsv } from '../../src/io/csv.js';
 import { formatDataError } from '../../src/data/errors.js';
 import { MAZE_CHARSET, generateMazes, isShortestPathLabel } from '../../src/data/maze.js';
 import { mazeDataset, mazesFromCsv } from '../../src/data/maze-dataset.js';

@@ -2,7 +2,7 @@
 import * as E from 'fp-ts/lib/Either.js';
 import { describe, expect, it } from 'vitest';
 import { key } from '../../src/random/index.js';
-import { parsePuzzleCsv } from '../../src/data/csv.js';
+import { parsePuzzleCsv } from '../../src/io/csv.js';
 import { formatDataError } from '../../src/data/errors.js';
 import { BOXES, generateSudokuSet, puzzleKey, relabelKey } from '../../src/data/sudoku.js';
 import { generateSudokuSplits, splitDisjoint, sudokuDataset, sudokuFromCsv } from '../../src/data/sudoku-dataset.js';

@@ -8,8 +8,8 @@
  */
 import fc from 'fast-check';
 import { expect } from 'vitest';
-import { type GpuJsMode, parseGpuJsMode } from '../../src/backend/gpujs/index.js';
-import type { Shape } from '../../src/tensor/shape.js';
+import { type GpuJsMode, parseGpuJsMode } from '../../src/accel/gpujs/index.js';
+import type { Shape } from '../../src/core/shape.js';
 
 export const modes: readonly GpuJsMode[] = (process.env['TRM_GPUJS_MODE'] ?? 'cpu,webasm')
   .split(',')

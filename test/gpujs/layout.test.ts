@@ -1,7 +1,7 @@
 /** The pure index layouts behind the gpu.js kernels: collapsing broadcast axes loses nothing. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { collapse, flatten, outputOf } from '../../src/backend/gpujs/layout.js';
+import { collapse, flatten, outputOf } from '../../src/accel/gpujs/layout.js';
 import { broadcast, broadcastableTo, shapeArb, size } from './helpers.js';
 
 /** Flat index of output element `i` in an operand of shape `s` under NumPy broadcasting. */

@@ -5,7 +5,7 @@
  */
 import { GPU } from 'gpu.js';
 import { describe, expect, it } from 'vitest';
-import { createGpuJsBackend, parseGpuJsMode } from '../../src/backend/gpujs/index.js';
+import { createGpuJsBackend, parseGpuJsMode } from '../../src/accel/gpujs/index.js';
 import { reference } from '../../src/backend/reference.js';
 import { matmul, rmsNorm, softmax, sum, add, gather, scatterAdd, where, gt } from '../../src/ops/index.js';
 import { fromStorage, storage, tensor } from '../../src/tensor/tensor.js';

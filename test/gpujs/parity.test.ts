@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BinaryOp, MatmulSpec, UnaryOp } from '../../src/backend/backend.js';
-import { type GpuJsBackend, createGpuJsBackend } from '../../src/backend/gpujs/index.js';
+import { type GpuJsBackend, createGpuJsBackend } from '../../src/accel/gpujs/index.js';
 import { reference } from '../../src/backend/reference.js';
 import {
   broadcast,

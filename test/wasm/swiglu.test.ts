@@ -5,8 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { reference } from '../../src/backend/reference.js';
-import { createWasmBackend } from '../../src/backend/wasm/index.js';
-import { createGpuJsBackend } from '../../src/backend/gpujs/index.js';
+import { createWasmBackend } from '../../src/accel/wasm/index.js';
+import { createGpuJsBackend } from '../../src/accel/gpujs/index.js';
 import { vjp } from '../../src/autodiff/grad.js';
 import * as ops from '../../src/ops/index.js';
 import { uniform } from './data.js';

@@ -11,8 +11,8 @@
 import { describe, expect, it } from 'vitest';
 import type { BinaryOp, UnaryOp } from '../../src/backend/backend.js';
 import { reference } from '../../src/backend/reference.js';
-import { createWasmBackend, wasmSimdSupported } from '../../src/backend/wasm/index.js';
-import type { TypedArray } from '../../src/tensor/dtype.js';
+import { createWasmBackend, wasmSimdSupported } from '../../src/accel/wasm/index.js';
+import type { TypedArray } from '../../src/core/dtype.js';
 
 /** xorshift32 stream of uint32. */
 const stream = (seed: number): (() => number) => {

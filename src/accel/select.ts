@@ -2,8 +2,8 @@
  * Choosing a backend by name (CLI `--backend`) and moving values onto it. The model code never
  * changes: tensors carry their backend, and every op runs on its inputs' backend.
  */
-import type { Backend } from './backend.js';
-import { reference } from './reference.js';
+import type { Backend } from '../backend/backend.js';
+import { reference } from '../backend/reference.js';
 import { type WasmBackend, createThreadedWasmBackend, createWasmBackend, wasmSimdSupported } from './wasm/index.js';
 
 export const BACKEND_NAMES = ['reference', 'wasm', 'gpujs'] as const;
@@ -66,4 +66,3 @@ export const describeBackend = (backend: Backend): string => {
   return `wasm (${s.threads} thread${s.threads === 1 ? '' : 's'}, ${s.fma ? 'fma' : 'mul + add'})`;
 };
 
-export { toBackend } from './move.js';

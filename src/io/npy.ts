@@ -5,7 +5,7 @@
  * (e.g. int64 indices) is still a valid dataset for the official loader, which casts to int32 (§4).
  */
 import * as E from 'fp-ts/lib/Either.js';
-import { type DataError, dataError } from './errors.js';
+import { type DataError, dataError } from '../data/errors.js';
 
 /** The dtypes we read; `descr` strings as NumPy writes them. */
 export type NpyDescr = '|u1' | '|i1' | '|b1' | '<u2' | '<i2' | '<u4' | '<i4' | '<i8' | '<u8';

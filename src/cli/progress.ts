@@ -2,18 +2,13 @@
  * Progress for long jobs: a one-line bar redrawn in place on a terminal, plain lines otherwise
  * (CI logs, pipes), never more often than needed.
  */
+import type { Progress, ProgressFields } from '../train/run.js';
+
+export type { ProgressFields } from '../train/run.js';
+
 export interface ProgressSink {
   readonly isTTY: boolean;
   write(s: string): void;
-}
-
-export interface ProgressFields {
-  readonly step: number;
-  readonly total: number;
-  readonly loss?: number;
-  readonly accuracy?: number;
-  readonly exact?: number;
-  readonly elapsedS: number;
 }
 
 export const formatDuration = (s: number): string => {
@@ -37,7 +32,7 @@ export const progressLine = (f: ProgressFields, width = 24): string => {
 };
 
 /** Returns `update` (call every step) and `done`. Plain mode prints every `every` steps. */
-export const progressBar = (sink: ProgressSink, every = 25): { update: (f: ProgressFields) => void; done: () => void } => {
+export const progressBar = (sink: ProgressSink, every = 25): Progress => {
   let lastDraw = 0;
   let drew = false;
   return {

@@ -7,7 +7,7 @@
  * dropped and neighbouring axes merged whenever every operand is broadcast along both or along
  * neither. What is left is usually 1–3 axes; more are folded into z and recovered in the kernel.
  */
-import type { Shape } from '../../tensor/shape.js';
+import type { Shape } from '../../core/shape.js';
 
 /** An element-wise iteration space: `dims` outermost first (≥ 1 axis), and per operand the
  *  element stride along each axis (0 where the operand is broadcast). */

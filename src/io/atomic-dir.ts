@@ -7,7 +7,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
-import { type DataError, dataError, describeIoError } from './errors.js';
+import { type DataError, dataError, describeIoError } from '../data/errors.js';
 
 export type OutputFile = readonly [relativePath: string, contents: Uint8Array | string];
 

@@ -8,16 +8,16 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
 import { foldIn, key } from '../random/index.js';
-import { buildArcDataset } from './arc-build.js';
-import { type ArcPuzzle, loadArcSubset } from './arc-json.js';
-import { parsePuzzleCsv } from './csv.js';
-import { type Dataset, writeDataset } from './dataset.js';
-import { type DataError, dataError, formatDataError } from './errors.js';
-import { defaultMinPath, generateMazes } from './maze.js';
-import { mazeDataset, mazesFromCsv } from './maze-dataset.js';
-import { BOXES, sudokuSet } from './sudoku.js';
-import { generateSudokuSplits, sudokuDataset, sudokuFromCsv } from './sudoku-dataset.js';
-import { draws } from './draws.js';
+import { buildArcDataset } from '../data/arc-build.js';
+import { type ArcPuzzle, loadArcSubset } from '../data/arc-json.js';
+import { parsePuzzleCsv } from '../io/csv.js';
+import { type Dataset, writeDataset } from '../data/dataset.js';
+import { type DataError, dataError, formatDataError } from '../data/errors.js';
+import { defaultMinPath, generateMazes } from '../data/maze.js';
+import { mazeDataset, mazesFromCsv } from '../data/maze-dataset.js';
+import { BOXES, sudokuSet } from '../data/sudoku.js';
+import { generateSudokuSplits, sudokuDataset, sudokuFromCsv } from '../data/sudoku-dataset.js';
+import { draws } from '../data/draws.js';
 
 export type DataKind = 'sudoku' | 'maze' | 'arc';
 

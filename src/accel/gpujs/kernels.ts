@@ -9,7 +9,7 @@
  * int32 agree; the one division (splitting z into leading axes) is floor((z + 0.5) / d), which is
  * exact for such integers even where the GPU divides approximately.
  */
-import type { BinaryOp, UnaryOp } from '../backend.js';
+import type { BinaryOp, UnaryOp } from '../../backend/backend.js';
 import type { Layout } from './layout.js';
 
 /** The body of a one-input element-wise kernel: reads `v`, returns the result. Only defined on

@@ -22,11 +22,11 @@
  * least-recently-used cache and destroyed on eviction and in `close()`.
  */
 import { GPU } from 'gpu.js';
-import type { DType, TypedArray } from '../../tensor/dtype.js';
-import type { Shape } from '../../tensor/shape.js';
-import { size } from '../../tensor/shape.js';
-import type { Backend, BinaryOp, MatmulSpec, ReduceOp, UnaryOp } from '../backend.js';
-import { reference } from '../reference.js';
+import type { DType, TypedArray } from '../../core/dtype.js';
+import type { Shape } from '../../core/shape.js';
+import { size } from '../../core/shape.js';
+import type { Backend, BinaryOp, MatmulSpec, ReduceOp, UnaryOp } from '../../backend/backend.js';
+import { reference } from '../../backend/reference.js';
 import {
   argmaxSource,
   binarySource,

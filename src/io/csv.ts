@@ -4,7 +4,7 @@
  * columns. Errors name the file, the 1-based line and the column.
  */
 import * as E from 'fp-ts/lib/Either.js';
-import { type DataError, catchDataError, fail } from './errors.js';
+import { type DataError, catchDataError, fail } from '../data/errors.js';
 
 export interface CsvRow {
   /** 1-based line number in the file (the header is line 1). */

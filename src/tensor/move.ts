@@ -1,7 +1,7 @@
 /** Moving values between backends (browser-safe: no node:* imports). */
-import { treeMap } from '../autodiff/tree.js';
-import { type Tensor, fromStorage, storage } from '../tensor/tensor.js';
-import type { Backend } from './backend.js';
+import { treeMap } from './tree.js';
+import { type Tensor, fromStorage, storage } from './tensor.js';
+import type { Backend } from '../backend/backend.js';
 
 /** The same values on `backend` (shared storage: tensors are immutable). */
 export const toBackend = <T>(tree: T, backend: Backend): T =>

@@ -49,11 +49,11 @@
  * calling thread. With one thread (the default) nothing of this exists: an unshared memory and no
  * workers, as a browser page without cross-origin isolation needs.
  */
-import type { DType, TypedArray } from '../../tensor/dtype.js';
-import type { Shape } from '../../tensor/shape.js';
-import { size } from '../../tensor/shape.js';
-import type { Backend, BinaryOp, MatmulSpec, ReduceOp, UnaryOp } from '../backend.js';
-import { reference } from '../reference.js';
+import type { DType, TypedArray } from '../../core/dtype.js';
+import type { Shape } from '../../core/shape.js';
+import { size } from '../../core/shape.js';
+import type { Backend, BinaryOp, MatmulSpec, ReduceOp, UnaryOp } from '../../backend/backend.js';
+import { reference } from '../../backend/reference.js';
 import { withSharedMemory } from './asm.js';
 import { CONST_BYTES, CONSTS, type ElementwiseOp, type KernelExports, MR, NR, UNARY_OPS, type WasmUnaryOp, kernelModuleBytes } from './kernels.js';
 import { type KernelCall, type ProductLayout, type Scratch, type SharedJob, SYNC as SYNC_INDEX, SYNC_WORDS, type WorkerConstructor, type WorkerPool, gemmPart, maxSharedUnits, splitJobs, startWorkers } from './threads.js';

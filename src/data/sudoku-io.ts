@@ -4,7 +4,7 @@
  * blank 1, digit d → d+1.
  */
 import * as E from 'fp-ts/lib/Either.js';
-import { BOXES, type Box } from '../data/sudoku.js';
+import { BOXES, type Box } from './sudoku.js';
 
 export interface ParsedPuzzle {
   readonly size: 4 | 6 | 9;
