@@ -69,7 +69,7 @@ export const parseArgs = (argv: readonly string[]): BenchArgs => {
       process.exit(0);
     } else throw new Error(`bench: unknown argument ${a}\n${USAGE}`);
   }
-  if (sizes !== null && sizes.some((s) => !Number.isInteger(s) || s < 1)) throw new Error('bench: --sizes wants positive integers');
+  if (sizes?.some((s) => !Number.isInteger(s) || s < 1)) throw new Error('bench: --sizes wants positive integers');
   return { json, quick, backends, sizes };
 };
 

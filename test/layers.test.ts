@@ -15,7 +15,7 @@ import { describe, expect, it } from 'vitest';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** The layers each layer may import from (besides itself). A layer not named may not be imported. */
-export const LAYER_RULES: Readonly<Record<string, readonly string[]>> = {
+const LAYER_RULES: Readonly<Record<string, readonly string[]>> = {
   core: [],
   backend: ['core'],
   tensor: ['core', 'backend'],
@@ -33,7 +33,7 @@ export const LAYER_RULES: Readonly<Record<string, readonly string[]>> = {
   web: ['core', 'backend', 'tensor', 'random', 'io', 'autodiff', 'ops', 'trm', 'viz', 'data', 'train', 'crosscheck', 'accel'],
 };
 
-export interface Violation {
+interface Violation {
   readonly file: string;
   readonly line: number;
   readonly from: string;
@@ -59,7 +59,7 @@ const layerOf = (file: string): string | null => {
 const IMPORT = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)(['"])(\.{1,2}\/[^'"]+)\1/g;
 
 /** Every relative import of every file under src/ and web/ that runs against `rules`. */
-export const violations = (rules: Readonly<Record<string, readonly string[]>>): Violation[] => {
+const violations = (rules: Readonly<Record<string, readonly string[]>>): Violation[] => {
   const out: Violation[] = [];
   for (const file of [...sourceFiles(join(root, 'src')), ...sourceFiles(join(root, 'web'))]) {
     const from = layerOf(file);

@@ -14,7 +14,7 @@ import { EXIT_OK, UsageError } from './errors.js';
 import { type ParsedPuzzle, parsePuzzle, puzzleString } from '../data/sudoku-io.js';
 import { type Solution, solvePuzzle } from '../train/solve.js';
 
-export { type Solution, type SolveStep } from '../train/solve.js';
+export type { Solution, SolveStep } from '../train/solve.js';
 
 export const printSolution = (p: ParsedPuzzle, sol: Solution, out: (s: string) => void, color: boolean): void => {
   out(`puzzle (${p.size}×${p.size}):\n${boardText({ size: p.size, box: p.box, tokens: p.tokens, givens: p.tokens, color })}`);

@@ -122,7 +122,7 @@ interface StepOutcome {
   readonly grads: Map<string, Tensor> | null;
 }
 
-const runStep = (trace: Trace, state: TrmState, carry: Carry, backend: Backend, ctx: ReturnType<typeof stepContext>): StepOutcome => {
+const runStep = (trace: Trace, state: TrmState, carry: Carry, _backend: Backend, ctx: ReturnType<typeof stepContext>): StepOutcome => {
   const cfg = trace.config;
   const started = startStep(cfg, state.buffers, carry, carry.data);
   const w: Trainable = { params: state.params, puzzleRows: puzzleRows(cfg, state.buffers, started.data) };

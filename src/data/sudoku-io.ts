@@ -13,7 +13,7 @@ export interface ParsedPuzzle {
 }
 
 export const parsePuzzle = (text: string): E.Either<string, ParsedPuzzle> => {
-  const cells = [...text.replace(/[\s|+\-]/g, '')];
+  const cells = [...text.replace(/[\s|+-]/g, '')];
   const size = Math.round(Math.sqrt(cells.length));
   if (size * size !== cells.length || (size !== 4 && size !== 6 && size !== 9)) {
     return E.left(`a puzzle has 16, 36 or 81 cells (4×4, 6×6, 9×9); got ${cells.length}`);

@@ -305,6 +305,7 @@ export const boardText = (opts: BoardTextOptions): string => {
       groups.push(cells.join(' '));
     }
     if (sep === '') {
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: strips ANSI colour codes (ESC [ … m)
       const plain = groups[0]?.replace(/\u001b\[[0-9;]*m/g, '') ?? '';
       sep = Array.from({ length: groups.length }, () => '-'.repeat(plain.length)).join('-+-');
     }

@@ -2,7 +2,7 @@
  * ARC builder and evaluator examples (§3, §8): the tiny fixtures in test/fixtures/arc, bad input,
  * and the ARC-1 acceptance check on the real files in ../shared/data/arc (skipped when absent).
  */
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
@@ -28,7 +28,7 @@ const load = (prefix: string, s: string): ArcPuzzle[] => {
 const voteWithLabels = (ds: Dataset): Votes => {
   let votes = emptyVotes;
   for (const { batch } of testBatches(ds.splits.test!, { globalBatchSize: 256 })) {
-    const labels = Int32Array.from(batch.labels.data, (v) => (v < 0 ? 0 : v));
+    const labels = Int32Array.from(batch.labels.data, (v) => (Math.max(v , 0)));
     votes = addVotes(ds.identifiers, votes, {
       puzzleIdentifiers: batch.puzzleIdentifiers.data,
       inputs: batch.inputs.data,

@@ -6,7 +6,6 @@ import { IGNORE_LABEL, testBatches, trainingBatches, trainingRows } from '../../
 
 // 3 groups; group g has g+1 puzzles of 2 examples each; example e has inputs all = e+1, labels 0 on position 0.
 const seqLen = 3;
-const groups = [1, 2, 3];
 const nPuzzles = 6;
 const nExamples = 12;
 const set: PuzzleSet = {

@@ -11,7 +11,7 @@ import { Fn, assemble, withSharedMemory } from '../../src/accel/wasm/asm.js';
 import { KC, MC, NC, type WasmBackend, createThreadedWasmBackend, createWasmBackend, relaxedSimdSupported, wasmSimdSupported } from '../../src/accel/wasm/index.js';
 import { enableRelaxedSimd } from '../../src/accel/wasm/relaxed-simd.js';
 import { MR, NR, kernelModuleBytes } from '../../src/accel/wasm/kernels.js';
-import { type KernelExports } from '../../src/accel/wasm/kernels.js';
+import type { KernelExports } from '../../src/accel/wasm/kernels.js';
 import { LAYOUT, SYNC, type SharedJob, type WorkerConstructor, startWorkers } from '../../src/accel/wasm/threads.js';
 import { uniform as randF32 } from './data.js';
 
