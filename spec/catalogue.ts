@@ -1,5 +1,6 @@
 /**
- * The catalogue of op instances the laws run over: every primitive and every composite, each with a
+ * The catalogue of op instances the laws run over: every primitive, every fused op (src/ops/fused.ts)
+ * with the composite it equals, and every composite, each with a
  * generator of random inputs (shapes with broadcasting and size-1 axes, values away from kinks, and
  * the static arguments: axes, permutations, boxes, ids, labels).
  *
@@ -43,7 +44,7 @@ export interface OpInstance {
 export interface OpCase {
   /** The op as a user calls it, with the form where it has several (matmulT ᵀ@). */
   readonly name: string;
-  /** The primitives this case exercises directly (for the coverage check). */
+  /** The primitives and fused ops this case exercises directly (for the coverage checks). */
   readonly covers: readonly string[];
   readonly arb: fc.Arbitrary<OpInstance>;
 }
@@ -359,9 +360,9 @@ const indexed = (name: 'gather' | 'scatterAdd'): OpCase => ({
 
 const indexing: OpCase[] = [indexed('gather'), indexed('scatterAdd')];
 
-/** Every differentiable op, primitive or composite. */
 // ---------------------------------------------------------------------------------------------
-// Fused: SwiGLU's gate [..., 2I] → [..., I] and its VJP (whose own VJP is composed)
+// Fused ops (src/ops/fused.ts, outside the closed set of primitives), each beside the composite it
+// equals: SwiGLU's gate [..., 2I] → [..., I] and its VJP (whose own VJP is composed)
 
 /** A shape whose last axis is even (I = 0 … 3 halves). */
 const gluShapeArb = shapeArb({ maxRank: 2 }).chain((lead) => fc.integer({ min: 0, max: 3 }).map((i) => [...lead, 2 * i]));
@@ -371,6 +372,11 @@ const fused: OpCase[] = [
     name: 'swigluGate',
     covers: ['swigluGate'],
     arb: gluShapeArb.chain((s) => tensorArb(s, 'nonzero')).map((h) => instance([h], ([x]) => ops.swigluGate(x!))),
+  },
+  {
+    name: 'swigluGateComposite',
+    covers: [],
+    arb: gluShapeArb.chain((s) => tensorArb(s, 'nonzero')).map((h) => instance([h], ([x]) => ops.swigluGateComposite(x!))),
   },
   {
     name: 'swigluGateGrad',
@@ -391,6 +397,13 @@ fused.push(
     arb: lastAxisShapeArb.chain((s) => tensorArb(s, 'nonzero')).map((x) => instance([x], ([a]) => ops.rmsNormLast(a!, 1e-6))),
   },
   {
+    name: 'rmsNormLastComposite',
+    covers: [],
+    arb: lastAxisShapeArb
+      .chain((s) => tensorArb(s, 'nonzero'))
+      .map((x) => instance([x], ([a]) => ops.rmsNormLastComposite(a!, 1e-6))),
+  },
+  {
     name: 'rmsNormLastGrad',
     covers: ['rmsNormLastGrad'],
     arb: lastAxisShapeArb
@@ -401,6 +414,7 @@ fused.push(
   },
 );
 
+/** Every differentiable op: primitive, fused or composite. */
 export const differentiable: readonly OpCase[] = [
   ...elementwise,
   ...reductions,
@@ -465,4 +479,6 @@ export const compositeNames: readonly string[] = [
   'stablemaxCrossEntropy',
   'softmaxCrossEntropy',
   'binaryCrossEntropyWithLogits',
+  'swigluGateComposite',
+  'rmsNormLastComposite',
 ];

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { vjp } from '../src/autodiff/grad.js';
 import * as ops from '../src/ops/index.js';
 import { primitiveNames } from '../src/ops/primitives.js';
+import { fusedNames } from '../src/ops/fused.js';
 import type { DType } from '../src/core/dtype.js';
 import { broadcastShapes, shapeStr } from '../src/core/shape.js';
 import { type Tensor, fromStorage, storage, tensor } from '../src/tensor/tensor.js';
@@ -41,7 +42,7 @@ const asFloat64 = (t: Tensor): Tensor => (t.dtype === 'float32' ? ops.cast(t, 'f
 
 /** Cases that run exactly one kernel forward: float32 must be float64 rounded once, bit for bit. */
 const singleKernel = (c: OpCase): boolean =>
-  primitiveNames.includes(c.name) || c.name.startsWith('matmul') || c.name === 'transpose' || c.name === 'cast→int32';
+  primitiveNames.includes(c.name) || fusedNames.includes(c.name) || c.name.startsWith('matmul') || c.name === 'transpose' || c.name === 'cast→int32';
 
 describe('float32 results equal float64 results within float32 tolerance', () => {
   it.each(cases.map((c) => [c.name, c] as const))('%s', (_, c) => {

@@ -1,5 +1,5 @@
 /**
- * The gradient law, for every primitive and every composite:
+ * The gradient law, for every primitive, every fused op and every composite:
  *
  *   ⟨dy, J·t⟩ = ⟨Jᵀ·dy, t⟩
  *
@@ -13,6 +13,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { vjp } from '../src/autodiff/grad.js';
 import { cast } from '../src/ops/index.js';
+import { fusedNames } from '../src/ops/fused.js';
 import { primitiveNames } from '../src/ops/primitives.js';
 import { type Tensor, tensor } from '../src/tensor/tensor.js';
 import { prng, randomTensor } from './arbitraries.js';
@@ -123,9 +124,12 @@ const checkGradientLaw = (c: OpCase, inst: OpInstance, seed: number): void => {
 };
 
 describe('gradient law ⟨dy, J·t⟩ = ⟨Jᵀ·dy, t⟩ (float64, central differences)', () => {
-  it('covers every primitive and every named composite', () => {
+  it('covers every primitive, every fused op and every named composite', () => {
     const covered = new Set([...differentiable, ...nonDifferentiable].flatMap((c) => c.covers));
     expect(primitiveNames.filter((p) => !covered.has(p))).toEqual([]);
+    expect(fusedNames.filter((p) => !covered.has(p))).toEqual([]);
+    // The closed set is closed: no fused op is listed among the primitives.
+    expect(fusedNames.filter((p) => primitiveNames.includes(p))).toEqual([]);
     const names = new Set(differentiable.map((c) => c.name));
     expect(compositeNames.filter((n) => !names.has(n))).toEqual([]);
   });

@@ -1,7 +1,7 @@
 /**
  * Purity: no op writes its inputs, and the same inputs give the same outputs.
  *
- * For every primitive and composite in the catalogue, the raw bytes of every input (and of every
+ * For every primitive, fused op and composite in the catalogue, the raw bytes of every input (and of every
  * constant such as ids, labels and masks) are snapshotted, then the op, its VJP and a whole
  * `valueAndGrad` run; afterwards every byte must be as it was, the output must not have been
  * written by the backward pass, and running again must reproduce outputs and gradients bit for bit.

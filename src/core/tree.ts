@@ -29,7 +29,8 @@ export interface TreeOps<L> {
 
 const absent = (v: unknown): v is null | undefined => v === null || v === undefined;
 
-export const treeOps = <L>(isLeaf: (v: unknown) => v is L): TreeOps<L> => {
+/** The tree functions for leaves that `isLeaf` accepts; `leafName` names a leaf in error messages. */
+export const treeOps = <L>(isLeaf: (v: unknown) => v is L, leafName = 'leaf'): TreeOps<L> => {
   const isRecord = (v: unknown): v is Readonly<Record<string, unknown>> =>
     typeof v === 'object' && v !== null && !isLeaf(v) && !Array.isArray(v);
 
@@ -49,7 +50,11 @@ export const treeOps = <L>(isLeaf: (v: unknown) => v is L): TreeOps<L> => {
         if (absent(o) ? strict : !ok(o)) throw differs(i);
       });
     if (isLeaf(main)) {
-      check(isLeaf);
+      others.forEach((o, i) => {
+        if (absent(o) ? strict : !isLeaf(o)) {
+          throw new Error(`${op}: tree ${i + 2} holds a non-${leafName} where the first has a ${leafName} at '${path}'`);
+        }
+      });
       return f(main, others.map((o) => (isLeaf(o) ? o : null)), path);
     }
     if (Array.isArray(main)) {

@@ -21,13 +21,13 @@ import {
   ne,
   neg,
   reshape,
-  rmsNormLast,
   sub,
   transpose,
   sum,
   sumAll,
   where,
 } from './primitives.js';
+import { rmsNormLast } from './fused.js';
 
 /** Mean over one axis. */
 export const mean = (x: Tensor, axis: number, keepdims = false): Tensor => {
@@ -52,9 +52,9 @@ export const logSoftmax = (x: Tensor, axis = -1): Tensor => {
 
 /**
  * RMS norm without a gain (the official `rms_norm`): x · rsqrt(mean(x², axis) + eps), computed in
- * float32 (or float64 for a float64 input) and returned in the input dtype. One fused primitive
- * over the last axis ([`rmsNormLast`](./primitives.ts), one pass each way); another axis is moved
- * there and back.
+ * float32 (or float64 for a float64 input) and returned in the input dtype. One fused op over the
+ * last axis ([`rmsNormLast`](./fused.ts), one pass each way, equal to its composite
+ * `rmsNormLastComposite`); another axis is moved there and back.
  */
 export const rmsNorm = (x: Tensor, eps: number, axis = -1): Tensor => {
   const ax = normAxis('rmsNorm', axis, x.rank, x.shape);

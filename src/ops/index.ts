@@ -1,2 +1,3 @@
 export * from './primitives.js';
+export * from './fused.js';
 export * from './composites.js';

@@ -1,7 +1,12 @@
 /**
  * The primitives: a closed set of ops, each with its forward (shape checks + one kernel call) and
  * exactly one vector-Jacobian product, in one table. Everything else in trm-ts (softmax, RMS norm,
- * stablemax, the losses, the whole model) is composed from these and defines no gradient of its own.
+ * stablemax, the losses, the whole model) is composed from these and defines no gradient of its own,
+ * except the few fused ops of fused.ts: single-kernel forms of composites, each defined with
+ * `defineFused` next to the composite it equals and given its VJP explicitly.
+ *
+ * Each primitive declares its arity as a tuple of tensors (`[Tensor]`, `[Tensor, Tensor]`; concat
+ * takes a non-empty list), so `forward` and `vjp` read their inputs without assertions.
  *
  * Conventions: a cotangent `g` has the output's shape and dtype; a VJP returns one cotangent per
  * input, or null where the input gets none (integer ids, comparison masks).
@@ -17,38 +22,69 @@ import {
   shapeStr,
   size,
 } from '../core/shape.js';
-import { type Node, Tensor, fromStorage, storage } from '../tensor/tensor.js';
-import { detach, vjp } from '../autodiff/grad.js';
+import { type Node, Tensor, storage } from '../tensor/tensor.js';
+import { detach } from '../autodiff/grad.js';
+import { desc, make, requireFloat } from './internal.js';
 
 export type Operand = Tensor | number;
 
-interface Primitive<P> {
+/** The inputs of an op: a tuple of tensors whose length is its arity. */
+export type Inputs = readonly Tensor[];
+
+/** One cotangent (or null) per input, in the inputs' tuple shape. */
+export type Cotangents<I extends Inputs> = { readonly [K in keyof I]: Tensor | null };
+
+/** A non-empty list of tensors (the inputs of a variadic op). */
+export type NonEmpty = readonly [Tensor, ...Tensor[]];
+
+export interface Primitive<I extends Inputs, P> {
   readonly name: string;
   /** Validates the inputs and computes the output (which carries no node). */
-  readonly forward: (inputs: readonly Tensor[], params: P) => Tensor;
+  readonly forward: (inputs: I, params: P) => Tensor;
   /** The VJP: output cotangent → one cotangent (or null) per input. Inputs and output are detached. */
-  readonly vjp: (g: Tensor, inputs: readonly Tensor[], out: Tensor, params: P) => readonly (Tensor | null)[];
+  readonly vjp: (g: Tensor, inputs: I, out: Tensor, params: P) => Cotangents<I>;
 }
 
-const sameBackend = (op: string, inputs: readonly Tensor[]): void => {
-  const b = inputs[0]!.backend;
+const sameBackend = (op: string, inputs: Inputs): void => {
+  const [first] = inputs;
+  if (first === undefined) return;
+  const b = first.backend;
   for (const t of inputs) {
     if (t.backend !== b) throw new Error(`${op}: inputs live on different backends (${b.name}, ${t.backend.name})`);
   }
 };
 
+/** The inputs detached, in the same tuple (map keeps the length; TS types its result as a plain array). */
+const detachAll = <I extends Inputs>(inputs: I): I => inputs.map(detach) as readonly Tensor[] as I;
+
 /** Runs a primitive, recording a node when any input is being differentiated. */
-const bind = <P>(prim: Primitive<P>, inputs: readonly Tensor[], params: P): Tensor => {
+const bind = <I extends Inputs, P>(prim: Primitive<I, P>, inputs: NoInfer<I>, params: NoInfer<P>): Tensor => {
   sameBackend(prim.name, inputs);
   const out = prim.forward(inputs, params);
   if (!inputs.some((t) => t.node !== null)) return out;
-  const detached = inputs.map(detach);
+  const detached = detachAll(inputs);
   const node: Node = { op: prim.name, inputs, vjp: (g) => prim.vjp(g, detached, out, params) };
   return new Tensor(out.shape, out.dtype, out.data, out.backend, node);
 };
 
-const make = (like: Tensor, shape: Shape, data: ReturnType<typeof storage>): Tensor =>
-  fromStorage(shape, data, like.backend);
+/**
+ * A fused op: an op outside the closed set whose forward calls one kernel of its own and whose VJP
+ * is given explicitly (as JAX's `custom_vjp`), where composing it from primitives would cost several
+ * passes over large tensors. It runs through the same `bind` as the primitives, so it records a
+ * node like any of them. Define it next to the composite it equals (see fused.ts), and give its
+ * VJP in ops that are themselves differentiable (primitives, composites, or further fused ops) so
+ * that second derivatives work.
+ */
+export interface Fused<I extends Inputs, P> {
+  readonly name: string;
+  /** The op applied to its inputs and static parameters. */
+  readonly apply: (inputs: I, params: P) => Tensor;
+}
+
+export const defineFused = <I extends Inputs, P>(def: Primitive<I, P>): Fused<I, P> => ({
+  name: def.name,
+  apply: (inputs, params) => bind(def, inputs, params),
+});
 
 /** A JS number becomes a scalar tensor of the other operand's dtype and backend. */
 const lift = (x: Operand, like: Tensor): Tensor =>
@@ -61,38 +97,32 @@ const likeStorage = (like: Tensor, values: number[]) => {
   return out;
 };
 
-const desc = (t: Tensor): string => `${t.dtype} ${shapeStr(t.shape)}`;
-
-const requireFloat = (op: string, t: Tensor): void => {
-  if (!isFloat(t.dtype)) throw new Error(`${op}: needs a float tensor, got ${desc(t)}`);
-};
-
 // ---------------------------------------------------------------------------------------------
 // Element-wise
 
-const unaryPrim = (op: UnaryOp, d: (g: Tensor, x: Tensor, y: Tensor) => Tensor | null): Primitive<null> => ({
+const unaryPrim = (op: UnaryOp, d: (g: Tensor, x: Tensor, y: Tensor) => Tensor | null): Primitive<[Tensor], null> => ({
   name: op,
   forward: ([x]) => {
-    requireFloat(op, x!);
-    return make(x!, x!.shape, x!.backend.unary(op, storage(x!)));
+    requireFloat(op, x);
+    return make(x, x.shape, x.backend.unary(op, storage(x)));
   },
-  vjp: (g, [x], y) => [d(g, x!, y)],
+  vjp: (g, [x], y) => [d(g, x, y)],
 });
 
 const binaryPrim = (
   op: BinaryOp,
   d: ((g: Tensor, a: Tensor, b: Tensor, y: Tensor) => readonly [Tensor | null, Tensor | null]) | null,
-): Primitive<null> => ({
+): Primitive<[Tensor, Tensor], null> => ({
   name: op,
   forward: ([a, b]) => {
-    if (a!.dtype !== b!.dtype) throw new Error(`${op}: dtypes differ: ${desc(a!)} and ${desc(b!)}`);
-    const outShape = broadcastShapes(op, a!.shape, b!.shape);
-    return make(a!, outShape, a!.backend.binary(op, storage(a!), a!.shape, storage(b!), b!.shape, outShape));
+    if (a.dtype !== b.dtype) throw new Error(`${op}: dtypes differ: ${desc(a)} and ${desc(b)}`);
+    const outShape = broadcastShapes(op, a.shape, b.shape);
+    return make(a, outShape, a.backend.binary(op, storage(a), a.shape, storage(b), b.shape, outShape));
   },
   vjp: (g, [a, b], y) => {
     if (d === null) return [null, null];
-    const [ga, gb] = d(g, a!, b!, y);
-    return [ga && sumTo(ga, a!.shape), gb && sumTo(gb, b!.shape)];
+    const [ga, gb] = d(g, a, b, y);
+    return [ga && sumTo(ga, a.shape), gb && sumTo(gb, b.shape)];
   },
 });
 
@@ -132,25 +162,25 @@ const P = {
   where: {
     name: 'where',
     forward: ([c, a, b]) => {
-      if (a!.dtype !== b!.dtype) throw new Error(`where: branch dtypes differ: ${desc(a!)} and ${desc(b!)}`);
-      const outShape = broadcastShapes('where', broadcastShapes('where', c!.shape, a!.shape), b!.shape);
+      if (a.dtype !== b.dtype) throw new Error(`where: branch dtypes differ: ${desc(a)} and ${desc(b)}`);
+      const outShape = broadcastShapes('where', broadcastShapes('where', c.shape, a.shape), b.shape);
       return make(
-        a!,
+        a,
         outShape,
-        a!.backend.where(storage(c!), c!.shape, storage(a!), a!.shape, storage(b!), b!.shape, outShape),
+        a.backend.where(storage(c), c.shape, storage(a), a.shape, storage(b), b.shape, outShape),
       );
     },
     vjp: (g, [c, a, b]) => {
       const zero = lift(0, g);
-      return [null, sumTo(where(c!, g, zero), a!.shape), sumTo(where(c!, zero, g), b!.shape)];
+      return [null, sumTo(where(c, g, zero), a.shape), sumTo(where(c, zero, g), b.shape)];
     },
-  } satisfies Primitive<null>,
+  } satisfies Primitive<[Tensor, Tensor, Tensor], null>,
 
   cast: {
     name: 'cast',
-    forward: ([x], dtype) => make(x!, x!.shape, x!.backend.cast(storage(x!), dtype)),
-    vjp: (g, [x]) => [isFloat(x!.dtype) && isFloat(g.dtype) ? cast(g, x!.dtype) : null],
-  } satisfies Primitive<DType>,
+    forward: ([x], dtype) => make(x, x.shape, x.backend.cast(storage(x), dtype)),
+    vjp: (g, [x]) => [isFloat(x.dtype) && isFloat(g.dtype) ? cast(g, x.dtype) : null],
+  } satisfies Primitive<[Tensor], DType>,
 
   // -------------------------------------------------------------------------------------------
   // Reductions (over one axis; keepdims is a reshape around them)
@@ -158,109 +188,112 @@ const P = {
   sum: {
     name: 'sum',
     forward: ([x], axis) => {
-      const [outer, n, inner] = splitAt(x!.shape, axis);
-      return make(x!, keptShape(x!.shape, axis), x!.backend.reduce('sum', storage(x!), outer, n, inner));
+      const [outer, n, inner] = splitAt(x.shape, axis);
+      return make(x, keptShape(x.shape, axis), x.backend.reduce('sum', storage(x), outer, n, inner));
     },
-    vjp: (g, [x]) => [broadcastTo(g, x!.shape)],
-  } satisfies Primitive<number>,
+    vjp: (g, [x]) => [broadcastTo(g, x.shape)],
+  } satisfies Primitive<[Tensor], number>,
 
   max: {
     name: 'max',
     forward: ([x], axis) => {
-      const [outer, n, inner] = splitAt(x!.shape, axis);
-      return make(x!, keptShape(x!.shape, axis), x!.backend.reduce('max', storage(x!), outer, n, inner));
+      const [outer, n, inner] = splitAt(x.shape, axis);
+      return make(x, keptShape(x.shape, axis), x.backend.reduce('max', storage(x), outer, n, inner));
     },
     // The cotangent is shared evenly among tied maxima (as torch.amax does).
     vjp: (g, [x], y, axis) => {
-      const hit = eq(x!, y);
-      return [div(mul(broadcastTo(g, x!.shape), hit), sumPrim(hit, axis))];
+      const hit = eq(x, y);
+      return [div(mul(broadcastTo(g, x.shape), hit), sumPrim(hit, axis))];
     },
-  } satisfies Primitive<number>,
+  } satisfies Primitive<[Tensor], number>,
 
   argmax: {
     name: 'argmax',
     forward: ([x], axis) => {
-      const [outer, n, inner] = splitAt(x!.shape, axis);
-      return make(x!, keptShape(x!.shape, axis), x!.backend.argmax(storage(x!), outer, n, inner));
+      const [outer, n, inner] = splitAt(x.shape, axis);
+      return make(x, keptShape(x.shape, axis), x.backend.argmax(storage(x), outer, n, inner));
     },
     vjp: () => [null],
-  } satisfies Primitive<number>,
+  } satisfies Primitive<[Tensor], number>,
 
   // -------------------------------------------------------------------------------------------
   // Linear algebra
 
   matmul: {
     name: 'matmul',
-    forward: ([a, b], t) => matmulForward(a!, b!, t.transA, t.transB),
+    forward: ([a, b], t) => matmulForward(a, b, t.transA, t.transB),
     vjp: (g, [a, b], _y, { transA, transB }) => {
       // C = op(A)·op(B); each form reads its operands through strides, never a materialised transpose.
-      const ga = transA ? matmulT(b!, g, transB, true) : matmulT(g, b!, false, !transB);
-      const gb = transB ? matmulT(g, a!, true, transA) : matmulT(a!, g, !transA, false);
-      return [sumTo(ga, a!.shape), sumTo(gb, b!.shape)];
+      const ga = transA ? matmulT(b, g, transB, true) : matmulT(g, b, false, !transB);
+      const gb = transB ? matmulT(g, a, true, transA) : matmulT(a, g, !transA, false);
+      return [sumTo(ga, a.shape), sumTo(gb, b.shape)];
     },
-  } satisfies Primitive<{ transA: boolean; transB: boolean }>,
+  } satisfies Primitive<[Tensor, Tensor], { transA: boolean; transB: boolean }>,
 
   // -------------------------------------------------------------------------------------------
   // Movement
 
   reshape: {
     name: 'reshape',
-    forward: ([x], shape) => new Tensor(Object.freeze([...shape]), x!.dtype, x!.data, x!.backend, null),
-    vjp: (g, [x]) => [reshape(g, x!.shape)],
-  } satisfies Primitive<Shape>,
+    forward: ([x], shape) => new Tensor(Object.freeze([...shape]), x.dtype, x.data, x.backend, null),
+    vjp: (g, [x]) => [reshape(g, x.shape)],
+  } satisfies Primitive<[Tensor], Shape>,
 
   permute: {
     name: 'permute',
-    forward: ([x], perm) => make(x!, perm.map((p) => x!.shape[p]!), x!.backend.permute(storage(x!), x!.shape, perm)),
+    forward: ([x], perm) => make(x, perm.map((p) => x.shape[p]!), x.backend.permute(storage(x), x.shape, perm)),
     vjp: (g, _x, _y, perm) => [permute(g, invertPerm(perm))],
-  } satisfies Primitive<readonly number[]>,
+  } satisfies Primitive<[Tensor], readonly number[]>,
 
   broadcastTo: {
     name: 'broadcastTo',
     forward: ([x], shape) => {
-      const out = broadcastShapes('broadcastTo', x!.shape, shape);
-      if (!sameShape(out, shape)) throw new Error(`broadcastTo: ${shapeStr(x!.shape)} does not broadcast to ${shapeStr(shape)}`);
+      const out = broadcastShapes('broadcastTo', x.shape, shape);
+      if (!sameShape(out, shape)) throw new Error(`broadcastTo: ${shapeStr(x.shape)} does not broadcast to ${shapeStr(shape)}`);
       // x + (−0) is x bit for bit (+0 + −0 = +0, −0 + −0 = −0); x + 0 would turn −0 into +0.
-      const zero = lift(-0, x!);
-      return make(x!, shape, x!.backend.binary('add', storage(x!), x!.shape, storage(zero), [], shape));
+      const zero = lift(-0, x);
+      return make(x, shape, x.backend.binary('add', storage(x), x.shape, storage(zero), [], shape));
     },
-    vjp: (g, [x]) => [sumTo(g, x!.shape)],
-  } satisfies Primitive<Shape>,
+    vjp: (g, [x]) => [sumTo(g, x.shape)],
+  } satisfies Primitive<[Tensor], Shape>,
 
   slice: {
     name: 'slice',
     forward: ([x], { starts, sizes }) =>
-      make(x!, sizes, x!.backend.slice(storage(x!), x!.shape, starts, sizes)),
-    vjp: (g, [x], _y, { starts }) => [padPrim(g, starts, x!.shape, 0)],
-  } satisfies Primitive<{ starts: readonly number[]; sizes: readonly number[] }>,
+      make(x, sizes, x.backend.slice(storage(x), x.shape, starts, sizes)),
+    vjp: (g, [x], _y, { starts }) => [padPrim(g, starts, x.shape, 0)],
+  } satisfies Primitive<[Tensor], { starts: readonly number[]; sizes: readonly number[] }>,
 
   pad: {
     name: 'pad',
     forward: ([x], { before, outShape, value }) =>
-      make(x!, outShape, x!.backend.pad(storage(x!), x!.shape, before, outShape, value)),
-    vjp: (g, [x], _y, { before }) => [slicePrim(g, before, x!.shape)],
-  } satisfies Primitive<{ before: readonly number[]; outShape: Shape; value: number }>,
+      make(x, outShape, x.backend.pad(storage(x), x.shape, before, outShape, value)),
+    vjp: (g, [x], _y, { before }) => [slicePrim(g, before, x.shape)],
+  } satisfies Primitive<[Tensor], { before: readonly number[]; outShape: Shape; value: number }>,
 
   concat: {
     name: 'concat',
     forward: (parts, axis) => {
-      const outShape = [...parts[0]!.shape];
+      const [first] = parts;
+      const outShape = [...first.shape];
       outShape[axis] = parts.reduce((s, p) => s + p.shape[axis]!, 0);
       return make(
-        parts[0]!,
+        first,
         outShape,
-        parts[0]!.backend.concat(parts.map((p) => ({ data: storage(p), shape: p.shape })), axis, outShape),
+        first.backend.concat(parts.map((p) => ({ data: storage(p), shape: p.shape })), axis, outShape),
       );
     },
     vjp: (g, parts, _y, axis) => {
       let at = 0;
-      return parts.map((p) => {
+      const part = (p: Tensor): Tensor => {
         const starts = p.shape.map((_, i) => (i === axis ? at : 0));
         at += p.shape[axis]!;
         return slicePrim(g, starts, p.shape);
-      });
+      };
+      const [first, ...rest] = parts;
+      return [part(first), ...rest.map(part)];
     },
-  } satisfies Primitive<number>,
+  } satisfies Primitive<NonEmpty, number>,
 
   // -------------------------------------------------------------------------------------------
   // Indexing
@@ -268,122 +301,28 @@ const P = {
   gather: {
     name: 'gather',
     forward: ([table, ids]) => {
-      const [rows, cols] = [table!.shape[0]!, size(table!.shape.slice(1))];
+      const [rows, cols] = [table.shape[0]!, size(table.shape.slice(1))];
       return make(
-        table!,
-        [...ids!.shape, ...table!.shape.slice(1)],
-        table!.backend.gather(storage(table!), rows, cols, storage(ids!) as Int32Array),
+        table,
+        [...ids.shape, ...table.shape.slice(1)],
+        table.backend.gather(storage(table), rows, cols, storage(ids) as Int32Array),
       );
     },
-    vjp: (g, [table, ids]) => [scatterAdd(g, ids!, table!.shape[0]!), null],
-  } satisfies Primitive<null>,
+    vjp: (g, [table, ids]) => [scatterAdd(g, ids, table.shape[0]!), null],
+  } satisfies Primitive<[Tensor, Tensor], null>,
 
   scatterAdd: {
     name: 'scatterAdd',
     forward: ([values, ids], rows) => {
-      const tail = values!.shape.slice(ids!.shape.length);
+      const tail = values.shape.slice(ids.shape.length);
       return make(
-        values!,
+        values,
         [rows, ...tail],
-        values!.backend.scatterAdd(storage(values!), storage(ids!) as Int32Array, rows, size(tail)),
+        values.backend.scatterAdd(storage(values), storage(ids) as Int32Array, rows, size(tail)),
       );
     },
-    vjp: (g, [, ids]) => [gather(g, ids!), null],
-  } satisfies Primitive<number>,
-
-  // -------------------------------------------------------------------------------------------
-  // Fused: SwiGLU's gate in one pass over [a | u] (it and its VJP are the largest tensors of an
-  // MLP-t step; composed from slice, silu and mul they would cost six passes forward, more back).
-
-  swigluGate: {
-    name: 'swigluGate',
-    forward: ([h]) => {
-      const { rows, inter } = swigluDims('swigluGate', h!);
-      return make(h!, [...h!.shape.slice(0, -1), inter], h!.backend.swiglu(storage(h!), rows, inter));
-    },
-    vjp: (g, [h]) => [swigluGateGrad(g, h!)],
-  } satisfies Primitive<null>,
-
-  swigluGateGrad: {
-    name: 'swigluGateGrad',
-    forward: ([g, h]) => {
-      const { rows, inter } = swigluDims('swigluGateGrad', h!);
-      const want = [...h!.shape.slice(0, -1), inter];
-      if (!sameShape(g!.shape, want) || g!.dtype !== h!.dtype) {
-        throw new Error(`swigluGateGrad: cotangent ${desc(g!)} does not match ${desc(h!)} (expected ${h!.dtype} ${shapeStr(want)})`);
-      }
-      return make(h!, h!.shape, h!.backend.swigluGrad(storage(g!), storage(h!), rows, inter));
-    },
-    // Second order, composed (never on a training path): with s = σ(a), d = silu′(a) = s(1 + a(1 − s))
-    // and d′ = s(1 − s)(2 + a(1 − 2s)), the output [g·u·d | g·a·s] has, for a cotangent [ca | cu],
-    // ∂g = ca·u·d + cu·a·s, ∂a = ca·g·u·d′ + cu·g·d, ∂u = ca·g·d.
-    vjp: (c, [g, h]) => {
-      const inter = g!.shape[g!.rank - 1]!;
-      const lead = h!.shape.slice(0, -1);
-      const zeros = lead.map(() => 0);
-      const half = (t: Tensor, at: number): Tensor => slicePrim(t, [...zeros, at], [...lead, inter]);
-      const [a, u, ca, cu] = [half(h!, 0), half(h!, inter), half(c, 0), half(c, inter)];
-      const s = sigmoid(a);
-      const oneMinusS = sub(1, s);
-      const d = mul(s, add(1, mul(a, oneMinusS)));
-      const dd = mul(mul(s, oneMinusS), add(2, mul(a, sub(1, mul(s, 2)))));
-      const gg = add(mul(ca, mul(u, d)), mul(cu, mul(a, s)));
-      const ga = add(mul(ca, mul(g!, mul(u, dd))), mul(cu, mul(g!, d)));
-      const gu = mul(ca, mul(g!, d));
-      return [gg, concat([ga, gu], -1)];
-    },
-  } satisfies Primitive<null>,
-
-  // RMS norm over the last axis, and its VJP (rmsNorm in composites.ts moves other axes there).
-  // y = x·r with r = (Σx²/n + eps)^(−1/2); ∂/∂x = r·g − (r³/n)·(Σ g·x)·x.
-
-  rmsNormLast: {
-    name: 'rmsNormLast',
-    forward: ([x], eps) => {
-      const { rows, n } = lastAxisRows('rmsNormLast', x!);
-      return make(x!, x!.shape, x!.backend.rmsNorm(storage(x!), rows, n, eps));
-    },
-    vjp: (g, [x], _y, eps) => [rmsNormLastGrad(g, x!, eps)],
-  } satisfies Primitive<number>,
-
-  rmsNormLastGrad: {
-    name: 'rmsNormLastGrad',
-    forward: ([g, x], eps) => {
-      const { rows, n } = lastAxisRows('rmsNormLastGrad', x!);
-      if (!sameShape(g!.shape, x!.shape) || g!.dtype !== x!.dtype) {
-        throw new Error(`rmsNormLastGrad: cotangent ${desc(g!)} does not match ${desc(x!)}`);
-      }
-      return make(x!, x!.shape, x!.backend.rmsNormGrad(storage(g!), storage(x!), rows, n, eps));
-    },
-    // Second order (for the laws; never on a training path): the VJP of the same formula composed
-    // from primitives, taken by the autodiff itself.
-    vjp: (c, [g, x], _y, eps) => {
-      const formula = ([gg, xx]: readonly Tensor[]): Tensor => {
-        const n = xx!.shape[xx!.rank - 1]!;
-        const r = rsqrt(add(div(sum(mul(xx!, xx!), -1, true), n), eps));
-        const coef = div(mul(mul(r, mul(r, r)), sum(mul(gg!, xx!), -1, true)), n);
-        return sub(mul(r, gg!), mul(coef, xx!));
-      };
-      return vjp(formula, [g!, x!], c).grad;
-    },
-  } satisfies Primitive<number>,
-};
-
-/** Rows and length of the last axis of a float tensor of rank ≥ 1. */
-const lastAxisRows = (op: string, x: Tensor): { rows: number; n: number } => {
-  requireFloat(op, x);
-  if (x.rank === 0) throw new Error(`${op}: needs rank ≥ 1, got ${shapeStr(x.shape)}`);
-  const n = x.shape[x.rank - 1]!;
-  return { rows: n === 0 ? 0 : x.size / n, n };
-};
-
-/** Rows and half-width of SwiGLU's [a | u] input (last axis even). */
-const swigluDims = (op: string, h: Tensor): { rows: number; inter: number } => {
-  requireFloat(op, h);
-  const last = h.rank === 0 ? NaN : h.shape[h.rank - 1]!;
-  if (!(last % 2 === 0)) throw new Error(`${op}: the last axis must have even length [gate | up], got ${shapeStr(h.shape)}`);
-  const inter = last / 2;
-  return { rows: inter === 0 ? 0 : h.size / last, inter };
+    vjp: (g, [, ids]) => [gather(g, ids), null],
+  } satisfies Primitive<[Tensor, Tensor], number>,
 };
 
 /** The primitive table, exported for documentation and for the laws that iterate over it. */
@@ -475,7 +414,7 @@ const matmulForward = (a: Tensor, b: Tensor, transA: boolean, transB: boolean): 
 // The public ops
 
 const bin =
-  (prim: Primitive<null>) =>
+  (prim: Primitive<[Tensor, Tensor], null>) =>
   (a: Operand, b: Operand): Tensor => {
     if (!(a instanceof Tensor) && !(b instanceof Tensor)) throw new Error(`${prim.name}: needs at least one tensor`);
     const ta = a instanceof Tensor ? a : lift(a, b as Tensor);
@@ -484,7 +423,7 @@ const bin =
   };
 
 const un =
-  (prim: Primitive<null>) =>
+  (prim: Primitive<[Tensor], null>) =>
   (x: Tensor): Tensor =>
     bind(prim, [x], null);
 
@@ -526,7 +465,7 @@ export const cast = (x: Tensor, dtype: DType): Tensor => (x.dtype === dtype ? x 
 const sumPrim = (x: Tensor, axis: number): Tensor => bind(P.sum, [x], axis);
 
 const reduceWith =
-  (prim: Primitive<number>) =>
+  (prim: Primitive<[Tensor], number>) =>
   (x: Tensor, axis: number, keepdims = false): Tensor => {
     const ax = normAxis(prim.name, axis, x.rank, x.shape);
     const r = bind(prim, [x], ax);
@@ -626,9 +565,11 @@ export const pad = (x: Tensor, widths: readonly (readonly [number, number])[], v
   return padPrim(x, before, outShape, value);
 };
 
+const isNonEmpty = (parts: readonly Tensor[]): parts is NonEmpty => parts.length > 0;
+
 export const concat = (parts: readonly Tensor[], axis: number): Tensor => {
-  const first = parts[0];
-  if (first === undefined) throw new Error('concat: no tensors');
+  if (!isNonEmpty(parts)) throw new Error('concat: no tensors');
+  const [first] = parts;
   const ax = normAxis('concat', axis, first.rank, first.shape);
   for (const p of parts) {
     if (p.dtype !== first.dtype || p.rank !== first.rank || p.shape.some((d, i) => i !== ax && d !== first.shape[i])) {
@@ -647,21 +588,6 @@ const checkIds = (op: string, ids: Tensor, rows: number): void => {
     if (v < 0 || v >= rows) throw new Error(`${op}: id ${v} at index ${i} out of range [0, ${rows})`);
   }
 };
-
-/**
- * SwiGLU's gate: silu(a)·u for h = [a | u] split in halves along the last axis; [..., 2I] → [..., I].
- * One primitive with one pass each way (equal to `mul(silu(slice a), slice u)` up to float rounding).
- */
-export const swigluGate = (h: Tensor): Tensor => bind(P.swigluGate, [h], null);
-
-/** x · (mean(x², last axis) + eps)^(−1/2): RMS norm without a gain over the last axis, one pass. */
-export const rmsNormLast = (x: Tensor, eps: number): Tensor => bind(P.rmsNormLast, [x], eps);
-
-/** The VJP of rmsNormLast at x for the cotangent g. */
-export const rmsNormLastGrad = (g: Tensor, x: Tensor, eps: number): Tensor => bind(P.rmsNormLastGrad, [g, x], eps);
-
-/** The VJP of swigluGate: the [..., 2I] cotangent of h for the [..., I] cotangent g. */
-export const swigluGateGrad = (g: Tensor, h: Tensor): Tensor => bind(P.swigluGateGrad, [g, h], null);
 
 /** Rows of `table` picked by `ids` (an embedding lookup): [...ids.shape, ...table.shape[1:]]. */
 export const gather = (table: Tensor, ids: Tensor): Tensor => {

@@ -11,7 +11,7 @@ import type { Tree as CoreTree } from '../core/tree.js';
 /** A tree whose leaves are tensors. */
 export type Tree = CoreTree<Tensor>;
 
-const tensorTree = treeOps((v: unknown): v is Tensor => v instanceof Tensor);
+const tensorTree = treeOps((v: unknown): v is Tensor => v instanceof Tensor, 'tensor');
 
 /** Applies `f` to every tensor leaf, keeping the structure (and its TypeScript type). */
 export const treeMap = tensorTree.map;

@@ -1,7 +1,7 @@
 /**
  * SwiGLU's fused gate and its VJP on every backend kernel set: the WebAssembly SIMD kernels and the
  * gpu.js kernels (cpu mode) against the reference, which evaluates each formula in doubles and
- * rounds once; and the primitive against its unfused definition silu(a)·u.
+ * rounds once; and the fused op against its unfused definition silu(a)·u.
  */
 import { describe, expect, it } from 'vitest';
 import { reference } from '../../src/backend/reference.js';
