@@ -60,6 +60,7 @@ const wasmBuilds = [false, ...(relaxedSimdSupported() ? [true] : [])].map(
 
 /** The same replays with the kernels on the other backends: the model code does not change. */
 describe.each([
+  ['js', async () => (await import('../src/accel/js/index.js')).jsBackend] as const,
   ...wasmBuilds,
   ['gpujs (cpu mode)', async () => (await import('../src/accel/gpujs/index.js')).createGpuJsBackend({ mode: 'cpu' })] as const,
 ])('official golden traces on the %s backend', (_name, make) => {

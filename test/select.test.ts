@@ -1,9 +1,10 @@
 /**
- * Choosing kernels by name (src/backend/select.ts): the CLI's --backend and --threads, TRM_THREADS,
+ * Choosing kernels by name (src/accel/select.ts): the CLI's --backend and --threads, TRM_THREADS,
  * and how a run names what it ran on.
  */
 import { describe, expect, it } from 'vitest';
 import { reference } from '../src/backend/reference.js';
+import { jsBackend } from '../src/accel/js/index.js';
 import { createBackend, describeBackend, parseThreads } from '../src/accel/select.js';
 import { type WasmBackend, wasmSimdSupported } from '../src/accel/wasm/index.js';
 
@@ -24,7 +25,14 @@ describe('parseThreads', () => {
 describe('createBackend', () => {
   it('gives the reference backend by name, and refuses unknown names', async () => {
     expect(await createBackend('reference')).toBe(reference);
-    await expect(createBackend('tpu')).rejects.toThrow(/unknown backend 'tpu' \(available: auto, reference, wasm, gpujs\)/);
+    await expect(createBackend('tpu')).rejects.toThrow(/unknown backend 'tpu' \(available: auto, reference, js, wasm, gpujs\)/);
+  });
+
+  it('gives the tuned plain-JS backend as js', async () => {
+    const js = await createBackend('js');
+    expect(js).toBe(jsBackend);
+    expect(js.name).toBe('js');
+    expect(describeBackend(js)).toBe('js');
   });
 
   it.runIf(wasmSimdSupported())('makes the WebAssembly backend with the threads asked for, and names it', async () => {

@@ -4,9 +4,10 @@
  */
 import type { Backend } from '../backend/backend.js';
 import { reference } from '../backend/reference.js';
+import { jsBackend } from './js/index.js';
 import { type WasmBackend, createThreadedWasmBackend, createWasmBackend, wasmSimdSupported } from './wasm/index.js';
 
-export const BACKEND_NAMES = ['reference', 'wasm', 'gpujs'] as const;
+export const BACKEND_NAMES = ['reference', 'js', 'wasm', 'gpujs'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
 
 export interface BackendChoice {
@@ -35,16 +36,18 @@ const wasmBackend = async (choice: BackendChoice): Promise<Backend> => {
   return threads === 1 ? createWasmBackend() : createThreadedWasmBackend(threads === undefined ? {} : { threads });
 };
 
-/** `auto` picks the WebAssembly SIMD backend (on every core) where the engine has SIMD, else the reference. */
+/** `auto` picks the WebAssembly SIMD backend (on every core) where the engine has SIMD, else the tuned JS kernels. */
 export const createBackend = async (name: string, choice: BackendChoice = {}): Promise<Backend> => {
   switch (name) {
     case 'reference':
       return reference;
+    case 'js':
+      return jsBackend;
     case 'wasm':
       if (!wasmSimdSupported()) throw new Error('this JavaScript engine has no WebAssembly SIMD; use --backend reference');
       return wasmBackend(choice);
     case 'auto':
-      return wasmSimdSupported() ? wasmBackend(choice) : reference;
+      return wasmSimdSupported() ? wasmBackend(choice) : jsBackend;
     case 'gpujs': {
       const { createGpuJsBackend } = await import('./gpujs/index.js');
       const { parseGpuJsMode } = await import('./gpujs/index.js');

@@ -36,7 +36,7 @@ const withBackend = async (
   }
 };
 
-const BACKEND_HELP = 'kernels: auto (WebAssembly SIMD where available), wasm, reference (plain JS, the definition), gpujs (mode from TRM_GPUJS_MODE, default cpu)';
+const BACKEND_HELP = 'kernels: auto (WebAssembly SIMD where available), wasm, js (tuned plain JS), reference (plain JS, the definition), gpujs (mode from TRM_GPUJS_MODE, default cpu)';
 const THREADS_HELP = 'threads for the WebAssembly backend\'s matrix products (default: TRM_THREADS, else every core; 1: no worker threads)';
 
 export const buildProgram = (setExit: (code: number) => void): Command => {

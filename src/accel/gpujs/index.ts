@@ -3,7 +3,7 @@
  *
  * float32 kernels (element-wise with broadcasting, where, sum/max, argmax, matmul in all four
  * transposed forms with per-batch offsets, gather, scatterAdd) run as gpu.js kernels; everything
- * else is handed explicitly to the reference kernels, and every hand-over is counted by reason:
+ * else is handed explicitly to the tuned JS kernels of the js backend, and every hand-over is counted by reason:
  *
  * - float64 and int32 data (gpu.js is single precision: never lose precision silently);
  * - movement and casts (permute, slice, pad, concat, cast): copies, where a kernel buys nothing;
@@ -26,7 +26,7 @@ import type { DType, TypedArray } from '../../core/dtype.js';
 import type { Shape } from '../../core/shape.js';
 import { size } from '../../core/shape.js';
 import type { Backend, BinaryOp, MatmulSpec, ReduceOp, UnaryOp } from '../../backend/backend.js';
-import { reference } from '../../backend/reference.js';
+import { jsBackend as fallback } from '../js/index.js';
 import {
   argmaxSource,
   binarySource,
@@ -69,14 +69,14 @@ export interface GpuJsBackendOptions {
   /** Bound on the argument and output values (float32) of all cached kernels together, since
    *  WebAssembly and GL kernels keep memory of that size; default 2^26 (256 MiB). */
   readonly maxCachedValues?: number;
-  /** Results with fewer values go to the reference kernels (kernel-call overhead); default 0. */
+  /** Results with fewer values go to the fallback (js backend) kernels (kernel-call overhead); default 0. */
   readonly minElements?: number;
 }
 
 export interface GpuJsStats {
   /** op → calls computed by a gpu.js kernel. */
   readonly gpujs: Readonly<Record<string, number>>;
-  /** 'op:reason' → calls handed to the reference kernels. */
+  /** 'op:reason' → calls handed to the fallback (the tuned JS kernels of the js backend). */
   readonly delegated: Readonly<Record<string, number>>;
   /** kernel class → gpu.js kernel calls it computed (read after each call, so fallbacks show). */
   readonly ranOn: Readonly<Record<string, number>>;
@@ -202,7 +202,7 @@ export const createGpuJsBackend = (opts: GpuJsBackendOptions): GpuJsBackend => {
     if (closed) throw new Error(`gpujs: ${op} called after close()`);
   };
 
-  /** Counts a hand-over and returns the reference kernel's answer. */
+  /** Counts a hand-over and returns the fallback kernel's answer. */
   const delegate = <T>(op: string, reason: string, compute: () => T): T => {
     checkOpen(op);
     bump(counts.delegated, `${op}:${reason}`);
@@ -298,18 +298,18 @@ export const createGpuJsBackend = (opts: GpuJsBackendOptions): GpuJsBackend => {
 
   const unary = (op: UnaryOp, x: TypedArray): TypedArray => {
     const g = guard(x.length, [x]);
-    if (g !== null) return delegate(op, g, () => reference.unary(op, x));
+    if (g !== null) return delegate(op, g, () => fallback.unary(op, x));
     const f = x as Float32Array;
     const { min, max, finite } = minMax(f);
-    if (!finite) return delegate(op, 'nonfinite', () => reference.unary(op, x));
+    if (!finite) return delegate(op, 'nonfinite', () => fallback.unary(op, x));
     const inDomain =
       op === 'log' || op === 'rsqrt' ? min >= FLT_MIN : op === 'sqrt' ? min >= 0 : op === 'exp' ? max < EXP_MAX : true;
-    if (!inDomain) return delegate(op, 'domain', () => reference.unary(op, x));
+    if (!inDomain) return delegate(op, 'domain', () => fallback.unary(op, x));
     return run(op, `unary:${op}:${f.length}`, () => unarySource(op), [f.length], [f]);
   };
 
   const binary = (op: BinaryOp, a: TypedArray, aShape: Shape, b: TypedArray, bShape: Shape, outShape: Shape): TypedArray => {
-    const ref = (): TypedArray => reference.binary(op, a, aShape, b, bShape, outShape);
+    const ref = (): TypedArray => fallback.binary(op, a, aShape, b, bShape, outShape);
     const n = size(outShape);
     const g = guard(n, [a, b]);
     if (g !== null) return delegate(op, g, ref);
@@ -330,7 +330,7 @@ export const createGpuJsBackend = (opts: GpuJsBackendOptions): GpuJsBackend => {
     bShape: Shape,
     outShape: Shape,
   ): TypedArray => {
-    const ref = (): TypedArray => reference.where(c, cShape, a, aShape, b, bShape, outShape);
+    const ref = (): TypedArray => fallback.where(c, cShape, a, aShape, b, bShape, outShape);
     const n = size(outShape);
     const g = guard(n, [a, b]) ?? (c.length === 0 ? 'empty' : c.length >= MAX_EXACT ? 'size' : null);
     if (g !== null) return delegate('where', g, ref);
@@ -351,7 +351,7 @@ export const createGpuJsBackend = (opts: GpuJsBackendOptions): GpuJsBackend => {
   };
 
   const reduce = (op: ReduceOp, x: TypedArray, outer: number, n: number, inner: number): TypedArray => {
-    const ref = (): TypedArray => reference.reduce(op, x, outer, n, inner);
+    const ref = (): TypedArray => fallback.reduce(op, x, outer, n, inner);
     const g = guard(outer * inner, [x]) ?? (n === 0 ? 'empty' : null);
     if (g !== null) return delegate(op, g, ref);
     const f = x as Float32Array;
@@ -360,7 +360,7 @@ export const createGpuJsBackend = (opts: GpuJsBackendOptions): GpuJsBackend => {
   };
 
   const argmax = (x: TypedArray, outer: number, n: number, inner: number): Int32Array => {
-    const ref = (): Int32Array => reference.argmax(x, outer, n, inner);
+    const ref = (): Int32Array => fallback.argmax(x, outer, n, inner);
     const g = guard(outer * inner, [x]) ?? (n === 0 ? 'empty' : null);
     if (g !== null) return delegate('argmax', g, ref);
     const f = x as Float32Array;
@@ -372,7 +372,7 @@ export const createGpuJsBackend = (opts: GpuJsBackendOptions): GpuJsBackend => {
   };
 
   const matmul = (a: TypedArray, b: TypedArray, spec: MatmulSpec): TypedArray => {
-    const ref = (): TypedArray => reference.matmul(a, b, spec);
+    const ref = (): TypedArray => fallback.matmul(a, b, spec);
     const { m, k, n, transA, transB, aOffsets, bOffsets } = spec;
     const batch = aOffsets.length;
     const g = guard(batch * m * n, [a, b]) ?? (k === 0 ? 'empty' : null);
@@ -402,7 +402,7 @@ export const createGpuJsBackend = (opts: GpuJsBackendOptions): GpuJsBackend => {
   };
 
   const gather = (table: TypedArray, rows: number, cols: number, ids: Int32Array): TypedArray => {
-    const ref = (): TypedArray => reference.gather(table, rows, cols, ids);
+    const ref = (): TypedArray => fallback.gather(table, rows, cols, ids);
     const g = guard(ids.length * cols, [table]);
     if (g !== null) return delegate('gather', g, ref);
     if (table.length !== rows * cols || ids.length >= MAX_EXACT) return delegate('gather', 'bounds', ref);
@@ -418,7 +418,7 @@ export const createGpuJsBackend = (opts: GpuJsBackendOptions): GpuJsBackend => {
   };
 
   const scatterAdd = (values: TypedArray, ids: Int32Array, rows: number, cols: number): TypedArray => {
-    const ref = (): TypedArray => reference.scatterAdd(values, ids, rows, cols);
+    const ref = (): TypedArray => fallback.scatterAdd(values, ids, rows, cols);
     const g = guard(rows * cols, [values]);
     if (g !== null) return delegate('scatterAdd', g, ref);
     if (values.length !== ids.length * cols || ids.length >= MAX_EXACT) return delegate('scatterAdd', 'bounds', ref);
@@ -464,7 +464,7 @@ export const createGpuJsBackend = (opts: GpuJsBackendOptions): GpuJsBackend => {
 
   /** SwiGLU's fused gate and its VJP, one thread per output value (finite inputs only). */
   const swiglu = (h: TypedArray, rows: number, inter: number): TypedArray => {
-    const ref = (): TypedArray => reference.swiglu(h, rows, inter);
+    const ref = (): TypedArray => fallback.swiglu(h, rows, inter);
     const g = guard(rows * inter, [h]);
     if (g !== null) return delegate('swiglu', g, ref);
     const fh = h as Float32Array;
@@ -473,7 +473,7 @@ export const createGpuJsBackend = (opts: GpuJsBackendOptions): GpuJsBackend => {
   };
 
   const swigluGrad = (gr: TypedArray, h: TypedArray, rows: number, inter: number): TypedArray => {
-    const ref = (): TypedArray => reference.swigluGrad(gr, h, rows, inter);
+    const ref = (): TypedArray => fallback.swigluGrad(gr, h, rows, inter);
     const g = guard(rows * 2 * inter, [gr, h]);
     if (g !== null) return delegate('swigluGrad', g, ref);
     const [fg, fh] = [gr as Float32Array, h as Float32Array];
@@ -483,7 +483,7 @@ export const createGpuJsBackend = (opts: GpuJsBackendOptions): GpuJsBackend => {
 
   /** RMS norm and its VJP: one thread per output value, each summing its row (rows up to 4 096). */
   const rmsNorm = (x: TypedArray, rows: number, n: number, eps: number): TypedArray => {
-    const ref = (): TypedArray => reference.rmsNorm(x, rows, n, eps);
+    const ref = (): TypedArray => fallback.rmsNorm(x, rows, n, eps);
     const g = guard(rows * n, [x]);
     if (g !== null) return delegate('rmsNorm', g, ref);
     if (n > 4096) return delegate('rmsNorm', 'size', ref);
@@ -493,7 +493,7 @@ export const createGpuJsBackend = (opts: GpuJsBackendOptions): GpuJsBackend => {
   };
 
   const rmsNormGrad = (gr: TypedArray, x: TypedArray, rows: number, n: number, eps: number): TypedArray => {
-    const ref = (): TypedArray => reference.rmsNormGrad(gr, x, rows, n, eps);
+    const ref = (): TypedArray => fallback.rmsNormGrad(gr, x, rows, n, eps);
     const g = guard(rows * n, [gr, x]);
     if (g !== null) return delegate('rmsNormGrad', g, ref);
     if (n > 4096) return delegate('rmsNormGrad', 'size', ref);
@@ -542,16 +542,16 @@ export const createGpuJsBackend = (opts: GpuJsBackendOptions): GpuJsBackend => {
     reduce,
     argmax,
     matmul,
-    permute: (x: TypedArray, shape: Shape, perm: readonly number[]) => movement('permute', () => reference.permute(x, shape, perm)),
+    permute: (x: TypedArray, shape: Shape, perm: readonly number[]) => movement('permute', () => fallback.permute(x, shape, perm)),
     slice: (x: TypedArray, shape: Shape, starts: readonly number[], sizes: readonly number[]) =>
-      movement('slice', () => reference.slice(x, shape, starts, sizes)),
+      movement('slice', () => fallback.slice(x, shape, starts, sizes)),
     pad: (x: TypedArray, shape: Shape, before: readonly number[], outShape: Shape, value: number) =>
-      movement('pad', () => reference.pad(x, shape, before, outShape, value)),
+      movement('pad', () => fallback.pad(x, shape, before, outShape, value)),
     concat: (parts: readonly { readonly data: TypedArray; readonly shape: Shape }[], axis: number, outShape: Shape) =>
-      movement('concat', () => reference.concat(parts, axis, outShape)),
+      movement('concat', () => fallback.concat(parts, axis, outShape)),
     gather,
     scatterAdd,
-    cast: (x: TypedArray, dtype: DType) => movement('cast', () => reference.cast(x, dtype)),
+    cast: (x: TypedArray, dtype: DType) => movement('cast', () => fallback.cast(x, dtype)),
     swiglu,
     swigluGrad,
     rmsNorm,

@@ -21,7 +21,7 @@
  * Element-wise work streams through WebAssembly memory in chunks (CHUNK values): copy a chunk in,
  * compute in place, copy it out into the fresh result; the copies stay in cache whatever the size.
  *
- * Everything else is handed explicitly to the reference kernels (`reference.ts`), and each hand-over
+ * Everything else is handed explicitly to the tuned JS kernels of the js backend (`accel/js`, bit for bit the reference's results up to summation order), and each hand-over
  * is counted by reason in `stats().delegated`:
  * - `dtype`: float64 and int32 data (the kernels are float32; never lose precision silently);
  * - `op`: kernels not accelerated here (log, sign, sin, cos, reductions, argmax, movement, gather,
@@ -53,7 +53,7 @@ import type { DType, TypedArray } from '../../core/dtype.js';
 import type { Shape } from '../../core/shape.js';
 import { size } from '../../core/shape.js';
 import type { Backend, BinaryOp, MatmulSpec, ReduceOp, UnaryOp } from '../../backend/backend.js';
-import { reference } from '../../backend/reference.js';
+import { jsBackend as fallback } from '../js/index.js';
 import { withSharedMemory } from './asm.js';
 import { CONST_BYTES, CONSTS, type ElementwiseOp, type KernelExports, MR, NR, UNARY_OPS, type WasmUnaryOp, kernelModuleBytes } from './kernels.js';
 import { type KernelCall, type ProductLayout, type Scratch, type SharedJob, SYNC as SYNC_INDEX, SYNC_WORDS, type WorkerConstructor, type WorkerPool, gemmPart, maxSharedUnits, splitJobs, startWorkers } from './threads.js';
@@ -71,9 +71,9 @@ const MAX_MEMORY_BYTES = 2 ** 31 - PAGE;
 export const CHUNK = 16384;
 
 export interface WasmBackendOptions {
-  /** Element-wise results with fewer values go to the reference kernels; default 256. */
+  /** Element-wise results with fewer values go to the fallback (js backend) kernels; default 256. */
   readonly minElements?: number;
-  /** Products with fewer multiply-adds (batch·m·k·n) go to the reference kernel; default 4096. */
+  /** Products with fewer multiply-adds (batch·m·k·n) go to the fallback (js backend) kernel; default 4096. */
   readonly minMatmulFlops?: number;
   /** Upper bound on the WebAssembly memory this backend may grow to; default 2 GiB − 64 KiB. */
   readonly maxMemoryBytes?: number;
@@ -105,7 +105,7 @@ export interface WasmBackendOptions {
 export interface WasmStats {
   /** op → calls computed in WebAssembly. */
   readonly wasm: Readonly<Record<string, number>>;
-  /** 'op:reason' → calls handed to the reference kernels. */
+  /** 'op:reason' → calls handed to the fallback (the tuned JS kernels of the js backend). */
   readonly delegated: Readonly<Record<string, number>>;
   /** Current size of the backend's WebAssembly memory. */
   readonly memoryBytes: number;
@@ -352,7 +352,7 @@ export const createWasmBackend = (options: WasmBackendOptions = {}): WasmBackend
   };
 
   const matmul = (a: TypedArray, b: TypedArray, spec: MatmulSpec): TypedArray => {
-    const run = (): TypedArray => reference.matmul(a, b, spec);
+    const run = (): TypedArray => fallback.matmul(a, b, spec);
     if (!(a instanceof Float32Array) || !(b instanceof Float32Array)) return delegate('matmul', 'dtype', run);
     const { m, k: kk, n, transA, transB } = spec;
     const batch = spec.aOffsets.length;
@@ -478,7 +478,7 @@ export const createWasmBackend = (options: WasmBackendOptions = {}): WasmBackend
   };
 
   const binary = (op: BinaryOp, a: TypedArray, aShape: Shape, b: TypedArray, bShape: Shape, outShape: Shape): TypedArray => {
-    const run = (): TypedArray => reference.binary(op, a, aShape, b, bShape, outShape);
+    const run = (): TypedArray => fallback.binary(op, a, aShape, b, bShape, outShape);
     if (!(a instanceof Float32Array) || !(b instanceof Float32Array)) return delegate('binary', 'dtype', run);
     if (!elementwise.has(op)) return delegate('binary', 'op', run);
     const n = size(outShape);
@@ -511,7 +511,7 @@ export const createWasmBackend = (options: WasmBackendOptions = {}): WasmBackend
   };
 
   const unary = (op: UnaryOp, x: TypedArray): TypedArray => {
-    const run = (): TypedArray => reference.unary(op, x);
+    const run = (): TypedArray => fallback.unary(op, x);
     if (!(x instanceof Float32Array)) return delegate('unary', 'dtype', run);
     if (!wasmUnary.has(op)) return delegate('unary', 'op', run);
     const n = x.length;
@@ -527,7 +527,7 @@ export const createWasmBackend = (options: WasmBackendOptions = {}): WasmBackend
    * result is the reference's bit for bit; this runs in JS and is counted as `where` in stats().wasm.
    */
   const where = (c: TypedArray, cS: Shape, a: TypedArray, aS: Shape, b: TypedArray, bS: Shape, outS: Shape): TypedArray => {
-    const run = (): TypedArray => reference.where(c, cS, a, aS, b, bS, outS);
+    const run = (): TypedArray => fallback.where(c, cS, a, aS, b, bS, outS);
     if (!(a instanceof Float32Array) || !(b instanceof Float32Array)) return delegate('where', 'dtype', run);
     const n = size(outS);
     const block = c.length === 0 ? 0 : n / c.length;
@@ -594,7 +594,7 @@ export const createWasmBackend = (options: WasmBackendOptions = {}): WasmBackend
 
   /** SwiGLU's gate and its VJP in WebAssembly when the half width is a multiple of 4. */
   const swigluJob = (op: 'swiglu' | 'swigluGrad', g: TypedArray | null, h: TypedArray, rows: number, inter: number): TypedArray => {
-    const run = (): TypedArray => (g === null ? reference.swiglu(h, rows, inter) : reference.swigluGrad(g, h, rows, inter));
+    const run = (): TypedArray => (g === null ? fallback.swiglu(h, rows, inter) : fallback.swigluGrad(g, h, rows, inter));
     if (!(h instanceof Float32Array) || (g !== null && !(g instanceof Float32Array))) return delegate(op, 'dtype', run);
     if (inter % 4 !== 0) return delegate(op, 'layout', run);
     if (rows * inter < minElements) return delegate(op, 'small', run);
@@ -611,7 +611,7 @@ export const createWasmBackend = (options: WasmBackendOptions = {}): WasmBackend
 
   /** RMS norm over rows of n and its VJP in WebAssembly. */
   const rmsNormJob = (op: 'rmsNorm' | 'rmsNormGrad', g: TypedArray | null, x: TypedArray, rows: number, n: number, eps: number): TypedArray => {
-    const run = (): TypedArray => (g === null ? reference.rmsNorm(x, rows, n, eps) : reference.rmsNormGrad(g, x, rows, n, eps));
+    const run = (): TypedArray => (g === null ? fallback.rmsNorm(x, rows, n, eps) : fallback.rmsNormGrad(g, x, rows, n, eps));
     if (!(x instanceof Float32Array) || (g !== null && !(g instanceof Float32Array))) return delegate(op, 'dtype', run);
     if (rows * n < minElements || n === 0) return delegate(op, 'small', run);
     const xIn = { data: x, width: n };
@@ -638,24 +638,24 @@ export const createWasmBackend = (options: WasmBackendOptions = {}): WasmBackend
     binary,
     where,
     reduce: (op: ReduceOp, x: TypedArray, outer: number, n: number, inner: number) =>
-      delegate('reduce', dtypeOrOp(x), () => reference.reduce(op, x, outer, n, inner)),
+      delegate('reduce', dtypeOrOp(x), () => fallback.reduce(op, x, outer, n, inner)),
     argmax: (x: TypedArray, outer: number, n: number, inner: number) =>
-      delegate('argmax', dtypeOrOp(x), () => reference.argmax(x, outer, n, inner)),
+      delegate('argmax', dtypeOrOp(x), () => fallback.argmax(x, outer, n, inner)),
     matmul,
     permute: (x: TypedArray, shape: Shape, perm: readonly number[]) =>
-      delegate('permute', dtypeOrOp(x), () => reference.permute(x, shape, perm)),
+      delegate('permute', dtypeOrOp(x), () => fallback.permute(x, shape, perm)),
     slice: (x: TypedArray, shape: Shape, starts: readonly number[], sizes: readonly number[]) =>
-      delegate('slice', dtypeOrOp(x), () => reference.slice(x, shape, starts, sizes)),
+      delegate('slice', dtypeOrOp(x), () => fallback.slice(x, shape, starts, sizes)),
     pad: (x: TypedArray, shape: Shape, before: readonly number[], outShape: Shape, value: number) =>
-      delegate('pad', dtypeOrOp(x), () => reference.pad(x, shape, before, outShape, value)),
+      delegate('pad', dtypeOrOp(x), () => fallback.pad(x, shape, before, outShape, value)),
     concat: (parts: readonly { readonly data: TypedArray; readonly shape: Shape }[], axis: number, outShape: Shape) =>
-      delegate('concat', parts[0] === undefined ? 'op' : dtypeOrOp(parts[0].data), () => reference.concat(parts, axis, outShape)),
+      delegate('concat', parts[0] === undefined ? 'op' : dtypeOrOp(parts[0].data), () => fallback.concat(parts, axis, outShape)),
     gather: (table: TypedArray, rows: number, cols: number, ids: Int32Array) =>
-      delegate('gather', dtypeOrOp(table), () => reference.gather(table, rows, cols, ids)),
+      delegate('gather', dtypeOrOp(table), () => fallback.gather(table, rows, cols, ids)),
     scatterAdd: (values: TypedArray, ids: Int32Array, rows: number, cols: number) =>
-      delegate('scatterAdd', dtypeOrOp(values), () => reference.scatterAdd(values, ids, rows, cols)),
+      delegate('scatterAdd', dtypeOrOp(values), () => fallback.scatterAdd(values, ids, rows, cols)),
     cast: (x: TypedArray, dtype: DType) =>
-      delegate('cast', dtypeOrOp(x), () => reference.cast(x, dtype)),
+      delegate('cast', dtypeOrOp(x), () => fallback.cast(x, dtype)),
     swiglu: (h: TypedArray, rows: number, inter: number) => swigluJob('swiglu', null, h, rows, inter),
     swigluGrad: (g: TypedArray, h: TypedArray, rows: number, inter: number) => swigluJob('swigluGrad', g, h, rows, inter),
     rmsNorm: (x: TypedArray, rows: number, n: number, eps: number) => rmsNormJob('rmsNorm', null, x, rows, n, eps),
