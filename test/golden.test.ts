@@ -7,9 +7,10 @@ import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
 import { describe, expect, it } from 'vitest';
 import { type FileReport, replayTrace } from '../src/crosscheck/replay.js';
-import { formatTraceError, readTrace } from '../src/crosscheck/trace.js';
+import { readTrace } from '../src/crosscheck/trace.js';
 import { createWasmBackend, relaxedSimdSupported } from '../src/accel/wasm/index.js';
 import { enableRelaxedSimd } from '../src/accel/wasm/relaxed-simd.js';
+import { formatBoundaryError } from '../src/io/errors.js';
 
 const dir = join(import.meta.dirname, 'fixtures', 'official');
 const files = readdirSync(dir).filter((f) => f.endsWith('.safetensors')).sort();
@@ -31,7 +32,7 @@ describe('official golden traces', () => {
     const f = path.slice(path.lastIndexOf('fixtures/') + 'fixtures/'.length);
     it(`${f} replays teacher-forced within tolerance`, () => {
       const t = readTrace(path);
-      if (E.isLeft(t)) throw new Error(formatTraceError(t.left));
+      if (E.isLeft(t)) throw new Error(formatBoundaryError(t.left));
       const rep = replayTrace(t.right, { mode: 'teacher-forced' });
       expect(rep.rows.length).toBeGreaterThanOrEqual(10 * t.right.steps);
       expect(describeFailure(rep)).toBe('');
@@ -44,7 +45,7 @@ describe('official golden traces', () => {
   for (const f of files.filter((name) => name.includes('attn'))) {
     it(`${f} replays free-running within tolerance`, () => {
       const t = readTrace(join(dir, f));
-      if (E.isLeft(t)) throw new Error(formatTraceError(t.left));
+      if (E.isLeft(t)) throw new Error(formatBoundaryError(t.left));
       const rep = replayTrace(t.right, { mode: 'free-running' });
       expect(describeFailure(rep)).toBe('');
     });
@@ -67,7 +68,7 @@ describe.each([
   for (const f of files) {
     it(`${f} replays teacher-forced within tolerance`, async () => {
       const t = readTrace(join(dir, f));
-      if (E.isLeft(t)) throw new Error(formatTraceError(t.left));
+      if (E.isLeft(t)) throw new Error(formatBoundaryError(t.left));
       const backend = await make();
       try {
         const rep = replayTrace(t.right, { mode: 'teacher-forced', backend });

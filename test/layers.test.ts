@@ -23,7 +23,7 @@ const LAYER_RULES: Readonly<Record<string, readonly string[]>> = {
   io: ['core', 'tensor'],
   autodiff: ['core', 'tensor'],
   ops: ['core', 'backend', 'tensor', 'autodiff'],
-  trm: ['core', 'backend', 'tensor', 'random', 'autodiff', 'ops'],
+  trm: ['core', 'backend', 'tensor', 'random', 'io', 'autodiff', 'ops'],
   viz: ['core'],
   data: ['core', 'tensor', 'random', 'io'],
   train: ['core', 'backend', 'tensor', 'random', 'io', 'autodiff', 'ops', 'trm', 'data'],

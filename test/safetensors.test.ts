@@ -8,18 +8,8 @@ import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { writeFileAtomic } from '../src/io/atomic.js';
-import { formatIoError } from '../src/io/errors.js';
-import {
-  type SafetensorsFile,
-  type StWriteEntry,
-  decodeSafetensors,
-  encodeSafetensors,
-  formatSafetensorsError,
-  readSafetensors,
-  swapBytesInPlace,
-  tryEncodeSafetensors,
-  writeSafetensors,
-} from '../src/io/safetensors.js';
+import { formatBoundaryError } from '../src/io/errors.js';
+import { type SafetensorsFile, type StWriteEntry, decodeSafetensors, encodeSafetensors, readSafetensors, swapBytesInPlace, tryEncodeSafetensors, writeSafetensors } from '../src/io/safetensors.js';
 import { storage, tensor, toArray } from '../src/tensor/tensor.js';
 
 const dir = 'test/fixtures/official';
@@ -164,7 +154,7 @@ describe('readSafetensors errors', () => {
     if (E.isLeft(r)) {
       expect(r.left.file).toBe(path);
       expect(r.left.field).toBe('file');
-      const line = formatSafetensorsError(r.left);
+      const line = formatBoundaryError(r.left);
       expect(line.startsWith(`${path}: file: `)).toBe(true);
       expect(line).toContain('ENOENT');
       expect(line).not.toContain('\n');
@@ -276,7 +266,7 @@ describe('decodeSafetensors examples', () => {
       expect(e.field, `${field} ${message}`).toBe(field);
       expect(e.message).toMatch(message);
       expect(e.file).toBe('x.safetensors');
-      expect(formatSafetensorsError(e)).toBe(`x.safetensors: ${field}: ${e.message}`);
+      expect(formatBoundaryError(e)).toBe(`x.safetensors: ${field}: ${e.message}`);
     }
   });
 });
@@ -356,13 +346,13 @@ describe('writeSafetensors and writeFileAtomic', () => {
     const blocker = join(root, 'file');
     writeFileSync(blocker, 'x');
     const under = writeFileAtomic(join(blocker, 'sub', 'x.bin'), new Uint8Array(1));
-    expect(E.isLeft(under) && under.left.op === 'mkdir').toBe(true);
-    if (E.isLeft(under)) expect(formatIoError(under.left)).toContain(join(blocker, 'sub', 'x.bin'));
+    expect(E.isLeft(under) && under.left.field === 'mkdir').toBe(true);
+    if (E.isLeft(under)) expect(formatBoundaryError(under.left)).toContain(join(blocker, 'sub', 'x.bin'));
 
     const asDir = join(root, 'dir');
     mkdirSync(join(asDir, 'inner'), { recursive: true });
     const onto = writeFileAtomic(join(asDir, 'inner'), new Uint8Array(4));
-    expect(E.isLeft(onto) && onto.left.op === 'rename').toBe(true);
+    expect(E.isLeft(onto) && onto.left.field === 'rename').toBe(true);
     expect(leftovers(asDir)).toEqual([]);
     expect(existsSync(join(asDir, 'inner'))).toBe(true);
 

@@ -105,8 +105,9 @@ const makeDemoCheckpoint = async (src) => {
   } catch {
     throw new Error(`build-web: ${relative(root, distSt)} is missing: run \`npm run build\` first`);
   }
+  const { formatBoundaryError } = await import(pathToFileURL(join(root, 'dist', 'src', 'io', 'errors.js')).href);
   const decoded = st.decodeSafetensors(readFileSync(src), src);
-  if (decoded._tag === 'Left') throw new Error(st.formatSafetensorsError(decoded.left));
+  if (decoded._tag === 'Left') throw new Error(formatBoundaryError(decoded.left));
   const { metadata, tensors, dtypes } = decoded.right;
   if (metadata.format !== 'trm-checkpoint/1') throw new Error(`${src}: not a trm checkpoint`);
   const entries = [...tensors].filter(([name]) => !name.startsWith('carry/')).map(([name, tensor]) => ({ name, tensor, dtype: dtypes.get(name) }));

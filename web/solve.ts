@@ -11,12 +11,13 @@ import * as E from 'fp-ts/lib/Either.js';
 import type { Backend } from '../src/backend/backend.js';
 import { toBackend } from '../src/tensor/move.js';
 import type { ParsedPuzzle } from '../src/data/sudoku-io.js';
-import { decodeSafetensors, formatSafetensorsError } from '../src/io/safetensors.js';
-import { type LoadedCheckpoint, decodeCheckpoint, formatCheckpointError } from '../src/train/checkpoint.js';
+import { decodeSafetensors } from '../src/io/safetensors.js';
+import { type LoadedCheckpoint, decodeCheckpoint } from '../src/train/checkpoint.js';
 import type { HaltMode } from '../src/train/evaluate.js';
 import { evalModel } from '../src/train/loop.js';
 import { type Solution, type SolveStep, solvePuzzle } from '../src/train/solve.js';
 import type { TrmState } from '../src/trm/params.js';
+import { formatBoundaryError } from '../src/io/errors.js';
 
 export type WebStep = SolveStep;
 export type WebSolution = Solution;
@@ -24,9 +25,9 @@ export type WebSolution = Solution;
 /** Decodes a checkpoint held in memory (a fetched or picked file); `name` only labels errors. */
 export const checkpointFromBytes = (bytes: Uint8Array, name: string): E.Either<string, LoadedCheckpoint> => {
   const st = decodeSafetensors(bytes, name);
-  if (E.isLeft(st)) return E.left(formatSafetensorsError(st.left));
+  if (E.isLeft(st)) return E.left(formatBoundaryError(st.left));
   const ck = decodeCheckpoint(name, st.right);
-  return E.isLeft(ck) ? E.left(formatCheckpointError(ck.left)) : E.right(ck.right);
+  return E.isLeft(ck) ? E.left(formatBoundaryError(ck.left)) : E.right(ck.right);
 };
 
 export const onBackend = toBackend;

@@ -4,7 +4,9 @@
  */
 import { readFileSync } from 'node:fs';
 import * as E from 'fp-ts/lib/Either.js';
+import { pipe } from 'fp-ts/lib/function.js';
 import { parse as parseYaml } from 'yaml';
+import { formatBoundaryError } from '../io/errors.js';
 import { type TrmConfig, decodeConfig } from '../trm/config.js';
 
 /** `extra` fills keys the file does not set. */
@@ -25,6 +27,5 @@ export const readConfigFile = (file: string, extra: Record<string, unknown> = {}
   const rec = doc as Record<string, unknown>;
   const arch = typeof rec.arch === 'object' && rec.arch !== null ? { ...rec, ...(rec.arch as Record<string, unknown>) } : rec;
   // The file wins over `extra` (values inferred elsewhere, e.g. from weight shapes).
-  const r = decodeConfig({ ...extra, ...arch });
-  return E.isLeft(r) ? E.left(`${file}: ${r.left.field}: ${r.left.message}`) : r;
+  return pipe(decodeConfig({ ...extra, ...arch }, file), E.mapLeft(formatBoundaryError));
 };

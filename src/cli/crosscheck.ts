@@ -2,8 +2,9 @@
 import * as E from 'fp-ts/lib/Either.js';
 import type { Backend } from '../backend/backend.js';
 import { type FileReport, type ReplayMode, formatRow, replayTrace } from '../crosscheck/replay.js';
-import { formatTraceError, readTrace } from '../crosscheck/trace.js';
+import { readTrace } from '../crosscheck/trace.js';
 import { EXIT_BAD_INPUT, EXIT_MISMATCH, EXIT_OK } from './errors.js';
+import { formatBoundaryError } from '../io/errors.js';
 
 export interface CrosscheckOptions {
   readonly mode: ReplayMode;
@@ -46,7 +47,7 @@ export const runCrosscheck = (files: readonly string[], opts: CrosscheckOptions)
   for (const f of files) {
     const t = readTrace(f);
     if (E.isLeft(t)) {
-      process.stderr.write(`trm crosscheck: ${formatTraceError(t.left)}\n`);
+      process.stderr.write(`trm crosscheck: ${formatBoundaryError(t.left)}\n`);
       return EXIT_BAD_INPUT;
     }
     const rep = replayTrace(t.right, { mode: opts.mode, backend: opts.backend });

@@ -12,7 +12,7 @@ import { buildArcDataset } from '../data/arc-build.js';
 import { type ArcPuzzle, loadArcSubset } from '../data/arc-json.js';
 import { parsePuzzleCsv } from '../io/csv.js';
 import { type Dataset, writeDataset } from '../data/dataset.js';
-import { type DataError, dataError, formatDataError } from '../data/errors.js';
+import { type BoundaryError, boundaryError, formatBoundaryError } from '../io/errors.js';
 import { defaultMinPath, generateMazes } from '../data/maze.js';
 import { mazeDataset, mazesFromCsv } from '../data/maze-dataset.js';
 import { BOXES, sudokuSet } from '../data/sudoku.js';
@@ -77,12 +77,12 @@ const strOpt = (o: Raw, name: string, flag: string): string | undefined => {
   return v;
 };
 
-const readCsv = (file: string): E.Either<DataError, ReturnType<typeof parsePuzzleCsv> extends E.Either<DataError, infer R> ? R : never> => {
+const readCsv = (file: string): E.Either<BoundaryError, ReturnType<typeof parsePuzzleCsv> extends E.Either<BoundaryError, infer R> ? R : never> => {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    return E.left(dataError(file, '', (e as Error).message));
+    return E.left(boundaryError(file, '', (e as Error).message));
   }
   return parsePuzzleCsv(file, text);
 };
@@ -91,7 +91,7 @@ const readCsv = (file: string): E.Either<DataError, ReturnType<typeof parsePuzzl
 const subsample = <T>(seed: number, rows: readonly T[], size: number | undefined): T[] =>
   size === undefined || size >= rows.length ? [...rows] : Array.from(draws(key(seed)).permutation(rows.length).subarray(0, size), (i) => rows[i]!);
 
-const buildSudoku = (o: Raw, seed: number): E.Either<DataError, Dataset> => {
+const buildSudoku = (o: Raw, seed: number): E.Either<BoundaryError, Dataset> => {
   const size = intOpt(o, 'size', '--size', 9);
   if (size !== 4 && size !== 6 && size !== 9) throw new OptionError(`--size: sudoku supports 4, 6 or 9, got ${size}`);
   const numAug = intOpt(o, 'numAug', '--num-aug', 0);
@@ -119,7 +119,7 @@ const buildSudoku = (o: Raw, seed: number): E.Either<DataError, Dataset> => {
   return E.right(sudokuDataset(k, train, test, { numAug }));
 };
 
-const buildMaze = (o: Raw, seed: number): E.Either<DataError, Dataset> => {
+const buildMaze = (o: Raw, seed: number): E.Either<BoundaryError, Dataset> => {
   const aug = intOpt(o, 'numAug', '--num-aug', 0) > 0;
   const dir = strOpt(o, 'fromCsv', '--from-csv');
   if (dir !== undefined) {
@@ -145,7 +145,7 @@ const subsetsOpt = (o: Raw): string[] => {
   return list as string[];
 };
 
-const buildArc = (o: Raw, seed: number, io: DataCommandIO): E.Either<DataError, Dataset> => {
+const buildArc = (o: Raw, seed: number, io: DataCommandIO): E.Either<BoundaryError, Dataset> => {
   const prefix = strOpt(o, 'prefix', '--prefix') ?? 'kaggle/combined/arc-agi';
   const subsets = subsetsOpt(o);
   const loaded: [string, ArcPuzzle[]][] = [];
@@ -173,12 +173,12 @@ export const runDataCommand = async (kind: string, o: Raw, io: DataCommandIO = d
           : kind === 'arc' ? buildArc(o, intOpt(o, 'seed', '--seed', 42), io)
             : (() => { throw new OptionError(`unknown dataset '${kind}' (expected sudoku, maze or arc)`); })();
     if (E.isLeft(built)) {
-      io.stderr(`trm data: ${formatDataError(built.left)}`);
+      io.stderr(`trm data: ${formatBoundaryError(built.left)}`);
       return 2;
     }
     const written = await writeDataset(out, built.right, { overwrite: o.overwrite === true });
     if (E.isLeft(written)) {
-      io.stderr(`trm data: ${formatDataError(written.left)}`);
+      io.stderr(`trm data: ${formatBoundaryError(written.left)}`);
       return 2;
     }
     const train = built.right.splits.train?.metadata;

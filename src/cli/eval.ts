@@ -2,9 +2,9 @@
 import * as E from 'fp-ts/lib/Either.js';
 import { readDataset } from '../data/dataset.js';
 import { testBatches } from '../data/batching.js';
-import { formatDataError } from '../data/errors.js';
+import { formatBoundaryError } from '../io/errors.js';
 import { sudokuSet } from '../data/sudoku.js';
-import { formatCheckpointError, loadCheckpoint } from '../train/checkpoint.js';
+import { loadCheckpoint } from '../train/checkpoint.js';
 import { type EvalResult, type HaltMode, evaluate } from '../train/evaluate.js';
 import { sudokuEvalBatches } from '../train/feed.js';
 import { evalModel } from '../train/loop.js';
@@ -27,7 +27,7 @@ export interface EvalCliOptions {
 
 export const runEvalCommand = (o: EvalCliOptions, backend: Backend): number => {
   const ck = loadCheckpoint(o.checkpoint);
-  if (E.isLeft(ck)) throw new UsageError(formatCheckpointError(ck.left));
+  if (E.isLeft(ck)) throw new UsageError(formatBoundaryError(ck.left));
   const { config: cfg, hyper } = ck.right;
   const limit = o.limit === undefined ? Infinity : positiveInt('--limit', o.limit);
   const bs = positiveInt('--batch-size', o.batchSize);
@@ -35,7 +35,7 @@ export const runEvalCommand = (o: EvalCliOptions, backend: Backend): number => {
   let source: string;
   if (o.data !== undefined) {
     const ds = readDataset(o.data);
-    if (E.isLeft(ds)) throw new UsageError(formatDataError(ds.left));
+    if (E.isLeft(ds)) throw new UsageError(formatBoundaryError(ds.left));
     const test = ds.right.splits.test;
     if (test === undefined) throw new UsageError(`${o.data}: no test split`);
     if (test.metadata.seq_len !== cfg.seqLen) throw new UsageError(`${o.data}: seq_len ${test.metadata.seq_len} does not match the model's ${cfg.seqLen}`);

@@ -3,23 +3,24 @@
  */
 import { writeFileSync } from 'node:fs';
 import * as E from 'fp-ts/lib/Either.js';
-import { formatSafetensorsError, readSafetensors, writeSafetensors } from '../io/safetensors.js';
+import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
 import { key } from '../random/key.js';
-import { formatCheckpointError, loadCheckpoint, saveCheckpoint } from '../train/checkpoint.js';
+import { loadCheckpoint, saveCheckpoint } from '../train/checkpoint.js';
 import { OFFICIAL_TRAIN_DEFAULTS } from '../train/hyper.js';
 import { evalModel, initTrainState, makeSetup } from '../train/loop.js';
 import { stepContext } from '../trm/act.js';
 import { exportOfficial, importOfficial } from '../trm/checkpoint.js';
 import { readConfigFile } from './config-file.js';
 import { EXIT_OK, UsageError } from './errors.js';
+import { formatBoundaryError } from '../io/errors.js';
 
 export const runExportCommand = (o: { checkpoint: string; out: string; prefix: string; weights: 'ema' | 'live' }): number => {
   const ck = loadCheckpoint(o.checkpoint);
-  if (E.isLeft(ck)) throw new UsageError(formatCheckpointError(ck.left));
+  if (E.isLeft(ck)) throw new UsageError(formatBoundaryError(ck.left));
   const { config, state } = ck.right;
   const model = o.weights === 'ema' ? evalModel(state) : state.model;
   const w = writeSafetensors(o.out, exportOfficial(config, model, o.prefix), { format: 'pt', trm_config: JSON.stringify(config.official) });
-  if (E.isLeft(w)) throw new UsageError(formatSafetensorsError(w.left));
+  if (E.isLeft(w)) throw new UsageError(formatBoundaryError(w.left));
   writeFileSync(`${o.out}.config.json`, `${JSON.stringify(config.official, null, 2)}\n`);
   process.stdout.write(`wrote ${o.out} (${o.weights} weights, keys prefixed '${o.prefix}') and ${o.out}.config.json\n`);
   return EXIT_OK;
@@ -43,18 +44,18 @@ const fromWeights = (tensors: ReadonlyMap<string, { shape: readonly number[] }>,
 
 export const runImportCommand = (o: { file: string; config: string; out: string; seqLen?: string }): number => {
   const st = readSafetensors(o.file);
-  if (E.isLeft(st)) throw new UsageError(formatSafetensorsError(st.left));
+  if (E.isLeft(st)) throw new UsageError(formatBoundaryError(st.left));
   const seqLen = o.seqLen === undefined ? undefined : Number(o.seqLen);
   if (seqLen !== undefined && (!Number.isInteger(seqLen) || seqLen < 1)) throw new UsageError(`--seq-len: expected a positive integer, got '${o.seqLen}'`);
   const cfg = readConfigFile(o.config, fromWeights(st.right.tensors, seqLen));
   if (E.isLeft(cfg)) throw new UsageError(cfg.left);
-  const imported = importOfficial(cfg.right, st.right.tensors);
-  if (!imported.ok) throw new UsageError(`${o.file}: ${imported.error.field}: ${imported.error.message}`);
+  const imported = importOfficial(cfg.right, st.right.tensors, o.file);
+  if (E.isLeft(imported)) throw new UsageError(formatBoundaryError(imported.left));
   const hyper = { ...OFFICIAL_TRAIN_DEFAULTS, global_batch_size: cfg.right.batchSize };
   const setup = makeSetup(cfg.right, stepContext(cfg.right), hyper);
-  const s = initTrainState(setup, imported.state, key(hyper.seed));
+  const s = initTrainState(setup, imported.right, key(hyper.seed));
   const w = saveCheckpoint(o.out, cfg.right, hyper, { preset: 'imported', data: null }, s);
-  if (E.isLeft(w)) throw new UsageError(formatCheckpointError(w.left));
+  if (E.isLeft(w)) throw new UsageError(formatBoundaryError(w.left));
   process.stdout.write(`wrote ${o.out}: official weights from ${o.file} as a trm checkpoint (step 0, fresh optimizer state)\n`);
   return EXIT_OK;
 };

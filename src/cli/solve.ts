@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import * as E from 'fp-ts/lib/Either.js';
-import { formatCheckpointError, loadCheckpoint } from '../train/checkpoint.js';
+import { loadCheckpoint } from '../train/checkpoint.js';
 import type { HaltMode } from '../train/evaluate.js';
 import { evalModel } from '../train/loop.js';
 import { boardText } from '../viz/board.js';
@@ -13,6 +13,7 @@ import { toBackend } from '../tensor/move.js';
 import { EXIT_OK, UsageError } from './errors.js';
 import { type ParsedPuzzle, parsePuzzle, puzzleString } from '../data/sudoku-io.js';
 import { type Solution, solvePuzzle } from '../train/solve.js';
+import { formatBoundaryError } from '../io/errors.js';
 
 export type { Solution, SolveStep } from '../train/solve.js';
 
@@ -41,7 +42,7 @@ export const runSolveCommand = (o: { checkpoint: string; puzzle?: string; file?:
   const p = parsePuzzle(text);
   if (E.isLeft(p)) throw new UsageError(`${o.file ?? '--puzzle'}: ${p.left}`);
   const ck = loadCheckpoint(o.checkpoint);
-  if (E.isLeft(ck)) throw new UsageError(formatCheckpointError(ck.left));
+  if (E.isLeft(ck)) throw new UsageError(formatBoundaryError(ck.left));
   const solved = solvePuzzle(ck.right.config, toBackend(evalModel(ck.right.state), backend), ck.right.hyper.loss_type, p.right, o.halt);
   if (E.isLeft(solved)) throw new UsageError(solved.left);
   const sol = solved.right;

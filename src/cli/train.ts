@@ -1,13 +1,14 @@
 /** `trm train --preset NAME [--steps N] [--resume FILE] [key=value …] --out DIR` */
 import { progressBar } from './progress.js';
 import * as E from 'fp-ts/lib/Either.js';
-import { loadCheckpoint, formatCheckpointError } from '../train/checkpoint.js';
+import { loadCheckpoint } from '../train/checkpoint.js';
 import { applyOverrides, parseOverrides } from '../train/overrides.js';
 import { PRESETS } from '../train/presets.js';
 import { runTraining } from '../train/run.js';
 import type { Backend } from '../backend/backend.js';
 import { describeBackend } from '../accel/select.js';
 import { EXIT_OK, UsageError } from './errors.js';
+import { formatBoundaryError } from '../io/errors.js';
 
 export interface TrainCliOptions {
   readonly preset?: string;
@@ -38,7 +39,7 @@ export const presetByName = (name: string) => {
 
 export const runTrainCommand = (overrideArgs: readonly string[], o: TrainCliOptions, backend: Backend): number => {
   const resume = o.resume === undefined ? null : loadCheckpoint(o.resume);
-  if (resume !== null && E.isLeft(resume)) throw new UsageError(formatCheckpointError(resume.left));
+  if (resume !== null && E.isLeft(resume)) throw new UsageError(formatBoundaryError(resume.left));
   const loaded = resume === null ? null : (resume as E.Right<Parameters<typeof runTraining>[0]['resume'] & object>).right;
   const presetName = o.preset ?? loaded?.preset;
   if (presetName === undefined) throw new UsageError('--preset is required (or --resume a checkpoint)');

@@ -6,7 +6,7 @@
 import * as E from 'fp-ts/lib/Either.js';
 import { pipe } from 'fp-ts/lib/function.js';
 import * as t from 'io-ts';
-import { type SafetensorsFile, decodeSafetensors, formatSafetensorsError } from '../io/safetensors.js';
+import { type SafetensorsFile, decodeSafetensors } from '../io/safetensors.js';
 import { readFileSync } from 'node:fs';
 import type { Tensor } from '../tensor/tensor.js';
 import { shapeStr } from '../core/shape.js';
@@ -14,14 +14,8 @@ import { type TrmConfig, decodeConfig } from '../trm/config.js';
 import type { LossType } from '../trm/loss.js';
 import type { Batch } from '../trm/act.js';
 import { type TrmState, fromOfficial } from '../trm/params.js';
+import { type BoundaryError, boundaryError, decode, formatBoundaryError } from '../io/errors.js';
 
-export interface TraceError {
-  readonly file: string;
-  readonly field: string;
-  readonly message: string;
-}
-
-export const formatTraceError = (e: TraceError): string => `${e.file}: ${e.field}: ${e.message}`;
 
 export interface Trace {
   readonly file: string;
@@ -44,22 +38,16 @@ const Metadata = t.type({
   steps: t.string,
 });
 
-const err = (file: string, field: string, message: string): TraceError => ({ file, field, message });
+const err = boundaryError;
 
-const firstIoError = (file: string, errors: t.Errors): TraceError => {
-  const e = errors[0];
-  const key = e?.context.map((c) => c.key).filter((k) => k !== '').join('.') ?? '';
-  return err(file, `__metadata__.${key || '(root)'}`, e === undefined ? 'invalid' : `unexpected value ${JSON.stringify(e.value)}`);
-};
 
 /** The step kinds every trace records, and those only Q-continue traces add. */
 export const STEP_KINDS = ['z_H', 'z_L', 'logits', 'q_halt_logits', 'q_continue_logits', 'halted', 'steps', 'loss', 'lm_loss', 'q_halt_loss'] as const;
 export const CONTINUE_KINDS = ['target_q_continue', 'q_continue_loss'] as const;
 
-export const decodeTrace = (file: string, st: SafetensorsFile): E.Either<TraceError, Trace> =>
+export const decodeTrace = (file: string, st: SafetensorsFile): E.Either<BoundaryError, Trace> =>
   pipe(
-    Metadata.decode(st.metadata),
-    E.mapLeft((es) => firstIoError(file, es)),
+    decode(Metadata, file, st.metadata, '__metadata__'),
     E.chain((meta) => {
       let configJson: unknown;
       try {
@@ -70,18 +58,17 @@ export const decodeTrace = (file: string, st: SafetensorsFile): E.Either<TraceEr
       const steps = Number(meta.steps);
       if (!Number.isInteger(steps) || steps < 1) return E.left(err(file, '__metadata__.steps', `expected a positive integer, got ${JSON.stringify(meta.steps)}`));
       return pipe(
-        decodeConfig(configJson),
-        E.mapLeft((ce) => err(file, `__metadata__.config.${ce.field}`, ce.message)),
+        decodeConfig(configJson, file, '__metadata__.config'),
         E.map((config) => ({ meta, config, steps })),
       );
     }),
     E.chain(({ meta, config, steps }) => {
       const params = new Map<string, Tensor>();
       for (const [name, tensor] of st.tensors) if (name.startsWith('params/')) params.set(name.slice('params/'.length), tensor);
-      const layout = fromOfficial(config, params);
-      if (!layout.ok) return E.left(err(file, `params/${layout.error.field}`, layout.error.message));
+      const layout = fromOfficial(config, params, file, 'params/');
+      if (E.isLeft(layout)) return layout;
       const B = config.batchSize;
-      const need = (name: string, shape: readonly number[], dtype: 'int32' | 'float'): E.Either<TraceError, Tensor> => {
+      const need = (name: string, shape: readonly number[], dtype: 'int32' | 'float'): E.Either<BoundaryError, Tensor> => {
         const tt = st.tensors.get(name);
         if (tt === undefined) return E.left(err(file, name, `missing tensor (expected ${shapeStr(shape)})`));
         if (tt.shape.length !== shape.length || tt.shape.some((d, i) => d !== shape[i])) {
@@ -122,7 +109,7 @@ export const decodeTrace = (file: string, st: SafetensorsFile): E.Either<TraceEr
         mode: meta.mode,
         steps,
         metadata: st.metadata,
-        state: layout.state,
+        state: layout.right,
         batch,
         tensors: st.tensors,
       });
@@ -130,7 +117,7 @@ export const decodeTrace = (file: string, st: SafetensorsFile): E.Either<TraceEr
   );
 
 /** Reads and validates a trace file. */
-export const readTrace = (file: string): E.Either<TraceError, Trace> => {
+export const readTrace = (file: string): E.Either<BoundaryError, Trace> => {
   let bytes: Uint8Array;
   try {
     bytes = readFileSync(file);
@@ -140,7 +127,7 @@ export const readTrace = (file: string): E.Either<TraceError, Trace> => {
   }
   return pipe(
     decodeSafetensors(bytes, file),
-    E.mapLeft((se) => err(file, '(safetensors)', formatSafetensorsError(se))),
+    E.mapLeft((se) => err(file, '(safetensors)', formatBoundaryError(se))),
     E.chain((st) => decodeTrace(file, st)),
   );
 };

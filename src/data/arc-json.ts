@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import * as E from 'fp-ts/lib/Either.js';
-import { type DataError, catchDataError, describeIoError, fail, orFail } from './errors.js';
+import { type BoundaryError, catchBoundary, fsError, fail, orFail } from '../io/errors.js';
 import { type Grid, toRows } from './grid.js';
 import { orderedEntries } from '../io/json-order.js';
 
@@ -56,7 +56,7 @@ const readObjectEntries = (file: string, what: string): [string, unknown][] => {
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    return orFail(E.left(describeIoError(file, e)));
+    return orFail(E.left(fsError(file, '', e)));
   }
   let parsed: unknown;
   try {
@@ -108,8 +108,8 @@ export const challengesFile = (prefix: string, subset: string): string => `${pre
 export const solutionsFile = (prefix: string, subset: string): string => `${prefix}_${subset}_solutions.json`;
 
 /** Loads a subset in JSON order, with solutions filled in (or [[0]] when the solutions file is absent). */
-export const loadArcSubset = (prefix: string, subset: string, fileExists: (f: string) => boolean): E.Either<DataError, ArcPuzzle[]> =>
-  catchDataError(() => {
+export const loadArcSubset = (prefix: string, subset: string, fileExists: (f: string) => boolean): E.Either<BoundaryError, ArcPuzzle[]> =>
+  catchBoundary(() => {
     const cf = challengesFile(prefix, subset);
     const sf = solutionsFile(prefix, subset);
     const challenges = readObjectEntries(cf, 'puzzle id -> puzzle');
@@ -130,9 +130,9 @@ export const puzzleToJson = (p: ArcPuzzle): Record<string, unknown> => {
 };
 
 /** Decodes ordered entries of test_puzzles.json (written by the builder) back into puzzles. */
-export const decodeTestPuzzles = (file: string, entries: readonly (readonly [string, unknown])[]): E.Either<DataError, ArcPuzzle[]> =>
-  catchDataError(() => entries.map(([id, p]) => decodePuzzle(file, id, p, null, file)));
+export const decodeTestPuzzles = (file: string, entries: readonly (readonly [string, unknown])[]): E.Either<BoundaryError, ArcPuzzle[]> =>
+  catchBoundary(() => entries.map(([id, p]) => decodePuzzle(file, id, p, null, file)));
 
 /** Reads test_puzzles.json from a dataset directory, in file order. */
-export const readTestPuzzles = (file: string): E.Either<DataError, ArcPuzzle[]> =>
-  catchDataError(() => orFail(decodeTestPuzzles(file, readObjectEntries(file, 'puzzle id -> puzzle'))));
+export const readTestPuzzles = (file: string): E.Either<BoundaryError, ArcPuzzle[]> =>
+  catchBoundary(() => orFail(decodeTestPuzzles(file, readObjectEntries(file, 'puzzle id -> puzzle'))));

@@ -17,7 +17,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
 import { PathReporter } from 'io-ts/lib/PathReporter.js';
 import { type AtomicOptions, type OutputFile, writeDirAtomic } from '../io/atomic-dir.js';
-import { type DataError, catchDataError, describeIoError, fail, orFail } from './errors.js';
+import { type BoundaryError, catchBoundary, fsError, fail, orFail } from '../io/errors.js';
 import { orderedEntries, stringifyEntries } from '../io/json-order.js';
 import { decodeNpy, encodeNpy, npyToInt32 } from '../io/npy.js';
 
@@ -119,8 +119,8 @@ const checkIndices = (file: string, what: string, idx: Int32Array, end: number):
 };
 
 /** Checks the invariants the loader relies on; `where` names the split directory. */
-export const validateSet = (where: string, m: Metadata, s: PuzzleSet): E.Either<DataError, PuzzleSet> =>
-  catchDataError(() => {
+export const validateSet = (where: string, m: Metadata, s: PuzzleSet): E.Either<BoundaryError, PuzzleSet> =>
+  catchBoundary(() => {
     const file = join(where, `${s.name}__*.npy`);
     if (s.inputs.length % m.seq_len !== 0) fail(file, 'inputs', `length ${s.inputs.length} is not a multiple of seq_len ${m.seq_len}`);
     if (s.labels.length !== s.inputs.length) fail(file, 'labels', `has ${s.labels.length} values, inputs have ${s.inputs.length}`);
@@ -152,7 +152,7 @@ const readBytes = (file: string): Uint8Array => {
   try {
     return readFileSync(file);
   } catch (e) {
-    return orFail(E.left(describeIoError(file, e)));
+    return orFail(E.left(fsError(file, '', e)));
   }
 };
 
@@ -190,8 +190,8 @@ const decodeMetadata = (file: string, u: unknown): Metadata => {
 };
 
 /** Reads `<dir>/<split>/`: metadata and every set it lists. */
-export const readSplit = (dir: string, split: string): E.Either<DataError, Split> =>
-  catchDataError(() => {
+export const readSplit = (dir: string, split: string): E.Either<BoundaryError, Split> =>
+  catchBoundary(() => {
     const splitDir = join(dir, split);
     const metadata = decodeMetadata(join(splitDir, 'dataset.json'), readJson(join(splitDir, 'dataset.json')));
     const sets = metadata.sets.map((name): PuzzleSet => {
@@ -218,8 +218,8 @@ const decodeIdentifiers = (file: string, u: unknown): string[] => {
 };
 
 /** Reads a dataset directory: the given splits (default train and test), identifiers.json, test_puzzles.json if present. */
-export const readDataset = (dir: string, splits: readonly string[] = ['train', 'test']): E.Either<DataError, Dataset> =>
-  catchDataError(() => {
+export const readDataset = (dir: string, splits: readonly string[] = ['train', 'test']): E.Either<BoundaryError, Dataset> =>
+  catchBoundary(() => {
     const out: Record<string, Split> = {};
     for (const s of splits) out[s] = orFail(readSplit(dir, s));
     const identifiers = decodeIdentifiers(join(dir, 'identifiers.json'), readJson(join(dir, 'identifiers.json')));
@@ -254,8 +254,8 @@ const setFiles = (split: string, m: Metadata, s: PuzzleSet): OutputFile[] => {
 };
 
 /** The files of a dataset, relative to its directory. Validates every set first. */
-export const datasetFiles = (ds: Dataset): E.Either<DataError, OutputFile[]> =>
-  catchDataError(() => {
+export const datasetFiles = (ds: Dataset): E.Either<BoundaryError, OutputFile[]> =>
+  catchBoundary(() => {
     const files: OutputFile[] = [];
     for (const [name, split] of Object.entries(ds.splits)) {
       files.push([join(name, 'dataset.json'), metadataJson(split.metadata)]);
@@ -270,7 +270,7 @@ export const datasetFiles = (ds: Dataset): E.Either<DataError, OutputFile[]> =>
   });
 
 /** Writes a dataset in the official format, atomically (no partial directory on failure). */
-export const writeDataset = async (outDir: string, ds: Dataset, opts: AtomicOptions = {}): Promise<E.Either<DataError, void>> => {
+export const writeDataset = async (outDir: string, ds: Dataset, opts: AtomicOptions = {}): Promise<E.Either<BoundaryError, void>> => {
   const files = datasetFiles(ds);
   if (E.isLeft(files)) return files;
   return writeDirAtomic(outDir, files.right, opts);

@@ -2,7 +2,7 @@
  * Data: puzzle generators, the official on-disk format (§0), augmentations, the loader's batching
  * (§4) and the ARC evaluator (§8). See the individual files for the behaviour each one mirrors.
  */
-export { type DataError, formatDataError } from './errors.js';
+export { type BoundaryError, formatBoundaryError } from '../io/errors.js';
 export { type Dataset, type Metadata, type PuzzleSet, type Split, readDataset, readSplit, writeDataset } from './dataset.js';
 export { decodeNpy, encodeNpy } from '../io/npy.js';
 export { type Batch, type YieldedBatch, IGNORE_LABEL, testBatches, trainingBatches } from './batching.js';

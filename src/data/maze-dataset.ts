@@ -8,7 +8,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import type { CsvRow } from '../io/csv.js';
 import { type Dataset, type PuzzleSet, type Split, metadataFor, uniformLayout } from './dataset.js';
 import { DIHEDRAL_IDS } from './dihedral.js';
-import { type DataError, catchDataError, fail } from './errors.js';
+import { type BoundaryError, catchBoundary, fail } from '../io/errors.js';
 import { MAZE_VOCAB, type MazeItem, mazeDihedral, mazeTokens } from './maze.js';
 
 export const mazeSplit = (items: readonly MazeItem[], opts: { aug?: boolean } = {}): Split => {
@@ -38,8 +38,8 @@ export const mazeDataset = (train: readonly MazeItem[], test: readonly MazeItem[
  * Converts official CSV rows (Maze-Hard) to maze items: the side is √len(q) of the first row, every
  * character must be in "# SGo" (the official builder asserts this), and `a` is the label.
  */
-export const mazesFromCsv = (file: string, rows: readonly CsvRow[]): E.Either<DataError, MazeItem[]> =>
-  catchDataError(() => {
+export const mazesFromCsv = (file: string, rows: readonly CsvRow[]): E.Either<BoundaryError, MazeItem[]> =>
+  catchBoundary(() => {
     const first = rows[0]?.q.length ?? 0;
     const n = Math.round(Math.sqrt(first));
     if (n * n !== first) fail(file, `line ${rows[0]?.line ?? 2} column q`, `length ${first} is not a square`);

@@ -11,7 +11,7 @@ import { foldIn } from '../random/index.js';
 import { type CsvRow } from '../io/csv.js';
 import { type Dataset, type PuzzleSet, type Split, metadataFor, uniformLayout } from './dataset.js';
 import type { Key } from './draws.js';
-import { type DataError, catchDataError, fail } from './errors.js';
+import { type BoundaryError, catchBoundary, fail } from '../io/errors.js';
 import { augmentSudoku } from './sudoku-augment.js';
 import { type Box, BOXES, type SudokuItem, type SudokuOptions, type SudokuSet, generateSudoku, puzzleKey, relabelKey, sudokuSet } from './sudoku.js';
 
@@ -130,8 +130,8 @@ const SIDE_OF_LENGTH: Readonly<Record<number, 4 | 6 | 9>> = { 16: 4, 36: 6, 81: 
  * digit is itself; `a` holds digits 1..n. Rows with rating < minDifficulty are dropped.
  * The side comes from the first row's length (16, 36 or 81).
  */
-export const sudokuFromCsv = (file: string, rows: readonly CsvRow[], opts: { minDifficulty?: number } = {}): E.Either<DataError, SudokuSet> =>
-  catchDataError(() => {
+export const sudokuFromCsv = (file: string, rows: readonly CsvRow[], opts: { minDifficulty?: number } = {}): E.Either<BoundaryError, SudokuSet> =>
+  catchBoundary(() => {
     const n = SIDE_OF_LENGTH[rows[0]?.q.length ?? 81];
     if (n === undefined) return fail(file, `line ${rows[0]?.line ?? 2} column q`, `length ${rows[0]?.q.length} is not 16, 36 or 81`);
     const cells = n * n;

@@ -7,7 +7,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
-import { type DataError, dataError, describeIoError } from '../data/errors.js';
+import { type BoundaryError, boundaryError, fsError } from './errors.js';
 
 export type OutputFile = readonly [relativePath: string, contents: Uint8Array | string];
 
@@ -20,17 +20,17 @@ export interface AtomicOptions {
 const looksLikeDataset = (dir: string): boolean =>
   existsSync(join(dir, 'identifiers.json')) || existsSync(join(dir, 'train', 'dataset.json'));
 
-const checkTarget = (out: string, opts: AtomicOptions): DataError | null => {
+const checkTarget = (out: string, opts: AtomicOptions): BoundaryError | null => {
   if (!existsSync(out)) return null;
   let entries: string[];
   try {
     entries = readdirSync(out);
   } catch (e) {
-    return describeIoError(out, e);
+    return fsError(out, '', e);
   }
   if (entries.length === 0) return null;
-  if (opts.overwrite !== true) return dataError(out, '', 'output directory exists and is not empty (pass --overwrite to replace a dataset)');
-  if (!looksLikeDataset(out)) return dataError(out, '', 'refusing to replace a non-empty directory that is not a dataset');
+  if (opts.overwrite !== true) return boundaryError(out, '', 'output directory exists and is not empty (pass --overwrite to replace a dataset)');
+  if (!looksLikeDataset(out)) return boundaryError(out, '', 'refusing to replace a non-empty directory that is not a dataset');
   return null;
 };
 
@@ -39,7 +39,7 @@ export const writeDirAtomic = async (
   outDir: string,
   files: readonly OutputFile[],
   opts: AtomicOptions = {},
-): Promise<E.Either<DataError, void>> => {
+): Promise<E.Either<BoundaryError, void>> => {
   const out = resolve(outDir);
   const blocked = checkTarget(out, opts);
   if (blocked !== null) return E.left(blocked);
@@ -63,6 +63,6 @@ export const writeDirAtomic = async (
     return E.right(undefined);
   } catch (e) {
     if (tmp !== null) await rm(tmp, { recursive: true, force: true });
-    return E.left(describeIoError(out, e));
+    return E.left(fsError(out, '', e));
   }
 };

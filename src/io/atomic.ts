@@ -9,7 +9,7 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
-import { type IoError, ioError } from './errors.js';
+import { type BoundaryError, fsError } from './errors.js';
 
 /**
  * A temporary name beside `path`, unique per process and call: the pid separates processes and
@@ -37,7 +37,7 @@ const closeQuietly = (fd: number): void => {
 };
 
 /** Opens a fresh temporary file, retrying on the (practically impossible) name collision. */
-const openTemp = (path: string): E.Either<IoError, { readonly fd: number; readonly tmp: string }> => {
+const openTemp = (path: string): E.Either<BoundaryError, { readonly fd: number; readonly tmp: string }> => {
   let last: unknown;
   for (let attempt = 0; attempt < 8; attempt++) {
     const tmp = tempName(path);
@@ -48,7 +48,7 @@ const openTemp = (path: string): E.Either<IoError, { readonly fd: number; readon
       if ((e as { code?: unknown }).code !== 'EEXIST') break;
     }
   }
-  return E.left(ioError(path, 'open', last));
+  return E.left(fsError(path, 'open', last));
 };
 
 /** writeSync may write less than asked; loop until every byte is down. */
@@ -75,13 +75,13 @@ const syncDir = (dir: string): void => {
  * created, the data goes to a temporary file in the same directory, is fsynced, and is renamed
  * over `path`. On failure the temporary file is removed and the target is left untouched.
  */
-export const writeFileAtomic = (path: string, bytes: Uint8Array | string): E.Either<IoError, void> => {
+export const writeFileAtomic = (path: string, bytes: Uint8Array | string): E.Either<BoundaryError, void> => {
   const data = typeof bytes === 'string' ? new TextEncoder().encode(bytes) : bytes;
   const dir = dirname(path);
   try {
     mkdirSync(dir, { recursive: true });
   } catch (e) {
-    return E.left(ioError(path, 'mkdir', e));
+    return E.left(fsError(path, 'mkdir', e));
   }
   const opened = openTemp(path);
   if (E.isLeft(opened)) return opened;
@@ -94,7 +94,7 @@ export const writeFileAtomic = (path: string, bytes: Uint8Array | string): E.Eit
   } catch (e) {
     closeQuietly(fd);
     discard(tmp);
-    return E.left(ioError(path, step, e));
+    return E.left(fsError(path, step, e));
   }
   try {
     step = 'close';
@@ -103,7 +103,7 @@ export const writeFileAtomic = (path: string, bytes: Uint8Array | string): E.Eit
     renameSync(tmp, path);
   } catch (e) {
     discard(tmp);
-    return E.left(ioError(path, step, e));
+    return E.left(fsError(path, step, e));
   }
   syncDir(dir);
   return E.right(undefined);

@@ -4,7 +4,7 @@
  * columns. Errors name the file, the 1-based line and the column.
  */
 import * as E from 'fp-ts/lib/Either.js';
-import { type DataError, catchDataError, fail } from '../data/errors.js';
+import { type BoundaryError, catchBoundary, fail } from './errors.js';
 
 export interface CsvRow {
   /** 1-based line number in the file (the header is line 1). */
@@ -41,8 +41,8 @@ const splitRecord = (file: string, line: number, text: string): string[] => {
 export const COLUMNS = ['source', 'q', 'a', 'rating'] as const;
 
 /** Parses the text of an official CSV. */
-export const parsePuzzleCsv = (file: string, text: string): E.Either<DataError, CsvRow[]> =>
-  catchDataError(() => {
+export const parsePuzzleCsv = (file: string, text: string): E.Either<BoundaryError, CsvRow[]> =>
+  catchBoundary(() => {
     const lines = text.split(/\r?\n/);
     const header = splitRecord(file, 1, lines[0] ?? '').map((s) => s.trim());
     if (header.length !== 4 || COLUMNS.some((c, i) => header[i] !== c)) {

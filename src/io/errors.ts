@@ -1,33 +1,106 @@
 /**
- * Errors of the file-system boundary, as values.
- *
- * Node reports I/O failures by throwing `Error`s with a `code`; the io modules catch them where
- * they happen and hand back this plain record instead, so callers branch on an `Either` and a
- * CLI can print one line without a stack.
+ * The boundary: everything read from outside (configs, checkpoints, traces, datasets, safetensors
+ * and npy files, CLI inputs) fails with one kind of value, `BoundaryError`: the file, the field in
+ * it, and what is wrong. Readers return `Either<BoundaryError, A>`; a CLI prints
+ * `formatBoundaryError(e)` on one line and exits 2. Node's thrown fs errors are caught where they
+ * happen and turned into the same value (`fsError`), and io-ts decoding goes through `decode`, the
+ * one renderer of io-ts error paths.
  */
+import * as E from 'fp-ts/lib/Either.js';
+import type * as t from 'io-ts';
 
-/** A failed file-system operation: which path, which step, and Node's reason. */
-export interface IoError {
-  readonly path: string;
-  /** The step that failed: `mkdir`, `open`, `write`, `rename`, `read`, ... */
-  readonly op: string;
+/** What went wrong, where: the file (or input source), the field or step in it, and why. */
+export interface BoundaryError {
+  readonly file: string;
+  /** Where in the file: a dotted field path, a tensor name, a CSV row, an fs step (`open`, `write`); '' for the whole file. */
+  readonly field: string;
   readonly message: string;
-  /** Node's error code (`ENOENT`, `EISDIR`, ...) where there is one. */
-  readonly code?: string;
 }
-
-/** `${path}: ${op}: ${message}` on one line. */
-export const formatIoError = (e: IoError): string => oneLine(`${e.path}: ${e.op}: ${e.message}`);
 
 /** Collapses line breaks so a message stays one line in logs and CLI output. */
 export const oneLine = (s: string): string => s.replace(/[\r\n]+/g, ' ');
 
-/** Turns whatever a Node fs call threw into an `IoError` (throws are `unknown` in TS). */
-export const ioError = (path: string, op: string, thrown: unknown): IoError => {
-  const code =
-    typeof thrown === 'object' && thrown !== null && typeof (thrown as { code?: unknown }).code === 'string'
-      ? (thrown as { code: string }).code
-      : undefined;
-  const message = oneLine(thrown instanceof Error ? thrown.message : String(thrown));
-  return code === undefined ? { path, op, message } : { path, op, message, code };
+export const boundaryError = (file: string, field: string, message: string): BoundaryError => ({
+  file,
+  field,
+  message: oneLine(message),
+});
+
+/** `file: field: message` on one line (`file: message` when the field is empty). */
+export const formatBoundaryError = (e: BoundaryError): string =>
+  oneLine(e.field === '' ? `${e.file}: ${e.message}` : `${e.file}: ${e.field}: ${e.message}`);
+
+/** Turns whatever a Node fs call threw into a BoundaryError whose field is the step (`open`, `read`, …). */
+export const fsError = (file: string, step: string, thrown: unknown): BoundaryError =>
+  boundaryError(file, step, thrown instanceof Error ? thrown.message : String(thrown));
+
+/** Short, one-line, JSON-quoted rendering of a value for messages (hostile strings can be huge). */
+export const preview = (u: unknown, max = 60): string => {
+  if (u === undefined) return 'nothing';
+  if (u instanceof Map) return '{…}';
+  let s: string;
+  try {
+    s = JSON.stringify(u) ?? String(u);
+  } catch {
+    s = String(u);
+  }
+  return oneLine(s.length > max ? `${s.slice(0, max)}…` : s);
+};
+
+/**
+ * Decodes `value` with an io-ts codec. On failure the first error becomes a BoundaryError: its io-ts
+ * path (record keys; union and intersection branches left out) is the field, after `fieldPrefix`,
+ * and the message says what was expected and what was found.
+ */
+export const decode = <A, O>(
+  codec: t.Type<A, O, unknown>,
+  file: string,
+  value: unknown,
+  fieldPrefix = '',
+): E.Either<BoundaryError, A> => {
+  const r = codec.decode(value);
+  if (E.isRight(r)) return r;
+  const first = r.left[0];
+  const path =
+    first?.context
+      .map((c) => c.key)
+      .filter((k) => k !== '' && !/^\d+$/.test(k))
+      .join('.') ?? '';
+  const field = [fieldPrefix, path].filter((s) => s !== '').join('.') || '(root)';
+  const expected = first?.context[first.context.length - 1]?.type.name ?? codec.name;
+  const message = first?.message ?? `expected ${expected}, got ${preview(first?.value)}`;
+  return E.left(boundaryError(file, field, message));
+};
+
+/**
+ * Early exit from deep loops inside one decoder (a dataset's puzzles, an ARC file's grids):
+ * `fail` throws a `BoundaryErrorSignal` and `catchBoundary` around the decoder turns it back into
+ * a `Left`. It never crosses a module's public function: every exported reader returns `Either`.
+ * Any other exception is a bug and propagates.
+ */
+export class BoundaryErrorSignal extends Error {
+  constructor(readonly error: BoundaryError) {
+    super(formatBoundaryError(error));
+    this.name = 'BoundaryErrorSignal';
+  }
+}
+
+export const catchBoundary = <T>(f: () => T): E.Either<BoundaryError, T> => {
+  try {
+    return E.right(f());
+  } catch (e) {
+    if (e instanceof BoundaryErrorSignal) return E.left(e.error);
+    throw e;
+  }
+};
+
+/** Leaves the decoder run by `catchBoundary` with this error. */
+export const fail = (file: string, field: string, message: string): never => {
+  throw new BoundaryErrorSignal(boundaryError(file, field, message));
+};
+
+/** Unwraps an Either inside a `catchBoundary` block. */
+export const orFail = <T>(x: E.Either<BoundaryError, T>): T => {
+  if (E.isLeft(x)) throw new BoundaryErrorSignal(x.left);
+  return x.right;
 };

@@ -5,7 +5,7 @@
  * (e.g. int64 indices) is still a valid dataset for the official loader, which casts to int32 (§4).
  */
 import * as E from 'fp-ts/lib/Either.js';
-import { type DataError, dataError } from '../data/errors.js';
+import { type BoundaryError, boundaryError } from './errors.js';
 
 /** The dtypes we read; `descr` strings as NumPy writes them. */
 export type NpyDescr = '|u1' | '|i1' | '|b1' | '<u2' | '<i2' | '<u4' | '<i4' | '<i8' | '<u8';
@@ -51,46 +51,46 @@ const view = (descr: NpyDescr, bytes: Uint8Array, count: number): NpyData => {
   }
 };
 
-const parseHeader = (file: string, header: string): E.Either<DataError, { descr: NpyDescr; shape: number[] }> => {
+const parseHeader = (file: string, header: string): E.Either<BoundaryError, { descr: NpyDescr; shape: number[] }> => {
   const descrM = /'descr'\s*:\s*'([^']*)'/.exec(header);
   const fortranM = /'fortran_order'\s*:\s*(True|False)/.exec(header);
   const shapeM = /'shape'\s*:\s*\(([^)]*)\)/.exec(header);
   if (descrM === null || fortranM === null || shapeM === null) {
-    return E.left(dataError(file, 'npy header', `expected a dict with 'descr', 'fortran_order' and 'shape', got ${JSON.stringify(header.trim())}`));
+    return E.left(boundaryError(file, 'npy header', `expected a dict with 'descr', 'fortran_order' and 'shape', got ${JSON.stringify(header.trim())}`));
   }
   const descr = normaliseDescr(descrM[1] ?? '');
   if (descr === undefined) {
-    return E.left(dataError(file, 'npy header descr', `unsupported dtype '${descrM[1]}' (supported: little-endian integers and bool)`));
+    return E.left(boundaryError(file, 'npy header descr', `unsupported dtype '${descrM[1]}' (supported: little-endian integers and bool)`));
   }
-  if (fortranM[1] === 'True') return E.left(dataError(file, 'npy header fortran_order', 'Fortran-ordered arrays are not supported'));
+  if (fortranM[1] === 'True') return E.left(boundaryError(file, 'npy header fortran_order', 'Fortran-ordered arrays are not supported'));
   const parts = (shapeM[1] ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
   const shape = parts.map(Number);
   if (shape.some((d) => !Number.isSafeInteger(d) || d < 0)) {
-    return E.left(dataError(file, 'npy header shape', `bad shape (${shapeM[1]})`));
+    return E.left(boundaryError(file, 'npy header shape', `bad shape (${shapeM[1]})`));
   }
   return E.right({ descr, shape });
 };
 
 /** Decodes the bytes of a `.npy` file. `file` only names the source in errors. */
-export const decodeNpy = (file: string, bytes: Uint8Array): E.Either<DataError, NpyArray> => {
+export const decodeNpy = (file: string, bytes: Uint8Array): E.Either<BoundaryError, NpyArray> => {
   if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b)) {
-    return E.left(dataError(file, 'npy magic', 'not a .npy file (missing \\x93NUMPY magic)'));
+    return E.left(boundaryError(file, 'npy magic', 'not a .npy file (missing \\x93NUMPY magic)'));
   }
   const major = bytes[6] ?? 0;
-  if (major < 1 || major > 3) return E.left(dataError(file, 'npy version', `unsupported format version ${major}.${bytes[7]}`));
+  if (major < 1 || major > 3) return E.left(boundaryError(file, 'npy version', `unsupported format version ${major}.${bytes[7]}`));
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const lenBytes = major === 1 ? 2 : 4;
-  if (bytes.length < 8 + lenBytes) return E.left(dataError(file, 'npy header', 'file ends inside the header length'));
+  if (bytes.length < 8 + lenBytes) return E.left(boundaryError(file, 'npy header', 'file ends inside the header length'));
   const headerLen = major === 1 ? dv.getUint16(8, true) : dv.getUint32(8, true);
   const start = 8 + lenBytes;
-  if (bytes.length < start + headerLen) return E.left(dataError(file, 'npy header', 'file ends inside the header'));
+  if (bytes.length < start + headerLen) return E.left(boundaryError(file, 'npy header', 'file ends inside the header'));
   const header = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(bytes.subarray(start, start + headerLen));
   return E.flatMap(parseHeader(file, header), ({ descr, shape }) => {
     const count = shape.reduce((a, b) => a * b, 1);
     const payload = bytes.subarray(start + headerLen);
     const need = count * ITEM_SIZE[descr];
     if (payload.length < need) {
-      return E.left(dataError(file, 'npy data', `shape (${shape.join(', ')}) needs ${need} bytes, file has ${payload.length}`));
+      return E.left(boundaryError(file, 'npy data', `shape (${shape.join(', ')}) needs ${need} bytes, file has ${payload.length}`));
     }
     return E.right({ descr, shape, data: view(descr, payload, count) });
   });
@@ -135,13 +135,13 @@ export const encodeNpy = (shape: readonly number[], data: NpyData, descr: NpyDes
  * The values as plain numbers for the loader (which casts every field to int32, §4).
  * 64-bit values outside the int32 range are an error rather than a silent wrap.
  */
-export const npyToInt32 = (file: string, a: NpyArray): E.Either<DataError, Int32Array> => {
+export const npyToInt32 = (file: string, a: NpyArray): E.Either<BoundaryError, Int32Array> => {
   const d = a.data;
   if (d instanceof BigInt64Array || d instanceof BigUint64Array || d instanceof Uint32Array) {
     const out = new Int32Array(d.length);
     for (let i = 0; i < d.length; i++) {
       const v = Number(d[i]);
-      if (v > 2147483647 || v < -2147483648) return E.left(dataError(file, `element ${i}`, `value ${v} does not fit in int32`));
+      if (v > 2147483647 || v < -2147483648) return E.left(boundaryError(file, `element ${i}`, `value ${v} does not fit in int32`));
       out[i] = v;
     }
     return E.right(out);

@@ -24,7 +24,7 @@ import * as t from 'io-ts';
 import type { DType, TypedArray } from '../core/dtype.js';
 import { type Tensor, fromStorage, storage } from '../tensor/tensor.js';
 import { writeFileAtomic } from './atomic.js';
-import { oneLine } from './errors.js';
+import { type BoundaryError, formatBoundaryError, oneLine, preview } from './errors.js';
 
 // ---------------------------------------------------------------------------------------------
 // Dtypes
@@ -87,32 +87,10 @@ export const writableDtypes = (dtype: DType): readonly StDtype[] => WRITABLE[dty
 // ---------------------------------------------------------------------------------------------
 // Errors
 
-/** What went wrong, where: the file, the header field or tensor, and why. */
-export interface SafetensorsError {
-  readonly file: string;
-  readonly field: string;
-  readonly message: string;
-}
 
-/** `${file}: ${field}: ${message}` on one line. */
-export const formatSafetensorsError = (e: SafetensorsError): string =>
-  oneLine(`${e.file}: ${e.field}: ${e.message}`);
-
-const fail = <A = never>(file: string, field: string, message: string): E.Either<SafetensorsError, A> =>
+const fail = <A = never>(file: string, field: string, message: string): E.Either<BoundaryError, A> =>
   E.left({ file, field, message: oneLine(message) });
 
-/** Short, one-line, JSON-quoted rendering of a value for messages (hostile strings can be huge). */
-const preview = (u: unknown, max = 60): string => {
-  if (u === undefined) return 'nothing';
-  if (u instanceof Map) return '{…}';
-  let s: string;
-  try {
-    s = JSON.stringify(u) ?? String(u);
-  } catch {
-    s = String(u);
-  }
-  return s.length > max ? `${s.slice(0, max)}…` : s;
-};
 
 /** How a tensor is named in error fields: JSON-quoted, so odd names stay one unambiguous line. */
 const tensorField = (name: string): string => preview(name, 120);
@@ -434,7 +412,7 @@ const nativeCopy = (data: Uint8Array, begin: number, end: number, itemsize: numb
 };
 
 /** The u64 header length, read as two u32 halves so 2^63 is an ordinary, refusable number. */
-const headerLength = (bytes: Uint8Array, file: string): E.Either<SafetensorsError, number> => {
+const headerLength = (bytes: Uint8Array, file: string): E.Either<BoundaryError, number> => {
   if (bytes.length < 8) {
     return fail(file, 'header length', `file has ${bytes.length} bytes, fewer than the 8-byte header length`);
   }
@@ -452,7 +430,7 @@ const headerLength = (bytes: Uint8Array, file: string): E.Either<SafetensorsErro
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** Header bytes → JSON object (as a Map): strict UTF-8, strict JSON, and it must be an object. */
-const parseHeader = (bytes: Uint8Array, file: string): E.Either<SafetensorsError, ReadonlyMap<string, Json>> => {
+const parseHeader = (bytes: Uint8Array, file: string): E.Either<BoundaryError, ReadonlyMap<string, Json>> => {
   let text: string;
   try {
     text = utf8.decode(bytes);
@@ -470,7 +448,7 @@ const parseHeader = (bytes: Uint8Array, file: string): E.Either<SafetensorsError
 };
 
 /** `__metadata__` as a frozen null-prototype record, so a `__proto__` key is an ordinary key. */
-const decodeMetadata = (v: Json, file: string): E.Either<SafetensorsError, Readonly<Record<string, string>>> => {
+const decodeMetadata = (v: Json, file: string): E.Either<BoundaryError, Readonly<Record<string, string>>> => {
   const plain = toPlain(v);
   const r = Metadata.decode(plain);
   if (E.isLeft(r)) {
@@ -504,7 +482,7 @@ const numelFitting = (shape: readonly number[], bytes: number, itemsize: number)
 };
 
 /** One header entry: schema, offsets within the data section, byte length = numel × itemsize. */
-const decodeEntry = (name: string, v: Json, dataLen: number, file: string): E.Either<SafetensorsError, Entry> => {
+const decodeEntry = (name: string, v: Json, dataLen: number, file: string): E.Either<BoundaryError, Entry> => {
   const field = tensorField(name);
   const r = TensorEntry.decode(toPlain(v));
   if (E.isLeft(r)) {
@@ -535,7 +513,7 @@ const decodeEntry = (name: string, v: Json, dataLen: number, file: string): E.Ei
  * ended, and the last ends at the end of the file. This is the reference implementation's rule;
  * it rules out overlaps (two tensors aliasing bytes) and hidden gaps or trailing payloads.
  */
-const checkLayout = (entries: readonly Entry[], dataLen: number, file: string): E.Either<SafetensorsError, void> => {
+const checkLayout = (entries: readonly Entry[], dataLen: number, file: string): E.Either<BoundaryError, void> => {
   const sorted = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
   let pos = 0;
   let prev: Entry | undefined;
@@ -638,19 +616,19 @@ const rawValue = (dv: DataView, dtype: StDtype, i: number): string => {
 };
 
 /** One tensor's bytes → a fresh tensor of the dtype it loads as. */
-const decodeTensor = (e: Entry, data: Uint8Array, file: string): E.Either<SafetensorsError, Tensor> => {
+const decodeTensor = (e: Entry, data: Uint8Array, file: string): E.Either<BoundaryError, Tensor> => {
   const dv = new DataView(data.buffer, data.byteOffset + e.begin, e.end - e.begin);
   const n = e.numel;
   const ints = (
     read: (dv: DataView, at: number) => number | undefined,
     range: string,
-  ): E.Either<SafetensorsError, TypedArray> => {
+  ): E.Either<BoundaryError, TypedArray> => {
     const r = narrowInts(dv, n, ITEMSIZE[e.dtype], read);
     return 'data' in r
       ? E.right(r.data)
       : fail(file, tensorField(e.name), `${e.dtype} value ${rawValue(dv, e.dtype, r.bad)} at flat index ${r.bad} ${range}`);
   };
-  const values = ((): E.Either<SafetensorsError, TypedArray> => {
+  const values = ((): E.Either<BoundaryError, TypedArray> => {
     switch (e.dtype) {
       case 'F32':
         return E.right(new Float32Array(nativeCopy(data, e.begin, e.end, 4)));
@@ -683,7 +661,7 @@ const decodeTensor = (e: Entry, data: Uint8Array, file: string): E.Either<Safete
   return E.map((v: TypedArray) => fromStorage(e.shape, v))(values);
 };
 
-const decodeChecked = (raw: Uint8Array, file: string): E.Either<SafetensorsError, SafetensorsFile> => {
+const decodeChecked = (raw: Uint8Array, file: string): E.Either<BoundaryError, SafetensorsFile> => {
   const bytes = new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength); // a plain view, even of a Buffer
   const n = headerLength(bytes, file);
   if (E.isLeft(n)) return n;
@@ -720,7 +698,7 @@ const decodeChecked = (raw: Uint8Array, file: string): E.Either<SafetensorsError
  * Decodes a safetensors file held in memory. `file` only names it in errors. Never throws: a
  * malformed, truncated or hostile file is a `Left` naming the field at fault.
  */
-export const decodeSafetensors = (bytes: Uint8Array, file: string): E.Either<SafetensorsError, SafetensorsFile> => {
+export const decodeSafetensors = (bytes: Uint8Array, file: string): E.Either<BoundaryError, SafetensorsFile> => {
   try {
     return decodeChecked(bytes, file);
   } catch (e) {
@@ -730,7 +708,7 @@ export const decodeSafetensors = (bytes: Uint8Array, file: string): E.Either<Saf
 };
 
 /** Reads and decodes a safetensors file; an unreadable path is a `Left` naming it. */
-export const readSafetensors = (path: string): E.Either<SafetensorsError, SafetensorsFile> => {
+export const readSafetensors = (path: string): E.Either<BoundaryError, SafetensorsFile> => {
   let bytes: Uint8Array;
   try {
     bytes = readFileSync(path);
@@ -832,7 +810,7 @@ const INT_RANGE: Partial<Readonly<Record<StDtype, readonly [number, number]>>> =
 };
 
 /** Settles each entry's dtype and offsets and checks names, dtypes and value ranges. */
-const plan = (entries: readonly StWriteEntry[], file: string): E.Either<SafetensorsError, readonly Planned[]> => {
+const plan = (entries: readonly StWriteEntry[], file: string): E.Either<BoundaryError, readonly Planned[]> => {
   const seen = new Set<string>();
   const out: Planned[] = [];
   let pos = 0;
@@ -864,7 +842,7 @@ const plan = (entries: readonly StWriteEntry[], file: string): E.Either<Safetens
 const metadataPairs = (
   metadata: Readonly<Record<string, string>>,
   file: string,
-): E.Either<SafetensorsError, readonly (readonly [string, string])[]> => {
+): E.Either<BoundaryError, readonly (readonly [string, string])[]> => {
   const pairs = Object.entries(metadata);
   for (const [k, v] of pairs) {
     if (!isWellFormed(k)) return fail(file, `__metadata__.${preview(k)}`, 'key is not a well-formed string');
@@ -961,7 +939,7 @@ export const tryEncodeSafetensors = (
   entries: readonly StWriteEntry[],
   metadata: Readonly<Record<string, string>> = {},
   file = '<memory>',
-): E.Either<SafetensorsError, Uint8Array> => {
+): E.Either<BoundaryError, Uint8Array> => {
   const planned = plan(entries, file);
   if (E.isLeft(planned)) return planned;
   const meta = metadataPairs(metadata, file);
@@ -985,14 +963,14 @@ export const tryEncodeSafetensors = (
 /**
  * Encodes as {@link tryEncodeSafetensors}, for callers whose entries are known good (names
  * unique, dtypes compatible). Bad entries are a programming error here, so this throws an
- * `Error` whose message is the formatted {@link SafetensorsError}.
+ * `Error` whose message is the formatted {@link BoundaryError}.
  */
 export const encodeSafetensors = (
   entries: readonly StWriteEntry[],
   metadata: Readonly<Record<string, string>> = {},
 ): Uint8Array => {
   const r = tryEncodeSafetensors(entries, metadata);
-  if (E.isLeft(r)) throw new Error(formatSafetensorsError(r.left));
+  if (E.isLeft(r)) throw new Error(formatBoundaryError(r.left));
   return r.right;
 };
 
@@ -1001,9 +979,9 @@ export const writeSafetensors = (
   path: string,
   entries: readonly StWriteEntry[],
   metadata: Readonly<Record<string, string>> = {},
-): E.Either<SafetensorsError, void> => {
+): E.Either<BoundaryError, void> => {
   const bytes = tryEncodeSafetensors(entries, metadata, path);
   if (E.isLeft(bytes)) return bytes;
   const written = writeFileAtomic(path, bytes.right);
-  return E.isLeft(written) ? fail(path, 'file', `${written.left.op}: ${written.left.message}`) : E.right(undefined);
+  return E.isLeft(written) ? fail(path, 'file', `${written.left.field}: ${written.left.message}`) : E.right(undefined);
 };

@@ -14,7 +14,7 @@
 import * as E from 'fp-ts/lib/Either.js';
 import { pipe } from 'fp-ts/lib/function.js';
 import * as t from 'io-ts';
-import { type SafetensorsFile, type StWriteEntry, formatSafetensorsError, readSafetensors, writeSafetensors } from '../io/safetensors.js';
+import { type SafetensorsFile, type StWriteEntry, readSafetensors, writeSafetensors } from '../io/safetensors.js';
 import { keyFromString, keyToString } from '../random/key.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Carry } from '../trm/act.js';
@@ -23,6 +23,7 @@ import { type TrmParams, type TrmState, fromOfficial, officialLayout } from '../
 import { TrainHyper } from './hyper.js';
 import type { TrainState } from './loop.js';
 import { optimizerStateScalars, optimizerStateTensors, restoreOptimizerState } from './optim.js';
+import { type BoundaryError, formatBoundaryError } from '../io/errors.js';
 
 export const CHECKPOINT_FORMAT = 'trm-checkpoint/1';
 
@@ -41,13 +42,6 @@ export interface LoadedCheckpoint {
   readonly state: TrainState;
 }
 
-export interface CheckpointError {
-  readonly file: string;
-  readonly field: string;
-  readonly message: string;
-}
-
-export const formatCheckpointError = (e: CheckpointError): string => `${e.file}: ${e.field}: ${e.message}`;
 
 const paramsEntries = (cfg: TrmConfig, prefix: string, state: TrmState, trainableOnly: boolean): StWriteEntry[] =>
   officialLayout(cfg)
@@ -79,7 +73,7 @@ export const saveCheckpoint = (
   hyper: TrainHyper,
   meta: CheckpointMeta,
   s: TrainState,
-): E.Either<CheckpointError, void> =>
+): E.Either<BoundaryError, void> =>
   pipe(
     writeSafetensors(file, checkpointEntries(cfg, s), {
       format: CHECKPOINT_FORMAT,
@@ -92,7 +86,7 @@ export const saveCheckpoint = (
       key: keyToString(s.key),
       ema: String(s.ema !== null),
     }),
-    E.mapLeft((e) => ({ file, field: '(write)', message: formatSafetensorsError(e) })),
+    E.mapLeft((e) => ({ file, field: '(write)', message: formatBoundaryError(e) })),
   );
 
 const Meta = t.type({
@@ -107,13 +101,13 @@ const Meta = t.type({
   ema: t.union([t.literal('true'), t.literal('false')]),
 });
 
-const parseJson = (file: string, field: string, s: string): E.Either<CheckpointError, unknown> =>
+const parseJson = (file: string, field: string, s: string): E.Either<BoundaryError, unknown> =>
   E.tryCatch(
     () => JSON.parse(s) as unknown,
     () => ({ file, field: `__metadata__.${field}`, message: 'is not valid JSON' }),
   );
 
-const nonNegInt = (file: string, field: string, s: string): E.Either<CheckpointError, number> => {
+const nonNegInt = (file: string, field: string, s: string): E.Either<BoundaryError, number> => {
   const n = Number(s);
   return Number.isInteger(n) && n >= 0 ? E.right(n) : E.left({ file, field: `__metadata__.${field}`, message: `expected a non-negative integer, got ${JSON.stringify(s)}` });
 };
@@ -124,7 +118,7 @@ const prefixed = (st: SafetensorsFile, prefix: string): Map<string, Tensor> => {
   return m;
 };
 
-export const decodeCheckpoint = (file: string, st: SafetensorsFile): E.Either<CheckpointError, LoadedCheckpoint> => {
+export const decodeCheckpoint = (file: string, st: SafetensorsFile): E.Either<BoundaryError, LoadedCheckpoint> => {
   const meta = Meta.decode(st.metadata);
   if (E.isLeft(meta)) {
     const e = meta.left[0];
@@ -135,7 +129,7 @@ export const decodeCheckpoint = (file: string, st: SafetensorsFile): E.Either<Ch
   return pipe(
     E.Do,
     E.bind('configJson', () => parseJson(file, 'config', m.config)),
-    E.bind('config', ({ configJson }) => pipe(decodeConfig(configJson), E.mapLeft((ce) => ({ file, field: `__metadata__.config.${ce.field}`, message: ce.message })))),
+    E.bind('config', ({ configJson }) => decodeConfig(configJson, file, '__metadata__.config')),
     E.bind('hyperJson', () => parseJson(file, 'hyper', m.hyper)),
     E.bind('hyper', ({ hyperJson }) =>
       pipe(
@@ -148,18 +142,18 @@ export const decodeCheckpoint = (file: string, st: SafetensorsFile): E.Either<Ch
     E.bind('optimStep', () => nonNegInt(file, 'optim_step', m.optim_step)),
     E.bind('key', () => E.tryCatch(() => keyFromString(m.key), () => ({ file, field: '__metadata__.key', message: `invalid key ${JSON.stringify(m.key)}` }))),
     E.chain(({ config, hyper, data, step, optimStep, key }) => {
-      const model = fromOfficial(config, prefixed(st, 'model/'));
-      if (!model.ok) return E.left({ file, field: `model/${model.error.field}`, message: model.error.message });
+      const model = fromOfficial(config, prefixed(st, 'model/'), file, 'model/');
+      if (E.isLeft(model)) return model;
       let ema: TrmParams | null = null;
       if (m.ema === 'true') {
         const emaTensors = prefixed(st, 'ema/');
         // Buffers are not averaged: take them from the model.
-        for (const r of officialLayout(config)) if (!r.trainable) emaTensors.set(r.name, r.get(model.state));
-        const e = fromOfficial(config, emaTensors);
-        if (!e.ok) return E.left({ file, field: `ema/${e.error.field}`, message: e.error.message });
-        ema = e.state.params;
+        for (const r of officialLayout(config)) if (!r.trainable) emaTensors.set(r.name, r.get(model.right));
+        const e = fromOfficial(config, emaTensors, file, 'ema/');
+        if (E.isLeft(e)) return e;
+        ema = e.right.params;
       }
-      const opt = restoreOptimizerState(model.state.params, st.tensors, { step: optimStep }, 'optim/');
+      const opt = restoreOptimizerState(model.right.params, st.tensors, { step: optimStep }, 'optim/');
       if (E.isLeft(opt)) return E.left({ file, field: 'optim/', message: opt.left });
       const c = prefixed(st, 'carry/');
       const names = ['y', 'z', 'steps', 'halted', 'inputs', 'labels', 'puzzle_identifiers'];
@@ -181,15 +175,15 @@ export const decodeCheckpoint = (file: string, st: SafetensorsFile): E.Either<Ch
         hyper,
         preset: m.preset,
         data,
-        state: { step, model: model.state, opt: opt.right, ema, carry, key },
+        state: { step, model: model.right, opt: opt.right, ema, carry, key },
       });
     }),
   );
 };
 
-export const loadCheckpoint = (file: string): E.Either<CheckpointError, LoadedCheckpoint> =>
+export const loadCheckpoint = (file: string): E.Either<BoundaryError, LoadedCheckpoint> =>
   pipe(
     readSafetensors(file),
-    E.mapLeft((e) => ({ file, field: '(file)', message: formatSafetensorsError(e) })),
+    E.mapLeft((e) => ({ file, field: '(file)', message: formatBoundaryError(e) })),
     E.chain((st) => decodeCheckpoint(file, st)),
   );

@@ -1,24 +1,26 @@
 /**
- * Training hyperparameters, with the official `cfg_pretrain.yaml` names where one exists.
+ * Training hyperparameters, with the official `cfg_pretrain.yaml` names where one exists. Counts are
+ * whole and positive, rates lie in their intervals: `total_steps: -3.5` does not decode.
  */
 import * as t from 'io-ts';
+import { Integer, NonNegativeInt, NonNegativeNumber, PositiveInt, UnitInterval } from '../io/codecs.js';
 
 export const TrainHyper = t.type({
   /** Global batch size (official `global_batch_size`). */
-  global_batch_size: t.number,
-  lr: t.number,
-  lr_min_ratio: t.number,
-  lr_warmup_steps: t.number,
+  global_batch_size: PositiveInt,
+  lr: NonNegativeNumber,
+  lr_min_ratio: UnitInterval,
+  lr_warmup_steps: NonNegativeInt,
   /** Total optimizer steps (the official code derives it from epochs; here it is explicit). */
-  total_steps: t.number,
-  beta1: t.number,
-  beta2: t.number,
-  weight_decay: t.number,
-  puzzle_emb_lr: t.number,
-  puzzle_emb_weight_decay: t.number,
+  total_steps: PositiveInt,
+  beta1: UnitInterval,
+  beta2: UnitInterval,
+  weight_decay: NonNegativeNumber,
+  puzzle_emb_lr: NonNegativeNumber,
+  puzzle_emb_weight_decay: NonNegativeNumber,
   ema: t.boolean,
-  ema_rate: t.number,
-  seed: t.number,
+  ema_rate: UnitInterval,
+  seed: Integer,
   loss_type: t.union([t.literal('stablemax_cross_entropy'), t.literal('softmax_cross_entropy')]),
 });
 export type TrainHyper = t.TypeOf<typeof TrainHyper>;

@@ -13,13 +13,14 @@ import { BOXES, type SudokuSet, puzzleKey } from '../data/sudoku.js';
 import { stepContext } from '../trm/act.js';
 import { type TrmConfig, decodeConfig } from '../trm/config.js';
 import { initState } from '../trm/params.js';
-import { saveCheckpoint, formatCheckpointError, type LoadedCheckpoint } from './checkpoint.js';
+import { saveCheckpoint, type LoadedCheckpoint } from './checkpoint.js';
 import { sudokuTrainBatch } from './feed.js';
 import { TrainHyper } from './hyper.js';
 import { type TrainMetrics, type TrainState, initTrainState, makeSetup, trainStep } from './loop.js';
 import type { Preset, SudokuData } from './presets.js';
 import type { Backend } from '../backend/backend.js';
 import { toBackend } from '../tensor/move.js';
+import { decode, formatBoundaryError } from '../io/errors.js';
 
 /** What a run reports after every step (the CLI draws it as a progress bar). */
 export interface ProgressFields {
@@ -92,17 +93,10 @@ export interface RunResult {
 }
 
 const decodeHyper = (h: unknown): E.Either<string, TrainHyper> =>
-  pipe(
-    TrainHyper.decode(h),
-    E.mapLeft((es) => {
-      const e = es[0];
-      const k = e?.context.map((c) => c.key).filter((x) => x !== '').join('.') ?? '';
-      return `${k}: unexpected value ${JSON.stringify(e?.value)}`;
-    }),
-  );
+  pipe(decode(TrainHyper, 'hyperparameters', h), E.mapLeft(formatBoundaryError));
 
 export const runTraining = (req: RunRequest): E.Either<string, RunResult> => {
-  const cfgE = req.resume ? E.right(req.resume.config) : pipe(decodeConfig(req.arch), E.mapLeft((e) => `config ${e.field}: ${e.message}`));
+  const cfgE = req.resume ? E.right(req.resume.config) : pipe(decodeConfig(req.arch), E.mapLeft(formatBoundaryError));
   if (E.isLeft(cfgE)) return cfgE;
   const hyperE = req.resume ? E.right(req.resume.hyper) : decodeHyper(req.hyper);
   if (E.isLeft(hyperE)) return hyperE;
@@ -128,7 +122,7 @@ export const runTraining = (req: RunRequest): E.Either<string, RunResult> => {
   const logFile = join(req.out, 'log.jsonl');
   const meta = { preset: req.preset.name, data: dataSpec };
   const save = (s: TrainState): E.Either<string, void> =>
-    pipe(saveCheckpoint(checkpoint, cfg, hyper, meta, s), E.mapLeft(formatCheckpointError));
+    pipe(saveCheckpoint(checkpoint, cfg, hyper, meta, s), E.mapLeft(formatBoundaryError));
 
   const bar = req.progress;
   const log: (TrainMetrics & { elapsed_s: number })[] = [];

@@ -7,7 +7,9 @@
 import { broadcastTo, mean } from '../ops/index.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { TrmConfig } from './config.js';
-import { type LayoutError, type TrmState, fromOfficial, officialLayout } from './params.js';
+import type * as E from 'fp-ts/lib/Either.js';
+import type { BoundaryError } from '../io/errors.js';
+import { type TrmState, fromOfficial, officialLayout } from './params.js';
 
 export const OFFICIAL_PREFIXES = ['_orig_mod.model.', 'model.'] as const;
 
@@ -28,7 +30,8 @@ export const stripPrefix = (tensors: ReadonlyMap<string, Tensor>): Map<string, T
 export const importOfficial = (
   cfg: TrmConfig,
   tensors: ReadonlyMap<string, Tensor>,
-): { ok: true; state: TrmState } | { ok: false; error: LayoutError } => {
+  file = 'weights',
+): E.Either<BoundaryError, TrmState> => {
   const stripped = stripPrefix(tensors);
   const name = 'inner.puzzle_emb.weights';
   const emb = stripped.get(name);
@@ -36,7 +39,7 @@ export const importOfficial = (
   if (emb !== undefined && emb.rank === 2 && emb.shape[1] === want[1] && emb.shape[0] !== want[0]) {
     stripped.set(name, broadcastTo(mean(emb, 0, true), want));
   }
-  return fromOfficial(cfg, stripped);
+  return fromOfficial(cfg, stripped, file);
 };
 
 /** state_dict entries in the official order and naming, ready for the safetensors writer. */

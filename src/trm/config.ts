@@ -14,6 +14,7 @@
 import * as E from 'fp-ts/lib/Either.js';
 import { pipe } from 'fp-ts/lib/function.js';
 import * as t from 'io-ts';
+import { type BoundaryError, boundaryError, decode, formatBoundaryError } from '../io/errors.js';
 
 const PosEncodings = t.union([t.literal('rope'), t.literal('learned'), t.literal('none')]);
 const ForwardDtype = t.union([t.literal('float32'), t.literal('bfloat16'), t.literal('float16'), t.literal('float64')]);
@@ -127,29 +128,9 @@ export const pythonRound = (x: number): number => {
 export const swigluWidth = (width: number, expansion: number): number =>
   Math.ceil(pythonRound((expansion * width * 2) / 3) / 256) * 256;
 
-export interface ConfigError {
-  readonly field: string;
-  readonly message: string;
-}
-
-const fail = (field: string, message: string): E.Either<ConfigError, never> => E.left({ field, message });
-
-const ioErrors = (errors: t.Errors): ConfigError => {
-  const first = errors[0];
-  if (first === undefined) return { field: '(root)', message: 'invalid config' };
-  const path = first.context
-    .map((c) => c.key)
-    .filter((k) => k !== '' && !/^\d+$/.test(k))
-    .join('.');
-  const expected = first.context[first.context.length - 1]?.type.name ?? 'unknown';
-  return {
-    field: path || '(root)',
-    message: `expected ${expected}, got ${JSON.stringify(first.value)}`,
-  };
-};
-
-/** Checks what the official code would crash on (or silently get wrong) and derives the sizes. */
-const derive = (c: Required<OfficialConfig>): E.Either<ConfigError, TrmConfig> => {
+const derive = (c: Required<OfficialConfig>, file: string, prefix: string): E.Either<BoundaryError, TrmConfig> => {
+  const fail = (field: string, message: string): E.Either<BoundaryError, never> =>
+    E.left(boundaryError(file, prefix === '' ? field : `${prefix}.${field}`, message));
   const positive: (keyof OfficialConfig)[] = ['vocab_size', 'seq_len', 'batch_size', 'num_puzzle_identifiers', 'H_cycles', 'L_cycles', 'L_layers', 'hidden_size', 'num_heads', 'halt_max_steps'];
   for (const k of positive) if ((c[k] as number) < 1) return fail(k, `must be ≥ 1, got ${c[k]}`);
   if (c.puzzle_emb_ndim < 0) return fail('puzzle_emb_ndim', `must be ≥ 0, got ${c.puzzle_emb_ndim}`);
@@ -215,12 +196,13 @@ const derive = (c: Required<OfficialConfig>): E.Either<ConfigError, TrmConfig> =
  * puzzle_emb_len + seq_len and crashes with a shape error. trm-ts prepends puzzle_emb_len
  * all-zero prefix positions instead, which is what the sizes imply.
  */
-export const decodeConfig = (input: unknown): E.Either<ConfigError, TrmConfig> =>
+export const decodeConfig = (input: unknown, file = 'config', fieldPrefix = ''): E.Either<BoundaryError, TrmConfig> =>
   pipe(
-    OfficialConfig.decode(input),
-    E.mapLeft(ioErrors),
+    decode(OfficialConfig, file, input, fieldPrefix),
     // arch/trm.yaml sets puzzle_emb_ndim to ${.hidden_size}: follow the hidden size unless given.
-    E.chain((c) => derive({ ...OFFICIAL_DEFAULTS, puzzle_emb_ndim: c.hidden_size ?? OFFICIAL_DEFAULTS.hidden_size, ...c } as Required<OfficialConfig>)),
+    E.chain((c) =>
+      derive({ ...OFFICIAL_DEFAULTS, puzzle_emb_ndim: c.hidden_size ?? OFFICIAL_DEFAULTS.hidden_size, ...c } as Required<OfficialConfig>, file, fieldPrefix),
+    ),
   );
 
 /** For code and tests that build configs in TypeScript: throws on a bad config. */
@@ -228,6 +210,6 @@ export const makeConfig = (input: OfficialConfigInput): TrmConfig =>
   pipe(
     decodeConfig(input),
     E.getOrElseW((e) => {
-      throw new Error(`config: ${e.field}: ${e.message}`);
+      throw new Error(formatBoundaryError(e));
     }),
   );

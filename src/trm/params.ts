@@ -14,6 +14,8 @@ import { Tensor, full, zeros } from '../tensor/tensor.js';
 import { shapeStr } from '../core/shape.js';
 import type { Backend } from '../backend/backend.js';
 import type { TrmConfig } from './config.js';
+import * as E from 'fp-ts/lib/Either.js';
+import { type BoundaryError, boundaryError } from '../io/errors.js';
 
 /** A linear layer's weight in PyTorch layout [out, in]: y = x · Wᵀ. */
 export type Weight = Tensor;
@@ -175,11 +177,6 @@ export const officialLayout = (cfg: TrmConfig): NamedTensor[] => {
 export const toOfficial = (cfg: TrmConfig, s: TrmState): Map<string, Tensor> =>
   new Map(officialLayout(cfg).map((r) => [r.name, r.get(s)]));
 
-export interface LayoutError {
-  readonly field: string;
-  readonly message: string;
-}
-
 /**
  * Builds a TrmState from official-name tensors. Every expected name must be present with its
  * exact shape; extra names are an error too (a config/checkpoint mismatch should never pass
@@ -188,19 +185,22 @@ export interface LayoutError {
 export const fromOfficial = (
   cfg: TrmConfig,
   tensors: ReadonlyMap<string, Tensor>,
-): { ok: true; state: TrmState } | { ok: false; error: LayoutError } => {
+  file = 'weights',
+  fieldPrefix = '',
+): E.Either<BoundaryError, TrmState> => {
+  const bad = (name: string, message: string) => E.left(boundaryError(file, `${fieldPrefix}${name}`, message));
   const layout = officialLayout(cfg);
   const expected = new Set(layout.map((r) => r.name));
   for (const r of layout) {
     const t = tensors.get(r.name);
-    if (t === undefined) return { ok: false, error: { field: r.name, message: `missing tensor (expected shape ${shapeStr(r.shape)})` } };
+    if (t === undefined) return bad(r.name, `missing tensor (expected shape ${shapeStr(r.shape)})`);
     if (t.shape.length !== r.shape.length || t.shape.some((d, i) => d !== r.shape[i])) {
-      return { ok: false, error: { field: r.name, message: `shape ${shapeStr(t.shape)} does not match the config's ${shapeStr(r.shape)}` } };
+      return bad(r.name, `shape ${shapeStr(t.shape)} does not match the config's ${shapeStr(r.shape)}`);
     }
-    if (t.dtype === 'int32') return { ok: false, error: { field: r.name, message: 'expected a float tensor, got int32' } };
+    if (t.dtype === 'int32') return bad(r.name, 'expected a float tensor, got int32');
   }
   for (const name of tensors.keys()) {
-    if (!expected.has(name)) return { ok: false, error: { field: name, message: 'unexpected tensor for this config' } };
+    if (!expected.has(name)) return bad(name, 'unexpected tensor for this config');
   }
   const g = (name: string): Tensor => tensors.get(name)!;
   const L = 'inner.L_level.layers';
@@ -210,9 +210,7 @@ export const fromOfficial = (
     mlp: { gateUp: g(`${L}.${i}.mlp.gate_up_proj.weight`), down: g(`${L}.${i}.mlp.down_proj.weight`) },
   }));
   const dtype = g('inner.embed_tokens.embedding_weight').dtype;
-  return {
-    ok: true,
-    state: {
+  return E.right({
       params: {
         embedTokens: g('inner.embed_tokens.embedding_weight'),
         embedPos: cfg.posEncodings === 'learned' ? g('inner.embed_pos.embedding_weight') : null,
@@ -225,8 +223,7 @@ export const fromOfficial = (
         zInit: g('inner.L_init'),
         puzzleEmb: cfg.puzzleEmbNdim > 0 ? g('inner.puzzle_emb.weights') : zeros([cfg.numPuzzleIdentifiers, 0], { dtype }),
       },
-    },
-  };
+  });
 };
 
 /** Number of trainable parameters (the official `num_params`, puzzle embedding excluded). */

@@ -12,7 +12,7 @@ import { buildArcDataset } from '../../src/data/arc-build.js';
 import { encodeGrid } from '../../src/data/arc-encode.js';
 import { type ArcPuzzle, decodeTestPuzzles, loadArcSubset } from '../../src/data/arc-json.js';
 import { testBatches } from '../../src/data/batching.js';
-import { formatDataError } from '../../src/data/errors.js';
+import { formatBoundaryError } from '../../src/io/errors.js';
 import { addVotes, arcResult, emptyVotes, submissionJson, type Votes } from '../../src/data/evaluator.js';
 import type { Dataset } from '../../src/data/dataset.js';
 
@@ -20,7 +20,7 @@ const FIXTURES = 'test/fixtures/arc/tiny';
 const ARC_DIR = '../shared/data/arc';
 const load = (prefix: string, s: string): ArcPuzzle[] => {
   const r = loadArcSubset(prefix, s, existsSync);
-  if (E.isLeft(r)) throw new Error(formatDataError(r.left));
+  if (E.isLeft(r)) throw new Error(formatBoundaryError(r.left));
   return r.right;
 };
 
@@ -41,7 +41,7 @@ const voteWithLabels = (ds: Dataset): Votes => {
 
 const testPuzzlesOf = (ds: Dataset): ArcPuzzle[] => {
   const r = decodeTestPuzzles('test_puzzles.json', ds.testPuzzles ?? []);
-  if (E.isLeft(r)) throw new Error(formatDataError(r.left));
+  if (E.isLeft(r)) throw new Error(formatBoundaryError(r.left));
   return r.right;
 };
 
@@ -73,7 +73,7 @@ describe('ARC bad input names the file and the puzzle/field', () => {
     writeFileSync(join(dir, `bad_${name}_challenges.json`), text);
     const r = loadArcSubset(join(dir, 'bad'), name, existsSync);
     expect(E.isLeft(r)).toBe(true);
-    if (E.isLeft(r)) expect(formatDataError(r.left)).toMatch(re);
+    if (E.isLeft(r)) expect(formatBoundaryError(r.left)).toMatch(re);
   });
   it('cleans up', () => rmSync(dir, { recursive: true, force: true }));
 });

@@ -6,7 +6,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runDataCommand } from '../../src/cli/data.js';
 import { readDataset } from '../../src/data/dataset.js';
-import { formatDataError } from '../../src/data/errors.js';
+import { formatBoundaryError } from '../../src/io/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'trm-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -78,9 +78,9 @@ describe('reading a damaged dataset names the file', () => {
     expect(await runDataCommand('maze', { size: '6', count: '2', out }, capture().io)).toBe(0);
     writeFileSync(join(out, 'train', 'all__labels.npy'), 'garbage');
     const r = readDataset(out);
-    expect(E.isLeft(r) && formatDataError(r.left)).toMatch(/train\/all__labels\.npy: npy magic: not a \.npy file/);
+    expect(E.isLeft(r) && formatBoundaryError(r.left)).toMatch(/train\/all__labels\.npy: npy magic: not a \.npy file/);
     writeFileSync(join(out, 'test', 'dataset.json'), '{"pad_id": 0}');
     const m = readDataset(out, ['test']);
-    expect(E.isLeft(m) && formatDataError(m.left)).toMatch(/test\/dataset\.json: metadata: Invalid value undefined supplied to : PuzzleDatasetMetadata\/ignore_label_id/);
+    expect(E.isLeft(m) && formatBoundaryError(m.left)).toMatch(/test\/dataset\.json: metadata: Invalid value undefined supplied to : PuzzleDatasetMetadata\/ignore_label_id/);
   });
 });

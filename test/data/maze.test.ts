@@ -3,7 +3,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import { describe, expect, it } from 'vitest';
 import { key } from '../../src/random/index.js';
 import { parsePuzzleCsv } from '../../src/io/csv.js';
-import { formatDataError } from '../../src/data/errors.js';
+import { formatBoundaryError } from '../../src/io/errors.js';
 import { MAZE_CHARSET, generateMazes, isShortestPathLabel } from '../../src/data/maze.js';
 import { mazeDataset, mazesFromCsv } from '../../src/data/maze-dataset.js';
 
@@ -33,6 +33,6 @@ describe('maze dataset', () => {
 
   it('rejects characters outside "# SGo" with file, line, column and cell', () => {
     const r = E.flatMap(parsePuzzleCsv('m.csv', `source,q,a,rating\nx,# SX,# SG,0\n`), (rows) => mazesFromCsv('m.csv', rows));
-    expect(E.isLeft(r) && formatDataError(r.left)).toBe('m.csv: line 2 column q cell 3: character "X" is not in "# SGo"');
+    expect(E.isLeft(r) && formatBoundaryError(r.left)).toBe('m.csv: line 2 column q cell 3: character "X" is not in "# SGo"');
   });
 });

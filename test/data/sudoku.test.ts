@@ -3,7 +3,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import { describe, expect, it } from 'vitest';
 import { key } from '../../src/random/index.js';
 import { parsePuzzleCsv } from '../../src/io/csv.js';
-import { formatDataError } from '../../src/data/errors.js';
+import { formatBoundaryError } from '../../src/io/errors.js';
 import { BOXES, generateSudokuSet, puzzleKey, relabelKey } from '../../src/data/sudoku.js';
 import { generateSudokuSplits, splitDisjoint, sudokuDataset, sudokuFromCsv } from '../../src/data/sudoku-dataset.js';
 
@@ -98,7 +98,7 @@ describe('official CSV import (§1)', () => {
   it('names the file, line and column of bad rows', () => {
     const bad = (text: string): string => {
       const r = E.flatMap(parsePuzzleCsv('t.csv', text), (rows) => sudokuFromCsv('t.csv', rows));
-      return E.isLeft(r) ? formatDataError(r.left) : 'ok';
+      return E.isLeft(r) ? formatBoundaryError(r.left) : 'ok';
     };
     expect(bad('source,q,a\n')).toMatch(/^t\.csv: line 1 \(header\)/);
     expect(bad(`source,q,a,rating\nx,${q},${a}\n`)).toMatch(/t\.csv: line 2: expected 4 columns/);
