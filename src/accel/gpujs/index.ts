@@ -27,6 +27,7 @@ import type { Shape } from '../../core/shape.js';
 import { size } from '../../core/shape.js';
 import type { Backend, BinaryOp, MatmulSpec, ReduceOp, UnaryOp } from '../../backend/backend.js';
 import { jsBackend as fallback } from '../js/index.js';
+import { ledger, overlay } from '../overlay.js';
 import {
   argmaxSource,
   binarySource,
@@ -188,7 +189,7 @@ export const createGpuJsBackend = (opts: GpuJsBackendOptions): GpuJsBackend => {
   }
 
   const cache = new Map<string, Entry>();
-  const counts = { gpujs: {} as Record<string, number>, delegated: {} as Record<string, number>, ranOn: {} as Record<string, number> };
+  const ranOn: Record<string, number> = {};
   let cachedValues = 0;
   let compiled = 0;
   let destroyed = 0;
@@ -201,13 +202,8 @@ export const createGpuJsBackend = (opts: GpuJsBackendOptions): GpuJsBackend => {
   const checkOpen = (op: string): void => {
     if (closed) throw new Error(`gpujs: ${op} called after close()`);
   };
-
-  /** Counts a hand-over and returns the fallback kernel's answer. */
-  const delegate = <T>(op: string, reason: string, compute: () => T): T => {
-    checkOpen(op);
-    bump(counts.delegated, `${op}:${reason}`);
-    return compute();
-  };
+  const calls = ledger(checkOpen);
+  const { delegate } = calls;
 
   /**
    * Destroys one kernel. `final` only in close(): a GL kernel destroyed with its canvas references
@@ -282,8 +278,8 @@ export const createGpuJsBackend = (opts: GpuJsBackendOptions): GpuJsBackend => {
       destroyKernel(entry.kernel.kernel, false);
       throw new Error(`gpujs: ${op} kernel '${key}' failed on ${entry.kernel.kernel.constructor.name}: ${(e as Error).message}`, { cause: e });
     }
-    bump(counts.ranOn, entry.kernel.kernel.constructor.name);
-    bump(counts.gpujs, op);
+    bump(ranOn, entry.kernel.kernel.constructor.name);
+    calls.computed(op);
     return flatten(result, n);
   };
 
@@ -502,8 +498,6 @@ export const createGpuJsBackend = (opts: GpuJsBackendOptions): GpuJsBackend => {
     return run('rmsNormGrad', `rmsNormGrad:${rows}:${n}:${eps}`, () => rmsNormGradSource(n, eps), [n, rows], [fg, fx], n + 1);
   };
 
-  const movement = <T>(op: string, compute: () => T): T => delegate(op, 'movement', compute);
-
   const close = (): void => {
     if (closed) return;
     closed = true;
@@ -519,9 +513,9 @@ export const createGpuJsBackend = (opts: GpuJsBackendOptions): GpuJsBackend => {
   };
 
   const stats = (): GpuJsStats => ({
-    gpujs: { ...counts.gpujs },
-    delegated: { ...counts.delegated },
-    ranOn: { ...counts.ranOn },
+    gpujs: calls.computedCounts(),
+    delegated: calls.delegatedCounts(),
+    ranOn: { ...ranOn },
     compiled,
     destroyed,
     cached: cache.size,
@@ -530,32 +524,14 @@ export const createGpuJsBackend = (opts: GpuJsBackendOptions): GpuJsBackend => {
     closed,
   });
 
-  return Object.freeze({
+  return overlay({
     name: `gpujs:${kernelClass}`,
-    mode,
-    kernelClass,
-    onGpu,
-    stats,
-    unary,
-    binary,
-    where,
-    reduce,
-    argmax,
-    matmul,
-    permute: (x: TypedArray, shape: Shape, perm: readonly number[]) => movement('permute', () => fallback.permute(x, shape, perm)),
-    slice: (x: TypedArray, shape: Shape, starts: readonly number[], sizes: readonly number[]) =>
-      movement('slice', () => fallback.slice(x, shape, starts, sizes)),
-    pad: (x: TypedArray, shape: Shape, before: readonly number[], outShape: Shape, value: number) =>
-      movement('pad', () => fallback.pad(x, shape, before, outShape, value)),
-    concat: (parts: readonly { readonly data: TypedArray; readonly shape: Shape }[], axis: number, outShape: Shape) =>
-      movement('concat', () => fallback.concat(parts, axis, outShape)),
-    gather,
-    scatterAdd,
-    cast: (x: TypedArray, dtype: DType) => movement('cast', () => fallback.cast(x, dtype)),
-    swiglu,
-    swigluGrad,
-    rmsNorm,
-    rmsNormGrad,
+    fallback,
+    ledger: calls,
+    own: { unary, binary, where, reduce, argmax, matmul, gather, scatterAdd, swiglu, swigluGrad, rmsNorm, rmsNormGrad },
+    // Data movement (permute, slice, pad, concat, cast) costs a GPU round trip for no arithmetic.
+    reasonOf: () => 'movement',
     close,
+    extra: { mode, kernelClass, onGpu, stats },
   });
 };

@@ -54,6 +54,7 @@ import type { Shape } from '../../core/shape.js';
 import { size } from '../../core/shape.js';
 import type { Backend, BinaryOp, MatmulSpec, ReduceOp, UnaryOp } from '../../backend/backend.js';
 import { jsBackend as fallback } from '../js/index.js';
+import { ledger, overlay } from '../overlay.js';
 import { withSharedMemory } from './asm.js';
 import { CONST_BYTES, CONSTS, type ElementwiseOp, type KernelExports, MR, NR, UNARY_OPS, type WasmUnaryOp, kernelModuleBytes } from './kernels.js';
 import { type KernelCall, type ProductLayout, type Scratch, type SharedJob, SYNC as SYNC_INDEX, SYNC_WORDS, type WorkerConstructor, type WorkerPool, gemmPart, maxSharedUnits, splitJobs, startWorkers } from './threads.js';
@@ -321,16 +322,14 @@ export const createWasmBackend = (options: WasmBackendOptions = {}): WasmBackend
   /** Runs a kernel call on the calling thread. */
   const runCall = (c: KernelCall): void => (k[c.name] as (...a: number[]) => void)(...c.args);
 
-  const wasmCalls: Record<string, number> = {};
-  const delegatedCalls: Record<string, number> = {};
-  const count = (rec: Record<string, number>, key: string): void => {
-    rec[key] = (rec[key] ?? 0) + 1;
-  };
-
   const live = (op: string): WasmMemory => {
     if (memory === null) throw new Error(`wasm: ${op}: the backend is closed`);
     return memory;
   };
+  const calls = ledger((op) => {
+    live(op);
+  });
+  const { delegate } = calls;
 
   /** Grows memory to hold `bytes` past HEAP; returns a fresh float32 view, or null if too big. */
   const reserve = (op: string, bytes: number): Float32Array | null => {
@@ -345,11 +344,6 @@ export const createWasmBackend = (options: WasmBackendOptions = {}): WasmBackend
     return view;
   };
 
-  const delegate = <T>(op: string, reason: string, run: () => T): T => {
-    live(op);
-    count(delegatedCalls, `${op}:${reason}`);
-    return run();
-  };
 
   const matmul = (a: TypedArray, b: TypedArray, spec: MatmulSpec): TypedArray => {
     const run = (): TypedArray => fallback.matmul(a, b, spec);
@@ -359,7 +353,7 @@ export const createWasmBackend = (options: WasmBackendOptions = {}): WasmBackend
     const outLen = batch * m * n;
     if (outLen === 0 || kk === 0) {
       live('matmul');
-      count(wasmCalls, 'matmul');
+      calls.computed('matmul');
       return new Float32Array(outLen);
     }
     if (batch * m * n * kk < minMatmulFlops) return delegate('matmul', 'small', run);
@@ -374,7 +368,7 @@ export const createWasmBackend = (options: WasmBackendOptions = {}): WasmBackend
     const flagCount = shared ? maxSharedUnits(m, MC, parts) : 0;
     const f32 = reserve('matmul', flagsAt + flagCount * 4 - HEAP);
     if (f32 === null) return delegate('matmul', 'size', run);
-    count(wasmCalls, 'matmul');
+    calls.computed('matmul');
     f32.set(b, bAt >> 2);
     // Where each batch's A, B and C start, for gemmPart (which every thread runs).
     if (words.buffer !== f32.buffer) words = new Int32Array(f32.buffer);
@@ -453,7 +447,7 @@ export const createWasmBackend = (options: WasmBackendOptions = {}): WasmBackend
     const bBytes = align16((otherChunked ? rowsPer * perRow : other.length) * 4);
     const f32 = reserve(op, aBytes + bBytes);
     if (f32 === null) return null;
-    count(wasmCalls, op);
+    calls.computed(op);
     const A = HEAP;
     const B = HEAP + aBytes;
     const a4 = A >> 2;
@@ -485,7 +479,7 @@ export const createWasmBackend = (options: WasmBackendOptions = {}): WasmBackend
     if (n < minElements) return delegate('binary', 'small', run);
     if (n === 0) {
       live('binary');
-      count(wasmCalls, 'binary');
+      calls.computed('binary');
       return new Float32Array(0);
     }
     const e = op as ElementwiseOp;
@@ -535,7 +529,7 @@ export const createWasmBackend = (options: WasmBackendOptions = {}): WasmBackend
     // Blocks under 16 values: per-block set() costs more than the reference's loop.
     if (block < 16) return delegate('where', 'small', run);
     live('where');
-    count(wasmCalls, 'where');
+    calls.computed('where');
     const out = new Float32Array(n);
     for (let i = 0, at = 0; i < c.length; i++, at += block) out.set((c[i] !== 0 ? a : b).subarray(at, at + block), at);
     return out;
@@ -571,7 +565,7 @@ export const createWasmBackend = (options: WasmBackendOptions = {}): WasmBackend
     const scalarsAt = outAt + align16(rowsPer * width * 4);
     const f32 = reserve(op, scalarsAt + align16(scalars.length * 4) - HEAP);
     if (f32 === null) return null;
-    count(wasmCalls, op);
+    calls.computed(op);
     f32.set(scalars, scalarsAt >> 2);
     const out = new Float32Array(rows * width);
     for (let r0 = 0; r0 < rows; r0 += rowsPer) {
@@ -632,50 +626,44 @@ export const createWasmBackend = (options: WasmBackendOptions = {}): WasmBackend
 
   const dtypeOrOp = (x: TypedArray): string => (x instanceof Float32Array ? 'op' : 'dtype');
 
-  return Object.freeze({
+  return overlay({
     name: 'wasm',
-    unary,
-    binary,
-    where,
-    reduce: (op: ReduceOp, x: TypedArray, outer: number, n: number, inner: number) =>
-      delegate('reduce', dtypeOrOp(x), () => fallback.reduce(op, x, outer, n, inner)),
-    argmax: (x: TypedArray, outer: number, n: number, inner: number) =>
-      delegate('argmax', dtypeOrOp(x), () => fallback.argmax(x, outer, n, inner)),
-    matmul,
-    permute: (x: TypedArray, shape: Shape, perm: readonly number[]) =>
-      delegate('permute', dtypeOrOp(x), () => fallback.permute(x, shape, perm)),
-    slice: (x: TypedArray, shape: Shape, starts: readonly number[], sizes: readonly number[]) =>
-      delegate('slice', dtypeOrOp(x), () => fallback.slice(x, shape, starts, sizes)),
-    pad: (x: TypedArray, shape: Shape, before: readonly number[], outShape: Shape, value: number) =>
-      delegate('pad', dtypeOrOp(x), () => fallback.pad(x, shape, before, outShape, value)),
-    concat: (parts: readonly { readonly data: TypedArray; readonly shape: Shape }[], axis: number, outShape: Shape) =>
-      delegate('concat', parts[0] === undefined ? 'op' : dtypeOrOp(parts[0].data), () => fallback.concat(parts, axis, outShape)),
-    gather: (table: TypedArray, rows: number, cols: number, ids: Int32Array) =>
-      delegate('gather', dtypeOrOp(table), () => fallback.gather(table, rows, cols, ids)),
-    scatterAdd: (values: TypedArray, ids: Int32Array, rows: number, cols: number) =>
-      delegate('scatterAdd', dtypeOrOp(values), () => fallback.scatterAdd(values, ids, rows, cols)),
-    cast: (x: TypedArray, dtype: DType) =>
-      delegate('cast', dtypeOrOp(x), () => fallback.cast(x, dtype)),
-    swiglu: (h: TypedArray, rows: number, inter: number) => swigluJob('swiglu', null, h, rows, inter),
-    swigluGrad: (g: TypedArray, h: TypedArray, rows: number, inter: number) => swigluJob('swigluGrad', g, h, rows, inter),
-    rmsNorm: (x: TypedArray, rows: number, n: number, eps: number) => rmsNormJob('rmsNorm', null, x, rows, n, eps),
-    rmsNormGrad: (g: TypedArray, x: TypedArray, rows: number, n: number, eps: number) => rmsNormJob('rmsNormGrad', g, x, rows, n, eps),
-    stats: (): WasmStats => ({
-      wasm: { ...wasmCalls },
-      delegated: { ...delegatedCalls },
-      memoryBytes: memory?.buffer.byteLength ?? 0,
-      threads,
-      threadsReady: memory === null ? 0 : 1 + (pool?.readyCount() ?? 0),
-      fma,
-      splitMatmuls,
-      splitCalls,
-    }),
-    ready: (): Promise<void> => pool?.ready() ?? Promise.resolve(),
+    fallback,
+    ledger: calls,
+    own: {
+      unary,
+      binary,
+      where,
+      matmul,
+      swiglu: (h, rows, inter) => swigluJob('swiglu', null, h, rows, inter),
+      swigluGrad: (g, h, rows, inter) => swigluJob('swigluGrad', g, h, rows, inter),
+      rmsNorm: (x, rows, n, eps) => rmsNormJob('rmsNorm', null, x, rows, n, eps),
+      rmsNormGrad: (g, x, rows, n, eps) => rmsNormJob('rmsNormGrad', g, x, rows, n, eps),
+    },
+    // Everything else is data movement or a reduction: handed over whole ('dtype' for non-float32
+    // data, 'op' otherwise; concat reads its first part).
+    reasonOf: (op, args) => {
+      const first = op === 'concat' ? (args[0] as readonly { readonly data: TypedArray }[])[0]?.data : (args[0] as TypedArray);
+      return first === undefined ? 'op' : dtypeOrOp(first);
+    },
     close: (): void => {
       pool?.close();
       memory = null;
       view = new Float32Array(0);
       words = new Int32Array(0);
+    },
+    extra: {
+      stats: (): WasmStats => ({
+        wasm: calls.computedCounts(),
+        delegated: calls.delegatedCounts(),
+        memoryBytes: memory?.buffer.byteLength ?? 0,
+        threads,
+        threadsReady: memory === null ? 0 : 1 + (pool?.readyCount() ?? 0),
+        fma,
+        splitMatmuls,
+        splitCalls,
+      }),
+      ready: (): Promise<void> => pool?.ready() ?? Promise.resolve(),
     },
   });
 };
