@@ -11,24 +11,12 @@
 import fc from 'fast-check';
 import * as E from 'fp-ts/lib/Either.js';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  type SafetensorsError,
-  type SafetensorsFile,
-  type StDtype,
-  type StWriteEntry,
-  bf16BitsToF32Bits,
-  decodeSafetensors,
-  encodeSafetensors,
-  f16BitsToF32Bits,
-  formatSafetensorsError,
-  numberToBf16Bits,
-  numberToF16Bits,
-  parseStrictJson,
-  stItemsize,
-  stDtypes,
-} from '../src/io/safetensors.js';
+import { bf16BitsToF32Bits, f16BitsToF32Bits, numberToBf16Bits, numberToF16Bits } from '../src/io/half.js';
+import { parseStrictJson } from '../src/io/json-strict.js';
+import { type SafetensorsFile, type StDtype, type StWriteEntry, decodeSafetensors, encodeSafetensors, stItemsize, stDtypes } from '../src/io/safetensors.js';
 import type { DType, TypedArray } from '../src/core/dtype.js';
 import { type Tensor, fromStorage, storage } from '../src/tensor/tensor.js';
+import { type BoundaryError, formatBoundaryError } from '../src/io/errors.js';
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -48,19 +36,19 @@ const noPollution = (): void => {
 };
 
 /** What is wrong with a decode result under the reader's contract, if anything. */
-const contractProblem = (r: E.Either<SafetensorsError, SafetensorsFile>): string | undefined => {
+const contractProblem = (r: E.Either<BoundaryError, SafetensorsFile>): string | undefined => {
   if (E.isRight(r)) return undefined;
   const e = r.left;
   if (e.file !== FILE) return `wrong file ${e.file}`;
   if (e.field.length === 0 || e.field === 'internal') return `bad field ${JSON.stringify(e.field)}: ${e.message}`;
   if (e.message.length === 0) return 'empty message';
-  if (/[\r\n]/.test(formatSafetensorsError(e))) return 'multi-line error';
+  if (/[\r\n]/.test(formatBoundaryError(e))) return 'multi-line error';
   return undefined;
 };
 
 /** Decodes and checks the reader's contract: no throw, and a Left is a proper one-line error. */
-const decode = (bytes: Uint8Array): E.Either<SafetensorsError, SafetensorsFile> => {
-  let r: E.Either<SafetensorsError, SafetensorsFile>;
+const decode = (bytes: Uint8Array): E.Either<BoundaryError, SafetensorsFile> => {
+  let r: E.Either<BoundaryError, SafetensorsFile>;
   try {
     r = decodeSafetensors(bytes, FILE);
   } catch (e) {
@@ -71,7 +59,7 @@ const decode = (bytes: Uint8Array): E.Either<SafetensorsError, SafetensorsFile> 
   return r;
 };
 
-const expectLeft = (bytes: Uint8Array): SafetensorsError => {
+const expectLeft = (bytes: Uint8Array): BoundaryError => {
   const r = decode(bytes);
   if (E.isRight(r)) throw new Error(`expected Left for header ${headerText(bytes)}`);
   return r.left;
@@ -253,8 +241,8 @@ describe('round trip', () => {
   it('decode(encode(x)) == x for random tensors of every writable dtype, names and metadata', () => {
     fc.assert(
       fc.property(fileArb, ({ entries, metadata, bytes }) => {
-        const st = E.getOrElseW((e: SafetensorsError) => {
-          throw new Error(formatSafetensorsError(e));
+        const st = E.getOrElseW((e: BoundaryError) => {
+          throw new Error(formatBoundaryError(e));
         })(decode(bytes));
         expect([...st.tensors.keys()]).toEqual(entries.map((e) => e.name));
         expect(Object.entries(st.metadata).sort()).toEqual(Object.entries(metadata).sort());
@@ -304,7 +292,7 @@ describe('round trip', () => {
         const data = dtype === 'int32' ? new Int32Array(n).fill(1) : dtype === 'float32' ? new Float32Array(n).fill(1) : new Float64Array(n).fill(1);
         const bytes = encodeSafetensors([{ name: 't', tensor: fromStorage(shape, data), dtype: st }]);
         const r = decode(bytes);
-        if (E.isLeft(r)) throw new Error(formatSafetensorsError(r.left));
+        if (E.isLeft(r)) throw new Error(formatBoundaryError(r.left));
         const t = r.right.tensors.get('t')!;
         expect(t.shape).toEqual(shape);
         expect(Array.from(t.data)).toEqual(Array.from(data));

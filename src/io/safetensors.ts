@@ -1,5 +1,6 @@
 /**
- * Safetensors, read and written by hand.
+ * Safetensors, read and written by hand (its strict JSON parser is json-strict.ts, its half-float
+ * conversions half.ts).
  *
  * The format: an 8-byte little-endian u64 header length N, then N bytes of UTF-8 JSON (possibly
  * padded with trailing spaces), then the data section. Every header key except `__metadata__`
@@ -25,6 +26,8 @@ import type { DType, TypedArray } from '../core/dtype.js';
 import { type Tensor, fromStorage, storage } from '../tensor/tensor.js';
 import { writeFileAtomic } from './atomic.js';
 import { type BoundaryError, formatBoundaryError, oneLine, preview } from './errors.js';
+import { bf16BitsToF32Bits, f16BitsToF32Bits, numberToBf16Bits, numberToF16Bits } from './half.js';
+import { type Json, parseStrictJson, toPlain } from './json-strict.js';
 
 // ---------------------------------------------------------------------------------------------
 // Dtypes
@@ -94,203 +97,6 @@ const fail = <A = never>(file: string, field: string, message: string): E.Either
 
 /** How a tensor is named in error fields: JSON-quoted, so odd names stay one unambiguous line. */
 const tensorField = (name: string): string => preview(name, 120);
-
-// ---------------------------------------------------------------------------------------------
-// Strict JSON
-
-/** A parsed JSON value. Objects are `Map`s: insertion-ordered, and immune to `__proto__` keys. */
-export type Json = null | boolean | number | string | readonly Json[] | ReadonlyMap<string, Json>;
-
-class JsonSyntaxError extends Error {}
-
-const NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
-const HEX4 = /^[0-9a-fA-F]{4}$/;
-const SIMPLE_ESCAPES: Readonly<Record<string, string>> = {
-  '"': '"',
-  '\\': '\\',
-  '/': '/',
-  b: '\b',
-  f: '\f',
-  n: '\n',
-  r: '\r',
-  t: '\t',
-};
-
-/**
- * RFC 8259 JSON, strictly: no duplicate keys in an object, no lone surrogate escapes (they would
- * not survive a round trip through UTF-8), nesting at most `maxDepth` deep (so hostile input
- * cannot exhaust the stack). `JSON.parse` silently keeps the last of duplicate keys, which would
- * let two readers of one file disagree about its contents.
- *
- * @internal exported for the fuzz tests.
- */
-export const parseStrictJson = (text: string, maxDepth = 64): E.Either<string, Json> => {
-  let pos = 0;
-  const syntax = (what: string): never => {
-    throw new JsonSyntaxError(`${what} at character ${pos}`);
-  };
-  const skipWs = (): void => {
-    for (;;) {
-      const c = text.charCodeAt(pos);
-      if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) pos++;
-      else return;
-    }
-  };
-  const expect = (ch: string): void => {
-    skipWs();
-    if (text[pos] !== ch) syntax(pos >= text.length ? `expected '${ch}', got end of text` : `expected '${ch}'`);
-    pos++;
-  };
-  const hex4 = (): number => {
-    const h = text.slice(pos, pos + 4);
-    if (!HEX4.test(h)) syntax('invalid \\u escape');
-    pos += 4;
-    return parseInt(h, 16);
-  };
-  const str = (): string => {
-    pos++; // opening quote
-    let out = '';
-    let run = pos;
-    for (;;) {
-      if (pos >= text.length) syntax('unterminated string');
-      const c = text.charCodeAt(pos);
-      if (c === 0x22) {
-        out += text.slice(run, pos);
-        pos++;
-        return out;
-      }
-      if (c < 0x20) syntax('control character in string');
-      if (c !== 0x5c) {
-        pos++;
-        continue;
-      }
-      out += text.slice(run, pos);
-      const esc = text[pos + 1] ?? '';
-      pos += 2;
-      if (esc !== 'u') {
-        const simple = Object.prototype.hasOwnProperty.call(SIMPLE_ESCAPES, esc) ? SIMPLE_ESCAPES[esc] : undefined;
-        out += simple ?? syntax('invalid escape');
-      } else {
-        const u = hex4();
-        if (u >= 0xdc00 && u <= 0xdfff) syntax('lone low surrogate escape');
-        if (u >= 0xd800 && u <= 0xdbff) {
-          if (text[pos] !== '\\' || text[pos + 1] !== 'u') syntax('lone high surrogate escape');
-          pos += 2;
-          const lo = hex4();
-          if (lo < 0xdc00 || lo > 0xdfff) syntax('lone high surrogate escape');
-          out += String.fromCharCode(u, lo);
-        } else out += String.fromCharCode(u);
-      }
-      run = pos;
-    }
-  };
-  const literal = (word: string, v: Json): Json => {
-    if (text.startsWith(word, pos)) {
-      pos += word.length;
-      return v;
-    }
-    return syntax('invalid literal');
-  };
-  const num = (): number => {
-    NUMBER.lastIndex = pos;
-    const m = NUMBER.exec(text);
-    if (m === null) return syntax('invalid number');
-    pos += m[0].length;
-    return Number(m[0]);
-  };
-  const obj = (depth: number): ReadonlyMap<string, Json> => {
-    pos++;
-    const out = new Map<string, Json>();
-    skipWs();
-    if (text[pos] === '}') {
-      pos++;
-      return out;
-    }
-    for (;;) {
-      skipWs();
-      if (text[pos] !== '"') syntax('expected a string key');
-      const keyAt = pos;
-      const key = str();
-      if (out.has(key)) {
-        pos = keyAt;
-        syntax(`duplicate key ${preview(key)}`);
-      }
-      expect(':');
-      out.set(key, value(depth));
-      skipWs();
-      const c = text[pos];
-      pos++;
-      if (c === '}') return out;
-      if (c !== ',') {
-        pos--;
-        syntax("expected ',' or '}'");
-      }
-    }
-  };
-  const arr = (depth: number): readonly Json[] => {
-    pos++;
-    const out: Json[] = [];
-    skipWs();
-    if (text[pos] === ']') {
-      pos++;
-      return out;
-    }
-    for (;;) {
-      out.push(value(depth));
-      skipWs();
-      const c = text[pos];
-      pos++;
-      if (c === ']') return out;
-      if (c !== ',') {
-        pos--;
-        syntax("expected ',' or ']'");
-      }
-    }
-  };
-  const value = (depth: number): Json => {
-    skipWs();
-    if (depth >= maxDepth && (text[pos] === '{' || text[pos] === '[')) syntax(`nesting deeper than ${maxDepth}`);
-    switch (text[pos]) {
-      case '{':
-        return obj(depth + 1);
-      case '[':
-        return arr(depth + 1);
-      case '"':
-        return str();
-      case 't':
-        return literal('true', true);
-      case 'f':
-        return literal('false', false);
-      case 'n':
-        return literal('null', null);
-      case undefined:
-        return syntax('unexpected end of text');
-      default: {
-        const c = text.charCodeAt(pos);
-        return c === 0x2d || (c >= 0x30 && c <= 0x39) ? num() : syntax(`unexpected character ${preview(text[pos])}`);
-      }
-    }
-  };
-  try {
-    const v = value(0);
-    skipWs();
-    if (pos < text.length) syntax('unexpected text after the value');
-    return E.right(v);
-  } catch (e) {
-    if (e instanceof JsonSyntaxError) return E.left(e.message);
-    throw e;
-  }
-};
-
-/** A JSON value with objects as null-prototype records, the shape io-ts codecs inspect. */
-const toPlain = (j: Json): unknown => {
-  if (j instanceof Map) {
-    const o: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
-    for (const [k, v] of j) Object.defineProperty(o, k, { value: toPlain(v), enumerable: true, writable: false });
-    return o;
-  }
-  return Array.isArray(j) ? j.map(toPlain) : j;
-};
 
 // ---------------------------------------------------------------------------------------------
 // Header codecs
@@ -537,25 +343,6 @@ const checkLayout = (entries: readonly Entry[], dataLen: number, file: string): 
   return E.right(undefined);
 };
 
-/** F16 bits → float32 bits, exactly (every half is a float32; NaN payloads are kept). */
-export const f16BitsToF32Bits = (h: number): number => {
-  const sign = (h & 0x8000) << 16;
-  const exp = (h >>> 10) & 0x1f;
-  let mant = h & 0x3ff;
-  if (exp === 0x1f) return (sign | 0x7f800000 | (mant << 13)) >>> 0;
-  if (exp !== 0) return (sign | ((exp + 112) << 23) | (mant << 13)) >>> 0;
-  if (mant === 0) return sign >>> 0;
-  // Subnormal half: normalise into a float32 exponent.
-  let e = 113;
-  while ((mant & 0x400) === 0) {
-    mant <<= 1;
-    e--;
-  }
-  return (sign | (e << 23) | ((mant & 0x3ff) << 13)) >>> 0;
-};
-
-/** BF16 bits → float32 bits: bfloat16 is the top half of a float32. */
-export const bf16BitsToF32Bits = (h: number): number => ((h & 0xffff) << 16) >>> 0;
 
 /** Widens 2-byte floats through their float32 bit patterns, so NaN payloads survive. */
 const widenHalf = (dv: DataView, n: number, toBits: (h: number) => number): Float32Array => {
@@ -752,51 +539,6 @@ const isWellFormed = (s: string): boolean => {
   return true;
 };
 
-const roundHalfEven = (v: number): number => {
-  const f = Math.floor(v);
-  const d = v - f;
-  return d > 0.5 || (d === 0.5 && f % 2 !== 0) ? f + 1 : f;
-};
-
-/** A 16-bit IEEE-style float format: mantissa bits and exponent bias (exponent field all ones = inf/NaN). */
-interface SmallFloat {
-  readonly mantBits: number;
-  readonly bias: number;
-}
-const HALF: SmallFloat = { mantBits: 10, bias: 15 };
-const BFLOAT: SmallFloat = { mantBits: 7, bias: 127 };
-
-/**
- * Rounds a number (float64) to a 16-bit float's bits, to nearest with ties to even, straight
- * from the double (rounding through float32 first would round twice). Overflow becomes ±inf,
- * underflow goes through the subnormals to ±0, NaN becomes the canonical quiet NaN.
- * Every step is exact: scaling by powers of two, and integers below 2^12.
- */
-const toSmallFloatBits = (x: number, f: SmallFloat): number => {
-  const expAll = 2 * f.bias + 1;
-  if (Number.isNaN(x)) return (expAll << f.mantBits) | (1 << (f.mantBits - 1));
-  const sign = x < 0 || Object.is(x, -0) ? 0x8000 : 0;
-  const a = Math.abs(x);
-  const inf = sign | (expAll << f.mantBits);
-  const eMin = 1 - f.bias;
-  if (a < 2 ** eMin) return sign | roundHalfEven(a * 2 ** (f.mantBits - eMin)); // subnormal; may round up to the smallest normal
-  if (a >= 2 ** (f.bias + 1)) return inf;
-  let e = Math.floor(Math.log2(a));
-  while (2 ** e > a) e--;
-  while (2 ** (e + 1) <= a) e++;
-  let m = roundHalfEven(a * 2 ** (f.mantBits - e)); // in [2^mantBits, 2^(mantBits+1)]
-  if (m === 2 ** (f.mantBits + 1)) {
-    m /= 2;
-    e++;
-  }
-  if (e > f.bias) return inf;
-  return sign | ((e + f.bias) << f.mantBits) | (m - 2 ** f.mantBits);
-};
-
-/** A number → F16 bits, round to nearest even. */
-export const numberToF16Bits = (x: number): number => toSmallFloatBits(x, HALF);
-/** A number → BF16 bits, round to nearest even. */
-export const numberToBf16Bits = (x: number): number => toSmallFloatBits(x, BFLOAT);
 
 /** The inclusive range an int32 value must lie in to be written as an integer dtype. */
 const INT_RANGE: Partial<Readonly<Record<StDtype, readonly [number, number]>>> = {
