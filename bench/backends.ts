@@ -32,7 +32,12 @@ export const benchBackends = (): BenchBackend[] => [
   { name: 'reference', create: async () => reference, paperStep: false },
   ...(wasmSimdSupported()
     ? [
-        { name: 'wasm', create: async () => named('wasm', await createThreadedWasmBackend({ threads: cores() })), paperStep: true, threads: cores() },
+        {
+          name: 'wasm',
+          create: async () => named('wasm', await createThreadedWasmBackend({ threads: cores() })),
+          paperStep: true,
+          threads: cores(),
+        },
         { name: 'wasm-1thread', create: async () => named('wasm-1thread', createWasmBackend()), paperStep: true },
       ]
     : []),

@@ -53,11 +53,19 @@ const cases = (n: number): Case[] => {
     }),
     { op: 'mul', layout: 'equal shapes', run: (be) => be.binary('mul', x, [rows, 64], y, [rows, 64], [rows, 64]) },
     { op: 'add', layout: 'bias [R,64]+[64]', run: (be) => be.binary('add', x, [rows, 64], bias, [64], [rows, 64]) },
-    { op: 'mul', layout: 'column [R,64]*[R,1]', run: (be) => be.binary('mul', x, [rows, 64], col, [rows, 1], [rows, 64]) },
+    {
+      op: 'mul',
+      layout: 'column [R,64]*[R,1]',
+      run: (be) => be.binary('mul', x, [rows, 64], col, [rows, 1], [rows, 64]),
+    },
   ];
 };
 
-export const benchElementwise = (backends: readonly Backend[], sizes: readonly number[], opts: TimingOptions): ElementwiseResult[] => {
+export const benchElementwise = (
+  backends: readonly Backend[],
+  sizes: readonly number[],
+  opts: TimingOptions,
+): ElementwiseResult[] => {
   const out: ElementwiseResult[] = [];
   for (const n of sizes) {
     for (const c of cases(n)) {
@@ -99,7 +107,8 @@ export const main = async (argv: readonly string[]): Promise<void> => {
   const backends: Backend[] = [];
   let results: ElementwiseResult[];
   try {
-    for (const b of benchBackends().filter((b) => b.optIn !== true && b.name !== 'wasm')) backends.push(await b.create());
+    for (const b of benchBackends().filter((b) => b.optIn !== true && b.name !== 'wasm'))
+      backends.push(await b.create());
     results = benchElementwise(backends, chosen, quick ? QUICK_TIMING : DEFAULT_TIMING);
   } finally {
     for (const be of backends) be.close();
@@ -116,14 +125,24 @@ export const main = async (argv: readonly string[]): Promise<void> => {
     return;
   }
   const names = backends.map((b) => b.name);
-  process.stdout.write(`node ${machine.node}, ${machine.cpus} cpus (${machine.cpu_model}), load ${machine.loadavg_1m} → ${machine.loadavg_1m_after}\n`);
+  process.stdout.write(
+    `node ${machine.node}, ${machine.cpus} cpus (${machine.cpu_model}), load ${machine.loadavg_1m} → ${machine.loadavg_1m_after}\n`,
+  );
   process.stdout.write('element-wise M elements/s (median; wall clock, and CPU time in parentheses)\n');
-  process.stdout.write(`${'n'.padEnd(9)}${'op'.padEnd(9)}${'layout'.padEnd(22)}${names.map((b) => b.padStart(20)).join('')}${names.length > 1 ? '   ratio' : ''}\n`);
+  process.stdout.write(
+    `${'n'.padEnd(9)}${'op'.padEnd(9)}${'layout'.padEnd(22)}${names.map((b) => b.padStart(20)).join('')}${names.length > 1 ? '   ratio' : ''}\n`,
+  );
   for (let i = 0; i < results.length; i += names.length) {
     const row = results.slice(i, i + names.length);
     const r0 = row[0]!;
     const cells = row.map((r) => `${r.melems.toFixed(0)} (${r.cpu_melems.toFixed(0)})`.padStart(20)).join('');
-    const ratio = row.length > 1 ? `   ${row.slice(1).map((r) => `${(r.melems / r0.melems).toFixed(1)}×`).join(' ')}` : '';
+    const ratio =
+      row.length > 1
+        ? `   ${row
+            .slice(1)
+            .map((r) => `${(r.melems / r0.melems).toFixed(1)}×`)
+            .join(' ')}`
+        : '';
     process.stdout.write(`${String(r0.n).padEnd(9)}${r0.op.padEnd(9)}${r0.layout.padEnd(22)}${cells}${ratio}\n`);
   }
 };

@@ -151,7 +151,14 @@ export interface BatchedMatmulResult {
  * threads. With batch = the thread count this is the simple way to use the threads (each runs the
  * one-thread product), to compare one product split over them (benchMatmul) with.
  */
-export const benchBatchedMatmul = (backend: Backend, m: number, k: number, n: number, batch: number, opts: TimingOptions = DEFAULT_TIMING): BatchedMatmulResult => {
+export const benchBatchedMatmul = (
+  backend: Backend,
+  m: number,
+  k: number,
+  n: number,
+  batch: number,
+  opts: TimingOptions = DEFAULT_TIMING,
+): BatchedMatmulResult => {
   const a = benchData(batch * m * k, 1);
   const b = benchData(batch * k * n, 2);
   const spec: MatmulSpec = {
@@ -164,5 +171,14 @@ export const benchBatchedMatmul = (backend: Backend, m: number, k: number, n: nu
     bOffsets: Array.from({ length: batch }, (_, i) => i * k * n),
   };
   const t = time(() => backend.matmul(a, b, spec), opts);
-  return { backend: backend.name, m, k, n, batch, gflops: round((2 * batch * m * k * n) / t.ms / 1e6), ms: round(t.ms), reps: t.reps };
+  return {
+    backend: backend.name,
+    m,
+    k,
+    n,
+    batch,
+    gflops: round((2 * batch * m * k * n) / t.ms / 1e6),
+    ms: round(t.ms),
+    reps: t.reps,
+  };
 };

@@ -61,8 +61,19 @@ export const parseArgs = (argv: readonly string[]): BenchArgs => {
     };
     if (a === '--json') json = true;
     else if (a === '--quick') quick = true;
-    else if (a === '--backend') backends.push(...value().split(',').filter((s) => s !== ''));
-    else if (a.startsWith('--backend=')) backends.push(...a.slice(10).split(',').filter((s) => s !== ''));
+    else if (a === '--backend')
+      backends.push(
+        ...value()
+          .split(',')
+          .filter((s) => s !== ''),
+      );
+    else if (a.startsWith('--backend='))
+      backends.push(
+        ...a
+          .slice(10)
+          .split(',')
+          .filter((s) => s !== ''),
+      );
     else if (a === '--sizes') sizes = value().split(',').map(Number);
     else if (a === '--help' || a === '-h') {
       process.stdout.write(`${USAGE}\n`);
@@ -81,7 +92,9 @@ const machine = (): Record<string, unknown> => ({
 });
 
 /** Dataset generators, puzzles per second (issue 4): 9×9 Sudoku with a unique solution, 30×30 hard mazes. */
-export const benchData = (quick: boolean): { generator: string; size: number; count: number; ms: number; per_second: number }[] => {
+export const benchData = (
+  quick: boolean,
+): { generator: string; size: number; count: number; ms: number; per_second: number }[] => {
   const rows: { generator: string; size: number; count: number; ms: number; per_second: number }[] = [];
   const run = (generator: string, size: number, count: number, f: () => unknown) => {
     const t0 = performance.now();
@@ -102,8 +115,13 @@ export const benchData = (quick: boolean): { generator: string; size: number; co
  */
 const trainStepInChild = (backend: string, config: TrainStepConfig, quick: boolean): TrainStepResult => {
   const args = [fileURLToPath(import.meta.url), '--train-step-child', backend, config, ...(quick ? ['--quick'] : [])];
-  const r = spawnSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 });
-  if (r.status !== 0) throw new Error(`bench: the ${backend} ${config} train step failed (exit ${String(r.status ?? r.signal)})`);
+  const r = spawnSync(process.execPath, args, {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    maxBuffer: 1 << 20,
+  });
+  if (r.status !== 0)
+    throw new Error(`bench: the ${backend} ${config} train step failed (exit ${String(r.status ?? r.signal)})`);
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as TrainStepResult;
 };
 
@@ -112,7 +130,8 @@ const trainStepChild = async (argv: readonly string[]): Promise<void> => {
   enableRelaxedSimd(); // as bin/trm.js does for the parent
   const [name, config] = argv;
   const entry = benchBackends().find((b) => b.name === name);
-  if (entry === undefined || !TRAIN_STEP_CONFIGS.includes(config as TrainStepConfig)) throw new Error(`bench: bad child arguments ${argv.join(' ')}`);
+  if (entry === undefined || !TRAIN_STEP_CONFIGS.includes(config as TrainStepConfig))
+    throw new Error(`bench: bad child arguments ${argv.join(' ')}`);
   const be = await entry.create();
   try {
     const r = benchTrainStep(be, config as TrainStepConfig, { quick: argv.includes('--quick') });
@@ -126,9 +145,15 @@ export const main = async (argv: readonly string[]): Promise<void> => {
   if (argv[0] === '--train-step-child') return trainStepChild(argv.slice(1));
   const args = parseArgs(argv);
   const available = benchBackends();
-  const chosen: BenchBackend[] = args.backends.length === 0 ? available.filter((b) => b.optIn !== true) : available.filter((b) => args.backends.includes(b.name));
+  const chosen: BenchBackend[] =
+    args.backends.length === 0
+      ? available.filter((b) => b.optIn !== true)
+      : available.filter((b) => args.backends.includes(b.name));
   const unknown = args.backends.filter((n) => !available.some((b) => b.name === n));
-  if (unknown.length > 0) throw new Error(`bench: unknown or unavailable backend ${unknown.join(', ')} (have ${available.map((b) => b.name).join(', ')})`);
+  if (unknown.length > 0)
+    throw new Error(
+      `bench: unknown or unavailable backend ${unknown.join(', ')} (have ${available.map((b) => b.name).join(', ')})`,
+    );
   const sizes = args.sizes ?? (args.quick ? [64, 256, 512] : [64, 256, 512, 1024]);
   const transposes: readonly Transpose[] = args.quick ? ['none', 'transA', 'transB'] : TRANSPOSES;
   const timing = args.quick ? QUICK_TIMING : DEFAULT_TIMING;
@@ -138,9 +163,13 @@ export const main = async (argv: readonly string[]): Promise<void> => {
   const matmulBatched: BatchedMatmulResult[] = [];
   const trainStep: TrainStepResult[] = [];
   if (!args.json) {
-    process.stdout.write(`node ${String(before.node)}, ${String(before.cpus)} cpus (${String(before.cpu_model)}), load ${String(before.loadavg_1m)}\n`);
+    process.stdout.write(
+      `node ${String(before.node)}, ${String(before.cpus)} cpus (${String(before.cpu_model)}), load ${String(before.loadavg_1m)}\n`,
+    );
     process.stdout.write('matmul GFLOP/s (median; wall clock, and CPU time of all threads in parentheses)\n');
-    process.stdout.write(`${'size'.padEnd(12)}${'transpose'.padEnd(10)}${chosen.map((b) => b.name.padStart(20)).join('')}${chosen.length > 1 ? '   ratio' : ''}\n`);
+    process.stdout.write(
+      `${'size'.padEnd(12)}${'transpose'.padEnd(10)}${chosen.map((b) => b.name.padStart(20)).join('')}${chosen.length > 1 ? '   ratio' : ''}\n`,
+    );
   }
   const backends: Backend[] = [];
   try {
@@ -152,7 +181,12 @@ export const main = async (argv: readonly string[]): Promise<void> => {
         if (!args.json) {
           const cells = row.map((r) => `${r.gflops.toFixed(2)} (${r.cpu_gflops.toFixed(2)})`.padStart(20)).join('');
           const ratio =
-            row.length > 1 ? `   ${row.slice(1).map((r) => `${(r.gflops / row[0]!.gflops).toFixed(1)}×`).join(' ')}` : '';
+            row.length > 1
+              ? `   ${row
+                  .slice(1)
+                  .map((r) => `${(r.gflops / row[0]!.gflops).toFixed(1)}×`)
+                  .join(' ')}`
+              : '';
           process.stdout.write(`${`${s}³`.padEnd(12)}${t.padEnd(10)}${cells}${ratio}\n`);
         }
       }
@@ -163,7 +197,10 @@ export const main = async (argv: readonly string[]): Promise<void> => {
       for (const s of sizes.filter((x) => x >= 256)) {
         const r = benchBatchedMatmul(backends[i]!, s, s, s, b.threads!, timing);
         matmulBatched.push(r);
-        if (!args.json) process.stdout.write(`${`${s}³ ×${r.batch}`.padEnd(12)}${'batched'.padEnd(10)}${r.gflops.toFixed(2).padStart(20)}   (${b.name}: one product per thread)\n`);
+        if (!args.json)
+          process.stdout.write(
+            `${`${s}³ ×${r.batch}`.padEnd(12)}${'batched'.padEnd(10)}${r.gflops.toFixed(2).padStart(20)}   (${b.name}: one product per thread)\n`,
+          );
       }
     }
   } finally {
@@ -180,15 +217,26 @@ export const main = async (argv: readonly string[]): Promise<void> => {
   }
   const data = benchData(args.quick);
   if (args.json) {
-    const out = { machine: { ...before, loadavg_1m_after: machine().loadavg_1m }, matmul, matmul_batched: matmulBatched, train_step: trainStep, data };
+    const out = {
+      machine: { ...before, loadavg_1m_after: machine().loadavg_1m },
+      matmul,
+      matmul_batched: matmulBatched,
+      train_step: trainStep,
+      data,
+    };
     process.stdout.write(`${JSON.stringify(out)}\n`);
     return;
   }
   process.stdout.write('\ndata generators\n');
-  for (const d of data) process.stdout.write(`${d.generator.padEnd(8)}${`${d.size}×${d.size}`.padEnd(8)}${String(d.count).padStart(5)} in ${d.ms.toFixed(0)} ms  (${d.per_second.toFixed(1)}/s)\n`);
+  for (const d of data)
+    process.stdout.write(
+      `${d.generator.padEnd(8)}${`${d.size}×${d.size}`.padEnd(8)}${String(d.count).padStart(5)} in ${d.ms.toFixed(0)} ms  (${d.per_second.toFixed(1)}/s)\n`,
+    );
   process.stdout.write('\ntrain step (median ms, peak RSS MiB, one process per row)\n');
   for (const r of trainStep) {
-    process.stdout.write(`${r.backend.padEnd(14)}${r.config.padEnd(14)}batch ${r.batch}  ${r.ms.toFixed(1)} ms  ${r.peak_rss_mb.toFixed(0)} MiB\n`);
+    process.stdout.write(
+      `${r.backend.padEnd(14)}${r.config.padEnd(14)}batch ${r.batch}  ${r.ms.toFixed(1)} ms  ${r.peak_rss_mb.toFixed(0)} MiB\n`,
+    );
   }
   process.stdout.write(`load after: ${String(machine().loadavg_1m)}\n`);
 };

@@ -36,15 +36,43 @@ export interface TrainStepOptions {
 const ARCH: Record<TrainStepConfig, OfficialConfigInput> = {
   // issue 8's small config: hidden 64, seq 16 (4×4 Sudoku), batch 64; the sudoku4 preset's model.
   small: {
-    vocab_size: 6, seq_len: 16, batch_size: 64, num_puzzle_identifiers: 1, H_cycles: 2, L_cycles: 2, L_layers: 2,
-    hidden_size: 64, expansion: 4, num_heads: 2, pos_encodings: 'none', mlp_t: true, puzzle_emb_ndim: 64,
-    puzzle_emb_len: 1, halt_max_steps: 4, halt_exploration_prob: 0.1, forward_dtype: 'float32',
+    vocab_size: 6,
+    seq_len: 16,
+    batch_size: 64,
+    num_puzzle_identifiers: 1,
+    H_cycles: 2,
+    L_cycles: 2,
+    L_layers: 2,
+    hidden_size: 64,
+    expansion: 4,
+    num_heads: 2,
+    pos_encodings: 'none',
+    mlp_t: true,
+    puzzle_emb_ndim: 64,
+    puzzle_emb_len: 1,
+    halt_max_steps: 4,
+    halt_exploration_prob: 0.1,
+    forward_dtype: 'float32',
   },
   // the paper's Sudoku-Extreme MLP-t model (5.0M parameters) at batch 16.
   'sudoku-paper': {
-    vocab_size: 11, seq_len: 81, batch_size: 16, num_puzzle_identifiers: 1, H_cycles: 3, L_cycles: 6, L_layers: 2,
-    hidden_size: 512, expansion: 4, num_heads: 8, pos_encodings: 'none', mlp_t: true, puzzle_emb_ndim: 512,
-    puzzle_emb_len: 16, halt_max_steps: 16, halt_exploration_prob: 0.1, forward_dtype: 'float32',
+    vocab_size: 11,
+    seq_len: 81,
+    batch_size: 16,
+    num_puzzle_identifiers: 1,
+    H_cycles: 3,
+    L_cycles: 6,
+    L_layers: 2,
+    hidden_size: 512,
+    expansion: 4,
+    num_heads: 8,
+    pos_encodings: 'none',
+    mlp_t: true,
+    puzzle_emb_ndim: 512,
+    puzzle_emb_len: 16,
+    halt_max_steps: 16,
+    halt_exploration_prob: 0.1,
+    forward_dtype: 'float32',
   },
 };
 
@@ -54,7 +82,11 @@ const ARCH: Record<TrainStepConfig, OfficialConfigInput> = {
  * few steps after one warm-up step; the paper config gets a single timed step in --quick mode.
  * Peak RSS is process-wide (max RSS so far), so run one backend per process for a clean figure.
  */
-export const benchTrainStep = (backend: Backend, config: TrainStepConfig, opts: TrainStepOptions): TrainStepResult | null => {
+export const benchTrainStep = (
+  backend: Backend,
+  config: TrainStepConfig,
+  opts: TrainStepOptions,
+): TrainStepResult | null => {
   const cfg = makeConfig(ARCH[config]);
   const hyper = { ...OFFICIAL_TRAIN_DEFAULTS, global_batch_size: cfg.batchSize, lr_warmup_steps: 1 };
   const setup = makeSetup(cfg, stepContext(cfg, backend), hyper);
@@ -65,7 +97,10 @@ export const benchTrainStep = (backend: Backend, config: TrainStepConfig, opts: 
   const batch = toBackend(
     {
       inputs: fromStorage([B, S], tokens),
-      labels: fromStorage([B, S], Int32Array.from(tokens, (t) => Math.max(2, t))),
+      labels: fromStorage(
+        [B, S],
+        Int32Array.from(tokens, (t) => Math.max(2, t)),
+      ),
       puzzleIdentifiers: fromStorage([B], new Int32Array(B)),
     },
     backend,

@@ -18,7 +18,9 @@ for (const stream of [process.stdout, process.stderr]) {
 }
 // Node 20 keeps WebAssembly relaxed SIMD (the fused multiply-add matrix product) behind a V8 flag;
 // set it before any kernel module is compiled. Newer Node has it on already.
-const { enableRelaxedSimd } = await import(pathToFileURL(fileURLToPath(new URL('../dist/src/accel/wasm/relaxed-simd.js', import.meta.url))).href);
+const { enableRelaxedSimd } = await import(
+  pathToFileURL(fileURLToPath(new URL('../dist/src/accel/wasm/relaxed-simd.js', import.meta.url))).href
+);
 enableRelaxedSimd();
 const { main } = await import(pathToFileURL(entry).href);
 process.exitCode = await main(process.argv.slice(2));

@@ -46,7 +46,9 @@ export const expectAllClose = (
   what = 'values',
 ): void => {
   if (actual.shape.length !== expected.shape.length || actual.shape.some((d, i) => d !== expected.shape[i])) {
-    throw new Error(`${op} ${context}: ${what} have shape ${shapeStr(actual.shape)}, expected ${shapeStr(expected.shape)}`);
+    throw new Error(
+      `${op} ${context}: ${what} have shape ${shapeStr(actual.shape)}, expected ${shapeStr(expected.shape)}`,
+    );
   }
   const i = firstMismatch(actual.data, expected.data, tol);
   if (i >= 0) {

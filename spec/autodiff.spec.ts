@@ -21,7 +21,10 @@ type Tree = Tensor | number | string | null | readonly Tree[] | { readonly [k: s
 
 const leafArb: fc.Arbitrary<Tree> = fc.oneof(
   { arbitrary: shapeArb({ maxRank: 2, maxDim: 3 }).chain((s) => tensorArb(s)), weight: 4 },
-  { arbitrary: shapeArb({ maxRank: 2, maxDim: 3 }).chain((s) => tensorArb(s).map((t) => ops.cast(t, 'float32'))), weight: 2 },
+  {
+    arbitrary: shapeArb({ maxRank: 2, maxDim: 3 }).chain((s) => tensorArb(s).map((t) => ops.cast(t, 'float32'))),
+    weight: 2,
+  },
   { arbitrary: fc.oneof(fc.integer(), fc.constant('name'), fc.constant(null)), weight: 1 },
 );
 
@@ -39,7 +42,9 @@ const expectSameStructure = (p: unknown, g: unknown, path = '(root)'): void => {
   if (p instanceof Tensor) {
     if (!(g instanceof Tensor)) throw new Error(`${path}: gradient is not a tensor`);
     if (shapeStr(g.shape) !== shapeStr(p.shape) || g.dtype !== p.dtype) {
-      throw new Error(`${path}: gradient ${g.dtype} ${shapeStr(g.shape)} for a parameter ${p.dtype} ${shapeStr(p.shape)}`);
+      throw new Error(
+        `${path}: gradient ${g.dtype} ${shapeStr(g.shape)} for a parameter ${p.dtype} ${shapeStr(p.shape)}`,
+      );
     }
   } else if (Array.isArray(p)) {
     if (!Array.isArray(g) || g.length !== p.length) throw new Error(`${path}: gradient is not an array of ${p.length}`);
@@ -56,13 +61,15 @@ const expectSameStructure = (p: unknown, g: unknown, path = '(root)'): void => {
 };
 
 /** Σ over the used leaves i of (i + 1)·Σ leaf: the gradient of leaf i is (i + 1) if used, else 0. */
-const weightedSum = (used: readonly boolean[]) => (params: Tree): Tensor => {
-  let acc = scalar(0, { dtype: 'float64' });
-  treeLeaves(params).forEach(([, t], i) => {
-    if (used[i % used.length]) acc = ops.add(acc, ops.cast(ops.sumAll(ops.mul(t, i + 1)), 'float64'));
-  });
-  return acc;
-};
+const weightedSum =
+  (used: readonly boolean[]) =>
+  (params: Tree): Tensor => {
+    let acc = scalar(0, { dtype: 'float64' });
+    treeLeaves(params).forEach(([, t], i) => {
+      if (used[i % used.length]) acc = ops.add(acc, ops.cast(ops.sumAll(ops.mul(t, i + 1)), 'float64'));
+    });
+    return acc;
+  };
 
 describe('gradient trees', () => {
   it('have exactly the structure of params; unused params get zeros', () => {
@@ -81,7 +88,11 @@ describe('gradient trees', () => {
   });
 
   it('an unused param of any dtype gets zeros of its own shape and dtype', () => {
-    const params = { used: tensor([1, 2]), unused: tensor([[1, 2, 3]], { dtype: 'float64' }), ids: tensor([3], { dtype: 'int32' }) };
+    const params = {
+      used: tensor([1, 2]),
+      unused: tensor([[1, 2, 3]], { dtype: 'float64' }),
+      ids: tensor([3], { dtype: 'int32' }),
+    };
     const { grad: g } = valueAndGrad((p: typeof params) => ops.sumAll(p.used))(params);
     expect(toArray(g.used)).toEqual([1, 1]);
     expect(g.unused.dtype).toBe('float64');
@@ -107,10 +118,16 @@ describe('fan-out', () => {
         shapeArb({ maxRank: 3 }).chain((s) => tensorArb(s)),
         fc.array(fc.integer({ min: -3, max: 3 }), { minLength: 1, maxLength: 6 }),
         (x, cs) => {
-          const f = (p: Tensor): Tensor => cs.reduce((acc, c) => ops.add(acc, ops.sumAll(ops.mul(p, c))), scalar(0, { dtype: 'float64' }));
+          const f = (p: Tensor): Tensor =>
+            cs.reduce((acc, c) => ops.add(acc, ops.sumAll(ops.mul(p, c))), scalar(0, { dtype: 'float64' }));
           const g = grad(f)(x);
           const total = cs.reduce((a, b) => a + b, 0);
-          expectAllClose('fan-out', `${shapeStr(x.shape)} weights ${cs}`, g, full(x.shape, total, { dtype: 'float64' }));
+          expectAllClose(
+            'fan-out',
+            `${shapeStr(x.shape)} weights ${cs}`,
+            g,
+            full(x.shape, total, { dtype: 'float64' }),
+          );
         },
       ),
     );
@@ -118,12 +135,15 @@ describe('fan-out', () => {
 
   it('x·x has gradient 2x; x·x·x has 3x²', () => {
     fc.assert(
-      fc.property(shapeArb({ maxRank: 3 }).chain((s) => tensorArb(s)), (x) => {
-        const g2 = grad((p: Tensor) => ops.sumAll(ops.mul(p, p)))(x);
-        expectAllClose('x·x', shapeStr(x.shape), g2, ops.mul(x, 2), { rtol: 1e-15, atol: 0 });
-        const g3 = grad((p: Tensor) => ops.sumAll(ops.mul(ops.mul(p, p), p)))(x);
-        expectAllClose('x·x·x', shapeStr(x.shape), g3, ops.mul(ops.mul(x, x), 3), { rtol: 1e-14, atol: 1e-300 });
-      }),
+      fc.property(
+        shapeArb({ maxRank: 3 }).chain((s) => tensorArb(s)),
+        (x) => {
+          const g2 = grad((p: Tensor) => ops.sumAll(ops.mul(p, p)))(x);
+          expectAllClose('x·x', shapeStr(x.shape), g2, ops.mul(x, 2), { rtol: 1e-15, atol: 0 });
+          const g3 = grad((p: Tensor) => ops.sumAll(ops.mul(ops.mul(p, p), p)))(x);
+          expectAllClose('x·x·x', shapeStr(x.shape), g3, ops.mul(ops.mul(x, x), 3), { rtol: 1e-14, atol: 1e-300 });
+        },
+      ),
     );
   });
 
@@ -165,24 +185,27 @@ describe('independent and nested calls do not interfere', () => {
 
   it('a valueAndGrad inside f is invisible to the outer one (its results are constants)', () => {
     fc.assert(
-      fc.property(shapeArb({ maxRank: 2 }).chain((s) => tensorArb(s)), (w) => {
-        let inner: Tensor | undefined;
-        const outer = valueAndGrad((p: Tensor) => {
-          // d/dq Σ q·p² = p² (constant for the outer call), and the outer loss is Σ p·p² read through it.
-          inner = grad((q: Tensor) => ops.sumAll(ops.mul(q, ops.mul(p, p))))(p);
-          // A second, unrelated inner call on the outer's traced value: d/dq Σ q² = 2q.
-          const inner2 = grad((q: Tensor) => ops.sumAll(ops.mul(q, q)))(p);
-          expectAllClose('inner valueAndGrad', shapeStr(w.shape), inner2, ops.mul(w, 2));
-          return ops.add(ops.sumAll(ops.mul(p, inner)), ops.sumAll(ops.mul(p, p)));
-        })(w);
-        expectAllClose('inner valueAndGrad', shapeStr(w.shape), inner!, ops.mul(w, w));
-        expect(inner!.node).toBeNull();
-        // d/dp [Σ p·c + Σ p²] with c = p² held constant: c + 2p.
-        expectAllClose('outer valueAndGrad', shapeStr(w.shape), outer.grad, ops.add(ops.mul(w, w), ops.mul(w, 2)), {
-          rtol: 1e-15,
-          atol: 0,
-        });
-      }),
+      fc.property(
+        shapeArb({ maxRank: 2 }).chain((s) => tensorArb(s)),
+        (w) => {
+          let inner: Tensor | undefined;
+          const outer = valueAndGrad((p: Tensor) => {
+            // d/dq Σ q·p² = p² (constant for the outer call), and the outer loss is Σ p·p² read through it.
+            inner = grad((q: Tensor) => ops.sumAll(ops.mul(q, ops.mul(p, p))))(p);
+            // A second, unrelated inner call on the outer's traced value: d/dq Σ q² = 2q.
+            const inner2 = grad((q: Tensor) => ops.sumAll(ops.mul(q, q)))(p);
+            expectAllClose('inner valueAndGrad', shapeStr(w.shape), inner2, ops.mul(w, 2));
+            return ops.add(ops.sumAll(ops.mul(p, inner)), ops.sumAll(ops.mul(p, p)));
+          })(w);
+          expectAllClose('inner valueAndGrad', shapeStr(w.shape), inner!, ops.mul(w, w));
+          expect(inner!.node).toBeNull();
+          // d/dp [Σ p·c + Σ p²] with c = p² held constant: c + 2p.
+          expectAllClose('outer valueAndGrad', shapeStr(w.shape), outer.grad, ops.add(ops.mul(w, w), ops.mul(w, 2)), {
+            rtol: 1e-15,
+            atol: 0,
+          });
+        },
+      ),
       { numRuns: 50 },
     );
   });
@@ -222,31 +245,41 @@ describe('deep chains', () => {
 describe('stopGradient blocks exactly the gradient through it', () => {
   it('x·sg(x) has gradient sg(x) = x, not 2x', () => {
     fc.assert(
-      fc.property(shapeArb({ maxRank: 3 }).chain((s) => tensorArb(s)), (x) => {
-        const g = grad((p: Tensor) => ops.sumAll(ops.mul(p, stopGradient(p))))(x);
-        expectAllClose('x·sg(x)', shapeStr(x.shape), g, x);
-      }),
+      fc.property(
+        shapeArb({ maxRank: 3 }).chain((s) => tensorArb(s)),
+        (x) => {
+          const g = grad((p: Tensor) => ops.sumAll(ops.mul(p, stopGradient(p))))(x);
+          expectAllClose('x·sg(x)', shapeStr(x.shape), g, x);
+        },
+      ),
     );
   });
 
   it('g(x) + sg(h(x)) has the gradient of g alone, and x·sg(x) + x has x + 1', () => {
     fc.assert(
-      fc.property(shapeArb({ maxRank: 3 }).chain((s) => tensorArb(s)), (x) => {
-        const g1 = grad((p: Tensor) => ops.sumAll(ops.add(ops.sin(p), stopGradient(ops.exp(p)))))(x);
-        expectAllClose('sin(x) + sg(exp(x))', shapeStr(x.shape), g1, ops.cos(x));
-        const g2 = grad((p: Tensor) => ops.sumAll(ops.add(ops.mul(p, stopGradient(p)), p)))(x);
-        expectAllClose('x·sg(x) + x', shapeStr(x.shape), g2, ops.add(x, 1));
-      }),
+      fc.property(
+        shapeArb({ maxRank: 3 }).chain((s) => tensorArb(s)),
+        (x) => {
+          const g1 = grad((p: Tensor) => ops.sumAll(ops.add(ops.sin(p), stopGradient(ops.exp(p)))))(x);
+          expectAllClose('sin(x) + sg(exp(x))', shapeStr(x.shape), g1, ops.cos(x));
+          const g2 = grad((p: Tensor) => ops.sumAll(ops.add(ops.mul(p, stopGradient(p)), p)))(x);
+          expectAllClose('x·sg(x) + x', shapeStr(x.shape), g2, ops.add(x, 1));
+        },
+      ),
     );
   });
 
   it('in a vjp: Jᵀ·dy of x·sg(x) is dy·x', () => {
     fc.assert(
-      fc.property(shapeArb({ maxRank: 3 }).chain((s) => tensorArb(s)), fc.integer(), (x, seed) => {
-        const dy = randomTensor(prng(seed), x.shape, 'float64');
-        const { grad: g } = vjp((p: Tensor) => ops.mul(p, stopGradient(p)), x, dy);
-        expectAllClose('vjp x·sg(x)', shapeStr(x.shape), g, ops.mul(dy, x));
-      }),
+      fc.property(
+        shapeArb({ maxRank: 3 }).chain((s) => tensorArb(s)),
+        fc.integer(),
+        (x, seed) => {
+          const dy = randomTensor(prng(seed), x.shape, 'float64');
+          const { grad: g } = vjp((p: Tensor) => ops.mul(p, stopGradient(p)), x, dy);
+          expectAllClose('vjp x·sg(x)', shapeStr(x.shape), g, ops.mul(dy, x));
+        },
+      ),
     );
   });
 
@@ -264,7 +297,12 @@ describe('stopGradient blocks exactly the gradient through it', () => {
           // Only the stopped copy is used: every gradient is zero.
           return [weightedSum([true])(sg), sg] as const;
         })(params);
-        treeLeaves(r.grad).forEach(([path, t]) => expect(Array.from(t.data).every((v) => v === 0), path).toBe(true));
+        treeLeaves(r.grad).forEach(([path, t]) =>
+          expect(
+            Array.from(t.data).every((v) => v === 0),
+            path,
+          ).toBe(true),
+        );
         treeLeaves(r.aux).forEach(([path, t]) => expect(t.node, path).toBeNull());
       }),
       { numRuns: 50 },

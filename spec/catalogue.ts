@@ -61,7 +61,8 @@ const instance = (
   // fast-check prints a counterexample with this: the shapes, static arguments and values.
   const inst: OpInstance = { inputs, consts: [], f, context, ...more };
   return Object.assign(inst, {
-    [fc.toStringMethod]: () => `${context}: ${[...inputs, ...(more.consts ?? [])].map((t) => format(t, 64)).join(', ')}`,
+    [fc.toStringMethod]: () =>
+      `${context}: ${[...inputs, ...(more.consts ?? [])].map((t) => format(t, 64)).join(', ')}`,
   });
 };
 
@@ -81,13 +82,7 @@ const unary = (name: string, op: (x: Tensor) => Tensor, domain: Domain): OpCase 
     .map((x) => instance([x], ([a]) => op(a!))),
 });
 
-const binary = (
-  name: string,
-  op: (a: Tensor, b: Tensor) => Tensor,
-  da: Domain,
-  db: Domain,
-  gap = false,
-): OpCase => ({
+const binary = (name: string, op: (a: Tensor, b: Tensor) => Tensor, da: Domain, db: Domain, gap = false): OpCase => ({
   name,
   covers: [name],
   arb: broadcastPairArb()
@@ -129,7 +124,12 @@ const elementwise: OpCase[] = [
       .chain((s) => intTensorArb(s, -32, 32))
       .map((q) =>
         instance(
-          [tensor(Float64Array.from(q.data, (v) => v / 16), q.shape)],
+          [
+            tensor(
+              Float64Array.from(q.data, (v) => v / 16),
+              q.shape,
+            ),
+          ],
           ([x]) => ops.cast(x!, x!.dtype === 'float64' ? 'float32' : 'float64'),
           'float64 ↔ float32',
           { fd: { h: 1, grid: 16 }, outDtype32: 'float64' },
@@ -167,12 +167,16 @@ const reductions: OpCase[] = [
   {
     name: 'sumAll',
     covers: [],
-    arb: shapeArb({ maxRank: 4 }).chain((s) => tensorArb(s)).map((x) => instance([x], ([a]) => ops.sumAll(a!))),
+    arb: shapeArb({ maxRank: 4 })
+      .chain((s) => tensorArb(s))
+      .map((x) => instance([x], ([a]) => ops.sumAll(a!))),
   },
   {
     name: 'meanAll',
     covers: [],
-    arb: shapeArb({ maxRank: 4 }).chain((s) => tensorArb(s)).map((x) => instance([x], ([a]) => ops.meanAll(a!))),
+    arb: shapeArb({ maxRank: 4 })
+      .chain((s) => tensorArb(s))
+      .map((x) => instance([x], ([a]) => ops.meanAll(a!))),
   },
   unary('square', ops.square, 'real'),
   unary('stablemaxS', ops.stablemaxS, 'nonzero'),
@@ -186,12 +190,13 @@ const labelled = (name: string, loss: (logits: Tensor, labels: Tensor) => Tensor
   covers: [],
   arb: fc
     .tuple(shapeArb({ maxRank: 2 }), fc.integer({ min: 1, max: 5 }))
-    .chain(([lead, classes]) =>
-      fc.tuple(tensorArb([...lead, classes], 'nonzero'), intTensorArb(lead, -1, classes - 1)),
-    )
+    .chain(([lead, classes]) => fc.tuple(tensorArb([...lead, classes], 'nonzero'), intTensorArb(lead, -1, classes - 1)))
     .map(([logits, raw]) => {
       // −1 stands for an ignored position (label −100).
-      const labels = tensor(Int32Array.from(raw.data, (v) => (v < 0 ? -100 : v)), raw.shape);
+      const labels = tensor(
+        Int32Array.from(raw.data, (v) => (v < 0 ? -100 : v)),
+        raw.shape,
+      );
       return instance([logits], ([x]) => loss(x!, labels), `labels ${shapeStr(labels.shape)}`, {
         consts: [labels],
         outDtype32,
@@ -227,9 +232,7 @@ const matmulCase = (transA: boolean, transB: boolean, plain = false): OpCase => 
     .chain(({ batch: [ba, bb], m, k, n }) =>
       fc.tuple(tensorArb([...ba, ...(transA ? [k, m] : [m, k])]), tensorArb([...bb, ...(transB ? [n, k] : [k, n])])),
     )
-    .map(([a, b]) =>
-      instance([a, b], ([x, y]) => (plain ? ops.matmul(x!, y!) : ops.matmulT(x!, y!, transA, transB))),
-    ),
+    .map(([a, b]) => instance([a, b], ([x, y]) => (plain ? ops.matmul(x!, y!) : ops.matmulT(x!, y!, transA, transB)))),
 });
 
 const linalg: OpCase[] = [
@@ -274,7 +277,12 @@ const movement: OpCase[] = [
     name: 'broadcastTo',
     covers: ['broadcastTo'],
     arb: shapeArb({ maxRank: 4 })
-      .chain((out) => fc.tuple(broadcastableTo(out).chain((s) => tensorArb(s)), fc.constant(out)))
+      .chain((out) =>
+        fc.tuple(
+          broadcastableTo(out).chain((s) => tensorArb(s)),
+          fc.constant(out),
+        ),
+      )
       .map(([x, out]) => instance([x], ([a]) => ops.broadcastTo(a!, out), `→ ${shapeStr(out)}`)),
   },
   {
@@ -323,11 +331,18 @@ const movement: OpCase[] = [
     covers: ['concat'],
     arb: shapeArb({ minRank: 1, maxRank: 3 })
       .chain((s) =>
-        fc.tuple(fc.constant(s), axisArb(s.length), fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 1, maxLength: 3 })),
+        fc.tuple(
+          fc.constant(s),
+          axisArb(s.length),
+          fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 1, maxLength: 3 }),
+        ),
       )
       .chain(([s, axis, lens]) => {
         const ax = axis < 0 ? axis + s.length : axis;
-        return fc.tuple(fc.tuple(...lens.map((l) => tensorArb(s.map((d, i) => (i === ax ? l : d))))), fc.constant(axis));
+        return fc.tuple(
+          fc.tuple(...lens.map((l) => tensorArb(s.map((d, i) => (i === ax ? l : d))))),
+          fc.constant(axis),
+        );
       })
       .map(([parts, axis]) => instance(parts, (xs) => ops.concat(xs, axis), `axis ${axis}`)),
   },
@@ -365,7 +380,9 @@ const indexing: OpCase[] = [indexed('gather'), indexed('scatterAdd')];
 // equals: SwiGLU's gate [..., 2I] → [..., I] and its VJP (whose own VJP is composed)
 
 /** A shape whose last axis is even (I = 0 … 3 halves). */
-const gluShapeArb = shapeArb({ maxRank: 2 }).chain((lead) => fc.integer({ min: 0, max: 3 }).map((i) => [...lead, 2 * i]));
+const gluShapeArb = shapeArb({ maxRank: 2 }).chain((lead) =>
+  fc.integer({ min: 0, max: 3 }).map((i) => [...lead, 2 * i]),
+);
 
 const fused: OpCase[] = [
   {
@@ -376,7 +393,9 @@ const fused: OpCase[] = [
   {
     name: 'swigluGateComposite',
     covers: [],
-    arb: gluShapeArb.chain((s) => tensorArb(s, 'nonzero')).map((h) => instance([h], ([x]) => ops.swigluGateComposite(x!))),
+    arb: gluShapeArb
+      .chain((s) => tensorArb(s, 'nonzero'))
+      .map((h) => instance([h], ([x]) => ops.swigluGateComposite(x!))),
   },
   {
     name: 'swigluGateGrad',
@@ -394,7 +413,9 @@ fused.push(
   {
     name: 'rmsNormLast',
     covers: ['rmsNormLast'],
-    arb: lastAxisShapeArb.chain((s) => tensorArb(s, 'nonzero')).map((x) => instance([x], ([a]) => ops.rmsNormLast(a!, 1e-6))),
+    arb: lastAxisShapeArb
+      .chain((s) => tensorArb(s, 'nonzero'))
+      .map((x) => instance([x], ([a]) => ops.rmsNormLast(a!, 1e-6))),
   },
   {
     name: 'rmsNormLastComposite',
@@ -449,7 +470,9 @@ export const nonDifferentiable: readonly OpCase[] = [
   {
     name: 'sign',
     covers: ['sign'],
-    arb: shapeArb({ maxRank: 3 }).chain(smallInts).map((x) => instance([x], ([a]) => ops.sign(a!))),
+    arb: shapeArb({ maxRank: 3 })
+      .chain(smallInts)
+      .map((x) => instance([x], ([a]) => ops.sign(a!))),
   },
   {
     name: 'argmax',

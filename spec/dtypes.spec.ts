@@ -42,7 +42,11 @@ const asFloat64 = (t: Tensor): Tensor => (t.dtype === 'float32' ? ops.cast(t, 'f
 
 /** Cases that run exactly one kernel forward: float32 must be float64 rounded once, bit for bit. */
 const singleKernel = (c: OpCase): boolean =>
-  primitiveNames.includes(c.name) || fusedNames.includes(c.name) || c.name.startsWith('matmul') || c.name === 'transpose' || c.name === 'cast→int32';
+  primitiveNames.includes(c.name) ||
+  fusedNames.includes(c.name) ||
+  c.name.startsWith('matmul') ||
+  c.name === 'transpose' ||
+  c.name === 'cast→int32';
 
 describe('float32 results equal float64 results within float32 tolerance', () => {
   it.each(cases.map((c) => [c.name, c] as const))('%s', (_, c) => {
@@ -54,7 +58,8 @@ describe('float32 results equal float64 results within float32 tolerance', () =>
         const y64 = f(x64);
         const y32 = f(x32);
         const out32: DType = inst.outDtype32 ?? 'float32';
-        if (y32.dtype !== out32) throw new Error(`${c.name} ${inst.context}: float32 inputs gave ${y32.dtype}, expected ${out32}`);
+        if (y32.dtype !== out32)
+          throw new Error(`${c.name} ${inst.context}: float32 inputs gave ${y32.dtype}, expected ${out32}`);
 
         const ctx = `${inst.context} (float32 vs float64)`;
         if (singleKernel(c)) expectAllClose(c.name, ctx, asFloat64(y32), fround(y64));
@@ -65,7 +70,8 @@ describe('float32 results equal float64 results within float32 tolerance', () =>
         const g64 = vjp(f, x64, dy64).grad;
         const g32 = vjp(f, x32, ops.cast(dy64, y32.dtype)).grad;
         g32.forEach((g, k) => {
-          if (g.dtype !== 'float32') throw new Error(`${c.name} ${inst.context}: gradient ${k} is ${g.dtype}, expected float32`);
+          if (g.dtype !== 'float32')
+            throw new Error(`${c.name} ${inst.context}: gradient ${k} is ${g.dtype}, expected float32`);
           expectAllClose(c.name, ctx, asFloat64(g), g64[k]!, tol32(g64[k]!, [dy64]), `gradients of input ${k}`);
         });
       }),
@@ -105,7 +111,13 @@ describe('dtypes propagate', () => {
   });
 
   it('int32 arithmetic, sums and maxima stay int32', () => {
-    const a = tensor([[1, 2], [3, 4]], { dtype: 'int32' });
+    const a = tensor(
+      [
+        [1, 2],
+        [3, 4],
+      ],
+      { dtype: 'int32' },
+    );
     expect(ops.add(a, 1).dtype).toBe('int32');
     expect(Array.from(ops.sum(a, -1).data)).toEqual([3, 7]);
     expect(ops.maximum(a, 2).dtype).toBe('int32');
@@ -119,7 +131,10 @@ describe('dtypes propagate', () => {
   });
 
   it('gather and scatterAdd need int32 ids', () => {
-    const table = tensor([[1, 2], [3, 4]]);
+    const table = tensor([
+      [1, 2],
+      [3, 4],
+    ]);
     expect(() => ops.gather(table, tensor([0, 1]))).toThrow('gather: ids must be int32, got float32 [2]');
     expect(() => ops.scatterAdd(table, tensor([0, 1]), 2)).toThrow('scatterAdd: ids must be int32, got float32 [2]');
   });
@@ -133,7 +148,9 @@ describe('bad input: mismatches name the op and both shapes', () => {
       fc.property(fc.constantFrom(...binaries), broadcastPairArb(), (op, [sa, sb]) => {
         const a = tensor(new Float32Array(sa.reduce((p, d) => p * d, 1)), sa);
         const b = tensor(new Float64Array(sb.reduce((p, d) => p * d, 1)), sb);
-        expect(() => ops[op](a, b)).toThrow(`${op}: dtypes differ: float32 ${shapeStr(sa)} and float64 ${shapeStr(sb)}`);
+        expect(() => ops[op](a, b)).toThrow(
+          `${op}: dtypes differ: float32 ${shapeStr(sa)} and float64 ${shapeStr(sb)}`,
+        );
       }),
     );
   });
@@ -153,7 +170,9 @@ describe('bad input: mismatches name the op and both shapes', () => {
       fc.property(fc.constantFrom(...binaries), pair, (op, [sa, sb]) => {
         const a = tensor(new Float32Array(sa.reduce((p, d) => p * d, 1)), sa);
         const b = tensor(new Float32Array(sb.reduce((p, d) => p * d, 1)), sb);
-        expect(() => ops[op](a, b)).toThrow(new RegExp(`^${op}: \\${shapeStr(sa)} and \\${shapeStr(sb)} do not broadcast: axis \\d+ has \\d+ ≠ \\d+$`));
+        expect(() => ops[op](a, b)).toThrow(
+          new RegExp(`^${op}: \\${shapeStr(sa)} and \\${shapeStr(sb)} do not broadcast: axis \\d+ has \\d+ ≠ \\d+$`),
+        );
       }),
     );
   });
@@ -184,7 +203,10 @@ describe('bad input: mismatches name the op and both shapes', () => {
   });
 
   it('other ops name themselves and the shapes involved', () => {
-    const x = tensor([[1, 2, 3], [4, 5, 6]]);
+    const x = tensor([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
     expect(() => ops.matmul(tensor([1, 2]), x)).toThrow('matmul: [2] @ [2,3]: both operands need rank ≥ 2');
     expect(() => ops.matmul(x, tensor([[1], [2], [3]], { dtype: 'float64' }))).toThrow(
       'matmul: [2,3] @ [3,1]: dtypes differ (float32, float64)',

@@ -108,7 +108,9 @@ describe('emaUpdate', () => {
             flat(emaUpdate(build(s, dtype), build(p, dtype), rate));
           const e1 = ema(s1, p1);
           const e2 = ema(s2, p2);
-          e1.forEach((v, i) => expect(Math.abs(v - ((1 - rate) * p1[i]! + rate * s1[i]!))).toBeLessThanOrEqual(tol * 4));
+          e1.forEach((v, i) =>
+            expect(Math.abs(v - ((1 - rate) * p1[i]! + rate * s1[i]!))).toBeLessThanOrEqual(tol * 4),
+          );
           // Additivity and homogeneity (inputs stay on the grid, so the sums are exact).
           const sum = ema(
             s1.map((x, i) => x + s2[i]!),

@@ -70,7 +70,8 @@ const perRow = (
   const m = lastDim(dy);
   const out = new Float64Array(x.size);
   const rows = n === 0 ? 0 : x.size / n;
-  const row = (t: Tensor, r: number, len: number): number[] => Array.from({ length: len }, (_, j) => t.data[r * len + j]!);
+  const row = (t: Tensor, r: number, len: number): number[] =>
+    Array.from({ length: len }, (_, j) => t.data[r * len + j]!);
   for (let r = 0; r < rows; r++) out.fill(f(row(x, r, n), row(dy, r, m)), r * n, (r + 1) * n);
   return out;
 };
@@ -81,15 +82,11 @@ const maxAbs = (xs: readonly number[]): number => Math.max(0, ...xs.map(Math.abs
 const rowMax = (t: Tensor): Float64Array => perRow(t, t, (row) => maxAbs(row));
 
 /** Throws unless `actual` has `expected`'s shape and dtype and each element is within K units. */
-const expectAgree = (
-  where: string,
-  what: string,
-  actual: Tensor,
-  expected: Tensor,
-  scale: ArrayLike<number>,
-): void => {
+const expectAgree = (where: string, what: string, actual: Tensor, expected: Tensor, scale: ArrayLike<number>): void => {
   if (actual.dtype !== expected.dtype || shapeStr(actual.shape) !== shapeStr(expected.shape)) {
-    throw new Error(`${where}: ${what}: fused gives ${actual.dtype} ${shapeStr(actual.shape)}, composite ${expected.dtype} ${shapeStr(expected.shape)}`);
+    throw new Error(
+      `${where}: ${what}: fused gives ${actual.dtype} ${shapeStr(actual.shape)}, composite ${expected.dtype} ${shapeStr(expected.shape)}`,
+    );
   }
   const u = unitRoundoff(expected.dtype);
   const floor = minNormal(expected.dtype);
@@ -124,7 +121,9 @@ const checkAgreement = (pair: FusedPair, inputs64: readonly Tensor[], dtype: DTy
     composite.grad.forEach((gc, k) => expectAgree(where, `cotangents of input ${k}`, fused.grad[k]!, gc, scales[k]!));
   } catch (e) {
     // fast-check prints the shrunk counterexample with this message: add the inputs' values.
-    throw new Error(`${e instanceof Error ? e.message : String(e)}; inputs: ${xs.map((x) => format(x, 64)).join(', ')}`);
+    throw new Error(
+      `${e instanceof Error ? e.message : String(e)}; inputs: ${xs.map((x) => format(x, 64)).join(', ')}`,
+    );
   }
 };
 

@@ -55,12 +55,7 @@ const dot = (a: ArrayLike<number>, b: ArrayLike<number>): { value: number; scale
 };
 
 /** The first input element whose numeric ⟨dy, J·e⟩ disagrees with (Jᵀ·dy)[e]: the message's index. */
-const firstOffender = (
-  inst: OpInstance,
-  dy: Tensor,
-  grads: readonly Tensor[],
-  h: number,
-): string => {
+const firstOffender = (inst: OpInstance, dy: Tensor, grads: readonly Tensor[], h: number): string => {
   for (let k = 0; k < inst.inputs.length; k++) {
     const x = inst.inputs[k]!;
     for (let j = 0; j < x.size; j++) {
@@ -95,7 +90,8 @@ const checkGradientLaw = (c: OpCase, inst: OpInstance, seed: number): void => {
       throw new Error(`${where}: gradient ${k} is ${g.dtype} [${g.shape}], input is ${x.dtype} [${x.shape}]`);
     }
   });
-  if (value.shape.join() !== y.shape.join()) throw new Error(`${where}: vjp value shape [${value.shape}] ≠ [${y.shape}]`);
+  if (value.shape.join() !== y.shape.join())
+    throw new Error(`${where}: vjp value shape [${value.shape}] ≠ [${y.shape}]`);
 
   const lhs = dot(dy.data, jvpNumeric(inst.f, inst.inputs, tangents, h));
   const rhs = inst.inputs.reduce(
@@ -149,12 +145,20 @@ describe('non-differentiable ops give zero gradients', () => {
         const y = inst.f(inst.inputs);
         // A random cotangent of the output's dtype (small integers for int32 outputs).
         const r = randomTensor(prng(seed), y.shape, 'float64');
-        const dy = y.dtype === 'int32' ? tensor(Int32Array.from(r.data, (v) => Math.round(3 * v)), y.shape) : cast(r, y.dtype);
+        const dy =
+          y.dtype === 'int32'
+            ? tensor(
+                Int32Array.from(r.data, (v) => Math.round(3 * v)),
+                y.shape,
+              )
+            : cast(r, y.dtype);
         const { grad } = vjp((xs: readonly Tensor[]) => inst.f(xs), inst.inputs, dy);
         grad.forEach((g, k) => {
           const i = Array.from(g.data).findIndex((v) => !Object.is(v, 0));
           if (i >= 0) {
-            throw new Error(`${c.name} ${inst.context}: gradient ${k} is ${g.data[i]} at ${indexStr(i, g.shape)}, expected 0`);
+            throw new Error(
+              `${c.name} ${inst.context}: gradient ${k} is ${g.data[i]} at ${indexStr(i, g.shape)}, expected 0`,
+            );
           }
         });
       }),

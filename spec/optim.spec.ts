@@ -42,7 +42,11 @@ const build = (vs: readonly number[], dtype: DType = 'float32'): Params => {
     off += n;
     return t;
   };
-  return { w: take(SHAPES[0]), layer: { bias: take(SHAPES[1]), absent: null }, blocks: [take(SHAPES[2]), take(SHAPES[3])] };
+  return {
+    w: take(SHAPES[0]),
+    layer: { bias: take(SHAPES[1]), absent: null },
+    blocks: [take(SHAPES[2]), take(SHAPES[3])],
+  };
 };
 
 const flat = (t: unknown): number[] => treeLeaves(t).flatMap(([, x]) => Array.from(storage(x)));
@@ -51,7 +55,11 @@ const bytes = (t: unknown): Uint8Array[] => treeLeaves(t).map(([, x]) => bytesOf
 /** Values on a 2^-16 grid in [−2, 2] (float32-exact, no subnormals, some exact zeros). */
 const gridValue = fc.integer({ min: -(1 << 17), max: 1 << 17 }).map((k) => k / 65536);
 const vecArb = (n: number, v = gridValue): fc.Arbitrary<number[]> => fc.array(v, { minLength: n, maxLength: n });
-const nonNegVecArb = (n: number): fc.Arbitrary<number[]> => vecArb(n, gridValue.map((x) => x * x));
+const nonNegVecArb = (n: number): fc.Arbitrary<number[]> =>
+  vecArb(
+    n,
+    gridValue.map((x) => x * x),
+  );
 
 interface Hyper {
   readonly lr: number;
@@ -98,7 +106,12 @@ const adamWRef =
 type Ref = typeof atan2Ref;
 
 /** The state at step `step` with given moments (as after `step` updates). */
-const stateOf = (step: number, m: readonly number[], v: readonly number[], dtype: DType = 'float32'): AdamState<Params> => ({
+const stateOf = (
+  step: number,
+  m: readonly number[],
+  v: readonly number[],
+  dtype: DType = 'float32',
+): AdamState<Params> => ({
   step,
   expAvg: build(m, dtype),
   expAvgSq: build(v, dtype),
@@ -128,7 +141,9 @@ const oneStepLaw = (make: (h: Hyper) => Optimizer, ref: Ref, dtype: DType) =>
         const e = ref(h, step + 1, { th: th[i]!, m: m[i]!, v: v[i]! }, g[i]!);
         // The error enters through the decayed θ, the step size and the update itself (AdamW's
         // m/√v is unbounded for an arbitrary state; AdamATan2's is bounded by π/2).
-        expect(Math.abs(pth[i]! - e.th)).toBeLessThanOrEqual(rel * (Math.abs(th[i]!) + stepSize * 4 + Math.abs(e.th - th[i]!)));
+        expect(Math.abs(pth[i]! - e.th)).toBeLessThanOrEqual(
+          rel * (Math.abs(th[i]!) + stepSize * 4 + Math.abs(e.th - th[i]!)),
+        );
         expect(Math.abs(pm[i]! - e.m)).toBeLessThanOrEqual(rel * (Math.abs(m[i]!) + Math.abs(g[i]!)));
         expect(Math.abs(pv[i]! - e.v)).toBeLessThanOrEqual(rel * (v[i]! + g[i]! * g[i]!));
       }
@@ -155,7 +170,9 @@ const multiStepLaw = (make: (h: Hyper) => Optimizer, ref: Ref) =>
     });
     expect(state.step).toBe(grads.length);
     const pth = flat(params);
-    elems.forEach((e, i) => expect(Math.abs(pth[i]! - e.th)).toBeLessThanOrEqual(2e-5 * (Math.abs(e.th) + 4 * sumSteps + moved[i]!)));
+    elems.forEach((e, i) =>
+      expect(Math.abs(pth[i]! - e.th)).toBeLessThanOrEqual(2e-5 * (Math.abs(e.th) + 4 * sumSteps + moved[i]!)),
+    );
   });
 
 // ---------------------------------------------------------------------------------------------
@@ -250,31 +267,41 @@ describe('optimizer plumbing (both Adam variants)', () => {
     ['adamW', adamW({ beta2: 0.95, weightDecay: 0.3 })],
   ];
 
-  it.each(opts)('%s: init gives step 0 and zero moments shaped like the params; null leaves pass through', (_n, opt) => {
-    const p = build(Array.from({ length: N }, (_, i) => i / 8));
-    const s = opt.init(p);
-    expect(s.step).toBe(0);
-    expect(flat(s.expAvg)).toEqual(new Array(N).fill(0));
-    expect(flat(s.expAvgSq)).toEqual(new Array(N).fill(0));
-    expect(s.expAvg.layer.absent).toBeNull();
-    const out = opt.update(p, build(new Array(N).fill(0.5)), s, 1e-3);
-    expect(out.params.layer.absent).toBeNull();
-    expect(out.state.expAvgSq.layer.absent).toBeNull();
-    expect(out.params.blocks).toHaveLength(2);
-  });
+  it.each(opts)(
+    '%s: init gives step 0 and zero moments shaped like the params; null leaves pass through',
+    (_n, opt) => {
+      const p = build(Array.from({ length: N }, (_, i) => i / 8));
+      const s = opt.init(p);
+      expect(s.step).toBe(0);
+      expect(flat(s.expAvg)).toEqual(new Array(N).fill(0));
+      expect(flat(s.expAvgSq)).toEqual(new Array(N).fill(0));
+      expect(s.expAvg.layer.absent).toBeNull();
+      const out = opt.update(p, build(new Array(N).fill(0.5)), s, 1e-3);
+      expect(out.params.layer.absent).toBeNull();
+      expect(out.state.expAvgSq.layer.absent).toBeNull();
+      expect(out.params.blocks).toHaveLength(2);
+    },
+  );
 
   it.each(opts)('%s: never mutates params, grads or state', (_n, opt) => {
     fc.assert(
-      fc.property(vecArb(N), vecArb(N), vecArb(N), nonNegVecArb(N), fc.integer({ min: 0, max: 5 }), (th, g, m, v, step) => {
-        const p = build(th);
-        const gr = build(g);
-        const s = stateOf(step, m, v);
-        const before = [bytes(p), bytes(gr), bytes(s.expAvg), bytes(s.expAvgSq)];
-        const out = opt.update(p, gr, s, 1e-2);
-        expect([bytes(p), bytes(gr), bytes(s.expAvg), bytes(s.expAvgSq)]).toEqual(before);
-        expect(s.step).toBe(step);
-        expect(out.params.w).not.toBe(p.w);
-      }),
+      fc.property(
+        vecArb(N),
+        vecArb(N),
+        vecArb(N),
+        nonNegVecArb(N),
+        fc.integer({ min: 0, max: 5 }),
+        (th, g, m, v, step) => {
+          const p = build(th);
+          const gr = build(g);
+          const s = stateOf(step, m, v);
+          const before = [bytes(p), bytes(gr), bytes(s.expAvg), bytes(s.expAvgSq)];
+          const out = opt.update(p, gr, s, 1e-2);
+          expect([bytes(p), bytes(gr), bytes(s.expAvg), bytes(s.expAvgSq)]).toEqual(before);
+          expect(s.step).toBe(step);
+          expect(out.params.w).not.toBe(p.w);
+        },
+      ),
       { numRuns: 30 },
     );
   });
@@ -296,40 +323,50 @@ describe('optimizer plumbing (both Adam variants)', () => {
     expect(() => opt.init({ ids: tensor(Int32Array.from([1]), [1]) })).toThrow(/int32/);
   });
 
-  it.each(opts)('%s: the state round-trips through named tensors + {step} bit for bit, and resuming continues identically', (_n, opt) => {
-    fc.assert(
-      fc.property(vecArb(N), fc.array(vecArb(N), { minLength: 2, maxLength: 6 }), fc.integer({ min: 1, max: 5 }), (th, grads, cut) => {
-        const k = Math.min(cut, grads.length - 1);
-        let p = build(th);
-        let s = opt.init(p);
-        for (const g of grads.slice(0, k)) ({ params: p, state: s } = opt.update(p, build(g), s, 3e-3));
-        // "Save": copy the bytes out, as a checkpoint writer would.
-        const named = optimizerStateTensors(s, 'optim.');
-        const saved = new Map([...named].map(([name, t]) => [name, tensor(storage(t).slice(), t.shape)]));
-        const scalars = JSON.parse(JSON.stringify(optimizerStateScalars(s))) as { step: number };
-        expect([...named.keys()].sort()).toEqual(
-          ['w', 'layer.bias', 'blocks.0', 'blocks.1'].flatMap((x) => [`optim.exp_avg.${x}`, `optim.exp_avg_sq.${x}`]).sort(),
-        );
-        const restored = restoreOptimizerState(build(th), saved, scalars, 'optim.');
-        if (E.isLeft(restored)) throw new Error(restored.left);
-        const r = restored.right;
-        expect(r.step).toBe(s.step);
-        expect(bytes(r.expAvg)).toEqual(bytes(s.expAvg));
-        expect(bytes(r.expAvgSq)).toEqual(bytes(s.expAvgSq));
-        expect(r.expAvg.layer.absent).toBeNull();
-        // Continue both runs: identical bytes.
-        let [p1, s1, p2, s2] = [p, s, p, r];
-        for (const g of grads.slice(k)) {
-          ({ params: p1, state: s1 } = opt.update(p1, build(g), s1, 3e-3));
-          ({ params: p2, state: s2 } = opt.update(p2, build(g), s2, 3e-3));
-        }
-        expect(bytes(p2)).toEqual(bytes(p1));
-        expect(bytes(s2.expAvg)).toEqual(bytes(s1.expAvg));
-        expect(bytes(s2.expAvgSq)).toEqual(bytes(s1.expAvgSq));
-      }),
-      { numRuns: 25 },
-    );
-  });
+  it.each(opts)(
+    '%s: the state round-trips through named tensors + {step} bit for bit, and resuming continues identically',
+    (_n, opt) => {
+      fc.assert(
+        fc.property(
+          vecArb(N),
+          fc.array(vecArb(N), { minLength: 2, maxLength: 6 }),
+          fc.integer({ min: 1, max: 5 }),
+          (th, grads, cut) => {
+            const k = Math.min(cut, grads.length - 1);
+            let p = build(th);
+            let s = opt.init(p);
+            for (const g of grads.slice(0, k)) ({ params: p, state: s } = opt.update(p, build(g), s, 3e-3));
+            // "Save": copy the bytes out, as a checkpoint writer would.
+            const named = optimizerStateTensors(s, 'optim.');
+            const saved = new Map([...named].map(([name, t]) => [name, tensor(storage(t).slice(), t.shape)]));
+            const scalars = JSON.parse(JSON.stringify(optimizerStateScalars(s))) as { step: number };
+            expect([...named.keys()].sort()).toEqual(
+              ['w', 'layer.bias', 'blocks.0', 'blocks.1']
+                .flatMap((x) => [`optim.exp_avg.${x}`, `optim.exp_avg_sq.${x}`])
+                .sort(),
+            );
+            const restored = restoreOptimizerState(build(th), saved, scalars, 'optim.');
+            if (E.isLeft(restored)) throw new Error(restored.left);
+            const r = restored.right;
+            expect(r.step).toBe(s.step);
+            expect(bytes(r.expAvg)).toEqual(bytes(s.expAvg));
+            expect(bytes(r.expAvgSq)).toEqual(bytes(s.expAvgSq));
+            expect(r.expAvg.layer.absent).toBeNull();
+            // Continue both runs: identical bytes.
+            let [p1, s1, p2, s2] = [p, s, p, r];
+            for (const g of grads.slice(k)) {
+              ({ params: p1, state: s1 } = opt.update(p1, build(g), s1, 3e-3));
+              ({ params: p2, state: s2 } = opt.update(p2, build(g), s2, 3e-3));
+            }
+            expect(bytes(p2)).toEqual(bytes(p1));
+            expect(bytes(s2.expAvg)).toEqual(bytes(s1.expAvg));
+            expect(bytes(s2.expAvgSq)).toEqual(bytes(s1.expAvgSq));
+          },
+        ),
+        { numRuns: 25 },
+      );
+    },
+  );
 
   it('restoreOptimizerState reports missing, misshapen, mistyped and unknown tensors', () => {
     const p = { w: tensor([1, 2]), b: tensor([3]) };

@@ -35,7 +35,14 @@ describe('purity: inputs are bitwise unchanged, outputs are reproducible', () =>
         const r1 = valueAndGrad(loss)(inst.inputs);
 
         watched.forEach((t, k) =>
-          expectSameBytes(c.name, inst.context, k < inst.inputs.length ? `input ${k}` : `constant ${k - inst.inputs.length}`, t, before[k]!, bytesOf(t)),
+          expectSameBytes(
+            c.name,
+            inst.context,
+            k < inst.inputs.length ? `input ${k}` : `constant ${k - inst.inputs.length}`,
+            t,
+            before[k]!,
+            bytesOf(t),
+          ),
         );
         expectSameBytes(c.name, inst.context, 'output (after its VJP ran)', y1, yBytes, bytesOf(y1));
         expectSameBytes(c.name, inst.context, 'cotangent', seedDy, dyBytes, bytesOf(seedDy));
@@ -44,11 +51,27 @@ describe('purity: inputs are bitwise unchanged, outputs are reproducible', () =>
         const y2 = f(inst.inputs);
         expectSameBytes(c.name, inst.context, 'output on a second run', y1, yBytes, bytesOf(y2));
         const g2 = vjp(f, inst.inputs, seedDy).grad;
-        g1.forEach((g, k) => expectSameBytes(c.name, inst.context, `vjp ${k} on a second run`, g, bytesOf(g), bytesOf(g2[k]!)));
+        g1.forEach((g, k) =>
+          expectSameBytes(c.name, inst.context, `vjp ${k} on a second run`, g, bytesOf(g), bytesOf(g2[k]!)),
+        );
         const r2 = valueAndGrad(loss)(inst.inputs);
-        expectSameBytes(c.name, inst.context, 'valueAndGrad value on a second run', r1.value, bytesOf(r1.value), bytesOf(r2.value));
+        expectSameBytes(
+          c.name,
+          inst.context,
+          'valueAndGrad value on a second run',
+          r1.value,
+          bytesOf(r1.value),
+          bytesOf(r2.value),
+        );
         r1.grad.forEach((g, k) =>
-          expectSameBytes(c.name, inst.context, `valueAndGrad grad ${k} on a second run`, g, bytesOf(g), bytesOf(r2.grad[k]!)),
+          expectSameBytes(
+            c.name,
+            inst.context,
+            `valueAndGrad grad ${k} on a second run`,
+            g,
+            bytesOf(g),
+            bytesOf(r2.grad[k]!),
+          ),
         );
       }),
       { numRuns: 40 },

@@ -109,7 +109,10 @@ describe('keys', () => {
 
   it('foldIn over consecutive data gives distinct keys (the data-loader pattern)', () => {
     fc.assert(
-      fc.property(keyArb, (k) => new Set(Array.from({ length: 256 }, (_, i) => keyToString(foldIn(k, i)))).size === 256),
+      fc.property(
+        keyArb,
+        (k) => new Set(Array.from({ length: 256 }, (_, i) => keyToString(foldIn(k, i)))).size === 256,
+      ),
       { numRuns: 20 },
     );
   });
@@ -165,7 +168,8 @@ describe('samplers', () => {
   it('determinism: every sampler is a function of its key and arguments', () => {
     fc.assert(
       fc.property(keyArb, shapeArb, dtypeArb, (k, shape, dtype) => {
-        const twice = <T extends ArrayLike<number>>(f: (k: Key) => T): boolean => sameArray(f(k), f(keyFromData(keyData(k))));
+        const twice = <T extends ArrayLike<number>>(f: (k: Key) => T): boolean =>
+          sameArray(f(k), f(keyFromData(keyData(k))));
         return (
           twice((kk) => storage(uniform(kk, shape, { dtype }))) &&
           twice((kk) => storage(normal(kk, shape, { dtype }))) &&
@@ -290,7 +294,7 @@ describe('samplers', () => {
         const lo = -(2 ** 31);
         const x = randintArray(k, n, lo, lo + 3 * 2 ** 30);
         const firstThird = x.filter((v) => v < lo + 2 ** 30).length / n;
-        expect(Math.abs(firstThird - 1 / 3)).toBeLessThan(7 * Math.sqrt((1 / 3) * (2 / 3) / n));
+        expect(Math.abs(firstThird - 1 / 3)).toBeLessThan(7 * Math.sqrt(((1 / 3) * (2 / 3)) / n));
       }),
       { numRuns: 5 },
     );

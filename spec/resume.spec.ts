@@ -14,7 +14,14 @@ import { runTraining } from '../src/train/run.js';
 
 const preset = PRESETS.sudoku4!;
 const small = {
-  arch: { ...preset.arch, hidden_size: 16, puzzle_emb_ndim: 16, batch_size: 8, halt_max_steps: 3, halt_exploration_prob: 0.5 },
+  arch: {
+    ...preset.arch,
+    hidden_size: 16,
+    puzzle_emb_ndim: 16,
+    batch_size: 8,
+    halt_max_steps: 3,
+    halt_exploration_prob: 0.5,
+  },
   hyper: { ...preset.hyper, global_batch_size: 8, lr_warmup_steps: 2, total_steps: 20, ema: true },
   data: { trainCount: 40, testCount: 10 },
 };
@@ -51,14 +58,29 @@ describe('resume', () => {
     expect(cb.length).toBe(ca.length);
     expect(Buffer.compare(ca, cb)).toBe(0);
     // The log of the resumed run continues the first one: same lines except the elapsed time.
-    const strip = (f: string) => readFileSync(f, 'utf8').trim().split('\n').map((l) => ({ ...JSON.parse(l), elapsed_s: 0 }));
+    const strip = (f: string) =>
+      readFileSync(f, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => ({ ...JSON.parse(l), elapsed_s: 0 }));
     expect(strip(join(b, 'log.jsonl'))).toEqual(strip(join(a, 'log.jsonl')));
   });
 
   it('a different seed gives a different run (the law above is not vacuous)', () => {
     const a = mkdtempSync(join(tmpdir(), 'trm-resume-c-'));
     const r1 = run(a, 2, null);
-    const r2 = runTraining({ preset, ...small, hyper: { ...small.hyper, seed: 7 }, steps: 2, out: mkdtempSync(join(tmpdir(), 'trm-resume-d-')), resume: null, timeBudgetS: null, checkpointEvery: 1000, progress: quiet, backend: reference });
+    const r2 = runTraining({
+      preset,
+      ...small,
+      hyper: { ...small.hyper, seed: 7 },
+      steps: 2,
+      out: mkdtempSync(join(tmpdir(), 'trm-resume-d-')),
+      resume: null,
+      timeBudgetS: null,
+      checkpointEvery: 1000,
+      progress: quiet,
+      backend: reference,
+    });
     if (E.isLeft(r2)) throw new Error(r2.left);
     expect(r1.log[1]!.loss).not.toBe(r2.right.log[1]!.loss);
   });

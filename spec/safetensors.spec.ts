@@ -13,7 +13,15 @@ import * as E from 'fp-ts/lib/Either.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { bf16BitsToF32Bits, f16BitsToF32Bits, numberToBf16Bits, numberToF16Bits } from '../src/io/half.js';
 import { parseStrictJson } from '../src/io/json-strict.js';
-import { type SafetensorsFile, type StDtype, type StWriteEntry, decodeSafetensors, encodeSafetensors, stItemsize, stDtypes } from '../src/io/safetensors.js';
+import {
+  type SafetensorsFile,
+  type StDtype,
+  type StWriteEntry,
+  decodeSafetensors,
+  encodeSafetensors,
+  stItemsize,
+  stDtypes,
+} from '../src/io/safetensors.js';
 import type { DType, TypedArray } from '../src/core/dtype.js';
 import { type Tensor, fromStorage, storage } from '../src/tensor/tensor.js';
 import { type BoundaryError, formatBoundaryError } from '../src/io/errors.js';
@@ -125,7 +133,18 @@ const bitsToF32 = (bits: number): number => new Float32Array(new Uint32Array([bi
 const nameArb: fc.Arbitrary<string> = fc
   .oneof(
     fc.string({ unit: 'binary', maxLength: 10 }),
-    fc.constantFrom('__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', '0', '10', '', 'a"b\\c\n\u0000', '𝔘'),
+    fc.constantFrom(
+      '__proto__',
+      'constructor',
+      'prototype',
+      'toString',
+      'hasOwnProperty',
+      '0',
+      '10',
+      '',
+      'a"b\\c\n\u0000',
+      '𝔘',
+    ),
   )
   .filter((s) => s !== '__metadata__' && wellFormed(s));
 
@@ -133,7 +152,8 @@ const shapeArb = fc.array(fc.integer({ min: 0, max: 4 }), { maxLength: 3 });
 const numelOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 
 const u16s = (n: number) => fc.array(fc.integer({ min: 0, max: 0xffff }), { minLength: n, maxLength: n });
-const ints = (n: number, min: number, max: number) => fc.array(fc.integer({ min, max }), { minLength: n, maxLength: n });
+const ints = (n: number, min: number, max: number) =>
+  fc.array(fc.integer({ min, max }), { minLength: n, maxLength: n });
 
 /** Every (tensor dtype, file dtype) pair the writer accepts. */
 const COMBOS: readonly (readonly [DType, StDtype])[] = [
@@ -211,10 +231,15 @@ const entryArb = (name: string): fc.Arbitrary<Drawn> =>
 const entriesArb = (maxLength = 5): fc.Arbitrary<readonly Drawn[]> =>
   fc
     .uniqueArray(nameArb, { maxLength })
-    .chain((names): fc.Arbitrary<readonly Drawn[]> => (names.length === 0 ? fc.constant([]) : fc.tuple(...names.map(entryArb))));
+    .chain(
+      (names): fc.Arbitrary<readonly Drawn[]> =>
+        names.length === 0 ? fc.constant([]) : fc.tuple(...names.map(entryArb)),
+    );
 
 const metadataArb: fc.Arbitrary<Record<string, string>> = fc.dictionary(
-  fc.oneof(fc.string({ unit: 'binary', maxLength: 8 }), fc.constantFrom('__proto__', 'constructor', 'format')).filter(wellFormed),
+  fc
+    .oneof(fc.string({ unit: 'binary', maxLength: 8 }), fc.constantFrom('__proto__', 'constructor', 'format'))
+    .filter(wellFormed),
   fc.string({ unit: 'binary', maxLength: 12 }).filter(wellFormed),
   { maxKeys: 4 },
 );
@@ -232,7 +257,8 @@ const sameBits = (a: TypedArray, b: TypedArray): boolean => {
   return x.length === y.length && x.every((v, i) => v === y[i]);
 };
 
-const loadedAs = (st: StDtype): DType => (st === 'F64' ? 'float64' : st.startsWith('F') || st === 'BF16' ? 'float32' : 'int32');
+const loadedAs = (st: StDtype): DType =>
+  st === 'F64' ? 'float64' : st.startsWith('F') || st === 'BF16' ? 'float32' : 'int32';
 
 // ---------------------------------------------------------------------------------------------
 // Round trips
@@ -289,7 +315,12 @@ describe('round trip', () => {
     for (const [dtype, st] of COMBOS) {
       for (const shape of [[], [0], [3, 0, 2], [0, 0]]) {
         const n = numelOf(shape);
-        const data = dtype === 'int32' ? new Int32Array(n).fill(1) : dtype === 'float32' ? new Float32Array(n).fill(1) : new Float64Array(n).fill(1);
+        const data =
+          dtype === 'int32'
+            ? new Int32Array(n).fill(1)
+            : dtype === 'float32'
+              ? new Float32Array(n).fill(1)
+              : new Float64Array(n).fill(1);
         const bytes = encodeSafetensors([{ name: 't', tensor: fromStorage(shape, data), dtype: st }]);
         const r = decode(bytes);
         if (E.isLeft(r)) throw new Error(formatBoundaryError(r.left));
@@ -379,7 +410,7 @@ describe('F16 and BF16', () => {
       [2 ** -25, 0x0000], // halfway to the smallest subnormal: even (zero) wins
       [2 ** -25 * 1.0000001, 0x0001],
       [-(2 ** -26), 0x8000],
-      [(2 ** -14) * (1 - 2 ** -12), 0x0400], // rounds up out of the subnormals
+      [2 ** -14 * (1 - 2 ** -12), 0x0400], // rounds up out of the subnormals
       [1e-300, 0x0000],
     ];
     for (const [x, h] of cases) expect(numberToF16Bits(x).toString(16), String(x)).toBe(h.toString(16));
@@ -394,11 +425,18 @@ describe('F16 and BF16', () => {
     for (const [x, h] of bfCases) expect(numberToBf16Bits(x).toString(16), String(x)).toBe(h.toString(16));
   });
 
-  const nearestLaw = (x: number, toBits: (x: number) => number, ref: (h: number) => number, maxFinite: number): void => {
+  const nearestLaw = (
+    x: number,
+    toBits: (x: number) => number,
+    ref: (h: number) => number,
+    maxFinite: number,
+  ): void => {
     const h = toBits(x);
     const r = ref(h);
     expect(Math.sign(r) === Math.sign(x) || r === 0).toBe(true);
-    expect(Object.is(r, 0) || Object.is(r, -0) ? Object.is(x < 0 || Object.is(x, -0), Object.is(r, -0)) : true).toBe(true);
+    expect(Object.is(r, 0) || Object.is(r, -0) ? Object.is(x < 0 || Object.is(x, -0), Object.is(r, -0)) : true).toBe(
+      true,
+    );
     const mag = h & 0x7fff;
     const maxMag = (toBits(maxFinite) & 0x7fff) + 1; // the infinity pattern
     if (mag === maxMag) {
@@ -475,9 +513,12 @@ describe('hostile input gives Left, never a throw', () => {
 
   it('non-object JSON headers', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.jsonValue().filter((v) => v === null || typeof v !== 'object' || Array.isArray(v))), (v) => {
-        expect(expectLeft(assemble(JSON.stringify(v), new Uint8Array(0))).field).toBe('header');
-      }),
+      fc.property(
+        fc.oneof(fc.jsonValue().filter((v) => v === null || typeof v !== 'object' || Array.isArray(v))),
+        (v) => {
+          expect(expectLeft(assemble(JSON.stringify(v), new Uint8Array(0))).field).toBe('header');
+        },
+      ),
       { numRuns: 200 },
     );
   });
@@ -502,7 +543,10 @@ describe('hostile input gives Left, never a throw', () => {
           fc.constantFrom(1n << 63n, (1n << 64n) - 1n, 1n << 32n),
           fc.bigInt({ min: 0n, max: 64n }).map((s) => (1n << 32n) + s),
           fc.bigInt({ min: 1n << 32n, max: (1n << 64n) - 1n }),
-          fc.integer({ min: -40, max: 40 }).filter((d) => d !== 0).map((d) => BigInt(d)),
+          fc
+            .integer({ min: -40, max: 40 })
+            .filter((d) => d !== 0)
+            .map((d) => BigInt(d)),
         ),
         ({ bytes }, lie) => {
           const n = new DataView(bytes.buffer).getBigUint64(0, true);
@@ -531,21 +575,64 @@ describe('hostile input gives Left, never a throw', () => {
     const names = Object.keys(header).filter((k) => k !== '__metadata__');
     const name = names[pick % names.length]!;
     const entry = header[name] as Record<string, unknown>;
-    Object.defineProperty(header, name, { value: change(entry, data.length), enumerable: true, writable: true, configurable: true });
+    Object.defineProperty(header, name, {
+      value: change(entry, data.length),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
     return assemble(JSON.stringify(header), data);
   };
 
   const liesArb = fc.oneof(
-    fc.nat().map((k) => ({ kind: 'end past data', f: (e: Record<string, unknown>, len: number) => ({ ...e, data_offsets: [(e.data_offsets as number[])[0], len + 1 + k] }) })),
-    fc.nat().map((k) => ({ kind: 'begin after end', f: (e: Record<string, unknown>) => { const [, end] = e.data_offsets as number[]; return { ...e, data_offsets: [end! + 1 + k, end] }; } })),
-    fc.constant({ kind: 'shape lies', f: (e: Record<string, unknown>) => { const s = e.shape as number[]; return { ...e, shape: numelOf(s) === 0 ? [1] : [...s, 2] }; } }),
-    fc.constant({ kind: 'zero-size shape over data', f: (e: Record<string, unknown>) => ({ ...e, shape: [...(e.shape as number[]), 0] }) }),
-    fc.constantFrom(-1, 1.5, 2 ** 53, 1e300, '2', null, true, [1], { a: 1 }).map((bad) => ({ kind: 'bad shape entry', f: (e: Record<string, unknown>) => ({ ...e, shape: [...(e.shape as number[]), bad] }) })),
-    fc.constantFrom(-8, 0.5, 2 ** 60, '0', null).map((bad) => ({ kind: 'bad offset', f: (e: Record<string, unknown>) => ({ ...e, data_offsets: [bad, (e.data_offsets as number[])[1]] }) })),
-    fc.constantFrom([0], [0, 1, 2], 'x', {}, null).map((bad) => ({ kind: 'bad offsets', f: (e: Record<string, unknown>) => ({ ...e, data_offsets: bad }) })),
-    fc.constantFrom('F8_E4M3', 'f32', 'float32', '', 'I4', '__proto__', 1, null).map((d) => ({ kind: 'unknown dtype', f: (e: Record<string, unknown>) => ({ ...e, dtype: d }) })),
-    fc.constantFrom('extra', '__proto__', 'constructor').map((k) => ({ kind: 'extra field', f: (e: Record<string, unknown>) => JSON.parse(`{${JSON.stringify(k)}:{"polluted":"yes"},${JSON.stringify(e).slice(1)}`) as unknown })),
-    fc.constantFrom('dtype', 'shape', 'data_offsets').map((k) => ({ kind: 'missing field', f: (e: Record<string, unknown>) => Object.fromEntries(Object.entries(e).filter(([x]) => x !== k)) })),
+    fc.nat().map((k) => ({
+      kind: 'end past data',
+      f: (e: Record<string, unknown>, len: number) => ({
+        ...e,
+        data_offsets: [(e.data_offsets as number[])[0], len + 1 + k],
+      }),
+    })),
+    fc.nat().map((k) => ({
+      kind: 'begin after end',
+      f: (e: Record<string, unknown>) => {
+        const [, end] = e.data_offsets as number[];
+        return { ...e, data_offsets: [end! + 1 + k, end] };
+      },
+    })),
+    fc.constant({
+      kind: 'shape lies',
+      f: (e: Record<string, unknown>) => {
+        const s = e.shape as number[];
+        return { ...e, shape: numelOf(s) === 0 ? [1] : [...s, 2] };
+      },
+    }),
+    fc.constant({
+      kind: 'zero-size shape over data',
+      f: (e: Record<string, unknown>) => ({ ...e, shape: [...(e.shape as number[]), 0] }),
+    }),
+    fc.constantFrom(-1, 1.5, 2 ** 53, 1e300, '2', null, true, [1], { a: 1 }).map((bad) => ({
+      kind: 'bad shape entry',
+      f: (e: Record<string, unknown>) => ({ ...e, shape: [...(e.shape as number[]), bad] }),
+    })),
+    fc.constantFrom(-8, 0.5, 2 ** 60, '0', null).map((bad) => ({
+      kind: 'bad offset',
+      f: (e: Record<string, unknown>) => ({ ...e, data_offsets: [bad, (e.data_offsets as number[])[1]] }),
+    })),
+    fc
+      .constantFrom([0], [0, 1, 2], 'x', {}, null)
+      .map((bad) => ({ kind: 'bad offsets', f: (e: Record<string, unknown>) => ({ ...e, data_offsets: bad }) })),
+    fc
+      .constantFrom('F8_E4M3', 'f32', 'float32', '', 'I4', '__proto__', 1, null)
+      .map((d) => ({ kind: 'unknown dtype', f: (e: Record<string, unknown>) => ({ ...e, dtype: d }) })),
+    fc.constantFrom('extra', '__proto__', 'constructor').map((k) => ({
+      kind: 'extra field',
+      f: (e: Record<string, unknown>) =>
+        JSON.parse(`{${JSON.stringify(k)}:{"polluted":"yes"},${JSON.stringify(e).slice(1)}`) as unknown,
+    })),
+    fc.constantFrom('dtype', 'shape', 'data_offsets').map((k) => ({
+      kind: 'missing field',
+      f: (e: Record<string, unknown>) => Object.fromEntries(Object.entries(e).filter(([x]) => x !== k)),
+    })),
     fc.constantFrom(null, 1, 'x', [], [1, 2]).map((v) => ({ kind: 'entry not an object', f: () => v })),
   );
 
@@ -583,9 +670,11 @@ describe('hostile input gives Left, never a throw', () => {
   it('overlapping ranges', () => {
     fc.assert(
       fc.property(
-        fc.integer({ min: 2, max: 40 }).chain((len) =>
-          fc.tuple(fc.constant(len), fc.integer({ min: 1, max: len - 1 }), fc.integer({ min: 0, max: len - 1 })),
-        ),
+        fc
+          .integer({ min: 2, max: 40 })
+          .chain((len) =>
+            fc.tuple(fc.constant(len), fc.integer({ min: 1, max: len - 1 }), fc.integer({ min: 0, max: len - 1 })),
+          ),
         fc.boolean(),
         ([len, aEnd, bBegin], swapOrder) => {
           fc.pre(bBegin < aEnd);
@@ -623,13 +712,33 @@ describe('hostile input gives Left, never a throw', () => {
       '{"__metadata__":"__proto__"}',
       '{"__proto__":[]}',
     ];
-    const keyArb = fc.constantFrom('__proto__', 'constructor', 'prototype', 'polluted', 'dtype', 'shape', 'data_offsets', '__metadata__', 'toString');
-    const nasty = fc.object({ key: keyArb, maxDepth: 3, values: [fc.constant('yes'), fc.integer(), fc.constant(null)] });
+    const keyArb = fc.constantFrom(
+      '__proto__',
+      'constructor',
+      'prototype',
+      'polluted',
+      'dtype',
+      'shape',
+      'data_offsets',
+      '__metadata__',
+      'toString',
+    );
+    const nasty = fc.object({
+      key: keyArb,
+      maxDepth: 3,
+      values: [fc.constant('yes'), fc.integer(), fc.constant(null)],
+    });
     fc.assert(
-      fc.property(fc.oneof(fc.constantFrom(...templates), nasty.map((o) => JSON.stringify(o))), (header) => {
-        decode(assemble(header, new Uint8Array(0)));
-        noPollution();
-      }),
+      fc.property(
+        fc.oneof(
+          fc.constantFrom(...templates),
+          nasty.map((o) => JSON.stringify(o)),
+        ),
+        (header) => {
+          decode(assemble(header, new Uint8Array(0)));
+          noPollution();
+        },
+      ),
       { numRuns: 300 },
     );
     for (const t of templates) expectLeft(assemble(t, new Uint8Array(0)));
@@ -640,7 +749,10 @@ describe('hostile input gives Left, never a throw', () => {
     fc.assert(
       fc.property(
         fc.oneof(
-          fc.bigInt({ min: -(1n << 63n), max: (1n << 63n) - 1n }).filter((v) => v < -(1n << 31n) || v >= 1n << 31n).map((v) => ['I64', v] as const),
+          fc
+            .bigInt({ min: -(1n << 63n), max: (1n << 63n) - 1n })
+            .filter((v) => v < -(1n << 31n) || v >= 1n << 31n)
+            .map((v) => ['I64', v] as const),
           fc.bigInt({ min: 1n << 31n, max: (1n << 64n) - 1n }).map((v) => ['U64', v] as const),
           fc.bigInt({ min: 1n << 31n, max: (1n << 32n) - 1n }).map((v) => ['U32', v] as const),
           fc.integer({ min: 2, max: 255 }).map((v) => ['BOOL', BigInt(v)] as const),
@@ -653,7 +765,9 @@ describe('hostile input gives Left, never a throw', () => {
           if (size === 8) dv.setBigUint64(at * 8, BigInt.asUintN(64, v), true);
           else if (size === 4) dv.setUint32(at * 4, Number(v), true);
           else dv.setUint8(at, Number(v));
-          const e = expectLeft(assemble(`{"ids":{"dtype":"${dtype}","shape":[4],"data_offsets":[0,${data.length}]}}`, data));
+          const e = expectLeft(
+            assemble(`{"ids":{"dtype":"${dtype}","shape":[4],"data_offsets":[0,${data.length}]}}`, data),
+          );
           expect(e.field).toBe('"ids"');
           expect(e.message).toContain(`at flat index ${at}`);
           expect(e.message).toContain(String(v));

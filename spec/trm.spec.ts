@@ -46,7 +46,7 @@ const tiny = (over: Partial<OfficialConfigInput> = {}): TrmConfig =>
 const variants: Record<string, Partial<OfficialConfigInput>> = {
   'attention + RoPE': { pos_encodings: 'rope' },
   'attention + learned positions': { pos_encodings: 'learned' },
-  'mlp_t': { mlp_t: true, pos_encodings: 'none' },
+  mlp_t: { mlp_t: true, pos_encodings: 'none' },
 };
 
 const randomBatch = (cfg: TrmConfig, seed: number): Batch => {
@@ -78,13 +78,22 @@ const setup = (cfg: TrmConfig, seed: number, dtype: 'float32' | 'float64' = 'flo
   // Non-trivial buffers and heads, so that every path carries signal.
   const state = {
     params: { ...state0.params, qHead: { weight: normal(k2, [2, cfg.D], { dtype }), bias: state0.params.qHead.bias } },
-    buffers: { ...state0.buffers, puzzleEmb: normal(split(k2, 2)[1]!, state0.buffers.puzzleEmb.shape as number[], { dtype }) },
+    buffers: {
+      ...state0.buffers,
+      puzzleEmb: normal(split(k2, 2)[1]!, state0.buffers.puzzleEmb.shape as number[], { dtype }),
+    },
   };
   const batch = randomBatch(cfg, seed + 1);
   const ctx = stepContext(cfg, undefined, dtype);
   const carry = initialCarry(cfg, batch, dtype);
   const started = startStep(cfg, state.buffers, carry, batch);
-  const x = inputEmbedding(cfg, state.params.embedTokens, state.params.embedPos, puzzleRows(cfg, state.buffers, started.data), started.data.inputs);
+  const x = inputEmbedding(
+    cfg,
+    state.params.embedTokens,
+    state.params.embedPos,
+    puzzleRows(cfg, state.buffers, started.data),
+    started.data.inputs,
+  );
   return { state, batch, ctx, started, x };
 };
 
@@ -119,7 +128,8 @@ describe.each(Object.entries(variants))('TRM laws (%s)', (_name, over) => {
   it('parameters get no gradient from the T−1 no-grad cycles; the input embedding still gets one', () => {
     const { state, ctx, started } = setup(cfg, 11);
     const rows = puzzleRows(cfg, state.buffers, started.data);
-    const embed = (p: Trainable) => inputEmbedding(cfg, p.params.embedTokens, p.params.embedPos, p.puzzleRows, started.data.inputs);
+    const embed = (p: Trainable) =>
+      inputEmbedding(cfg, p.params.embedTokens, p.params.embedPos, p.puzzleRows, started.data.inputs);
     const w: Trainable = { params: state.params, puzzleRows: rows };
     // Full deep recursion.
     const full = valueAndGrad((p: Trainable) => sumAll(deepRecursion(ctx, p.params, embed(p), started).y))(w).grad;
@@ -127,7 +137,9 @@ describe.each(Object.entries(variants))('TRM laws (%s)', (_name, over) => {
     let s = { y: started.y, z: started.z };
     const frozenX = stopGradient(embed(w));
     for (let i = 0; i < cfg.T - 1; i++) s = latentRecursion(ctx, stopGradient(state.params), frozenX, s);
-    const last = valueAndGrad((p: Trainable) => sumAll(latentRecursion(ctx, p.params, embed(p), stopGradient(s)).y))(w).grad;
+    const last = valueAndGrad((p: Trainable) => sumAll(latentRecursion(ctx, p.params, embed(p), stopGradient(s)).y))(
+      w,
+    ).grad;
     treeZip(full, last, (a, b, path) => {
       const d = Math.max(...Array.from(a.data, (v, i) => Math.abs(v - b.data[i]!)));
       expect(d, path).toBe(0);
@@ -156,8 +168,7 @@ describe.each(Object.entries(variants))('TRM laws (%s)', (_name, over) => {
         fc.property(fc.integer({ min: 0, max: 10_000 }), (seed) => {
           const { state, ctx, started } = setup(cfg, seed);
           const w: Trainable = { params: state.params, puzzleRows: puzzleRows(cfg, state.buffers, started.data) };
-          const loss = (p: Trainable) =>
-            stepForward(cfg, ctx, p, started, { mode: 'train', lossType }).loss.total;
+          const loss = (p: Trainable) => stepForward(cfg, ctx, p, started, { mode: 'train', lossType }).loss.total;
           const { grad } = valueAndGrad(loss)(w);
           let i = 0;
           const raw = treeMap(w, (t) => normal(key(seed * 31 + i++), t.shape as number[], { dtype: 'float64' }));
@@ -167,19 +178,29 @@ describe.each(Object.entries(variants))('TRM laws (%s)', (_name, over) => {
           // Five-point central difference: truncation error O(h⁴), so curvature does not leak in.
           const eps = 1e-3;
           const run = (sgn: number) =>
-            stepForward(cfg, ctx, treeZip(w, dir, (a, d) => add(a, mul(d, sgn * eps))), started, { mode: 'train', lossType });
+            stepForward(
+              cfg,
+              ctx,
+              treeZip(w, dir, (a, d) => add(a, mul(d, sgn * eps))),
+              started,
+              { mode: 'train', lossType },
+            );
           const points = [2, 1, -1, -2].map(run);
           // Keep away from the kinks: no logit may cross stablemax's branch point 0, and no
           // prediction may flip (it changes the q_halt target), anywhere on the stencil.
           const center = run(0);
-          const same = points.every((r) =>
-            Array.from(r.logits.data).every((v, i) => Math.sign(v) === Math.sign(center.logits.data[i]!)) &&
-            Array.from(r.loss.preds.data).every((v, i) => v === center.loss.preds.data[i]));
+          const same = points.every(
+            (r) =>
+              Array.from(r.logits.data).every((v, i) => Math.sign(v) === Math.sign(center.logits.data[i]!)) &&
+              Array.from(r.loss.preds.data).every((v, i) => v === center.loss.preds.data[i]),
+          );
           fc.pre(same);
           const [f2, f1, fm1, fm2] = points.map((r) => r.loss.total.data[0]!) as [number, number, number, number];
           const fd = (-f2 + 8 * f1 - 8 * fm1 + fm2) / (12 * eps);
           const an = dot(grad, dir);
-          expect(Math.abs(fd - an), `fd ${fd} vs analytic ${an} (${lossType})`).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(an)));
+          expect(Math.abs(fd - an), `fd ${fd} vs analytic ${an} (${lossType})`).toBeLessThanOrEqual(
+            1e-6 * Math.max(1, Math.abs(an)),
+          );
         }),
         { numRuns: 3 },
       );
@@ -194,7 +215,10 @@ describe('halting laws', () => {
     const c = explore ? cfg : tiny({ halt_exploration_prob: 0 });
     const [k1, kEx] = split(key(seed), 2) as [ReturnType<typeof key>, ReturnType<typeof key>];
     const s0 = initState(c, k1);
-    const state = { ...s0, params: { ...s0.params, qHead: { weight: s0.params.qHead.weight, bias: tensor([qBias, 0]) } } };
+    const state = {
+      ...s0,
+      params: { ...s0.params, qHead: { weight: s0.params.qHead.weight, bias: tensor([qBias, 0]) } },
+    };
     const batch = randomBatch(c, seed);
     const ctx = stepContext(c);
     let carry = initialCarry(c, batch);
@@ -202,7 +226,11 @@ describe('halting laws', () => {
     for (let s = 0; s < steps; s++) {
       const started = startStep(c, state.buffers, carry, batch);
       const w: Trainable = { params: state.params, puzzleRows: puzzleRows(c, state.buffers, started.data) };
-      const r = stepForward(c, ctx, w, started, { mode, lossType: 'stablemax_cross_entropy', key: split(kEx, steps)[s]! });
+      const r = stepForward(c, ctx, w, started, {
+        mode,
+        lossType: 'stablemax_cross_entropy',
+        key: split(kEx, steps)[s]!,
+      });
       carry = r.carry;
       history.push({ steps: Array.from(carry.steps.data), halted: Array.from(carry.halted.data) });
     }

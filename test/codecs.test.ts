@@ -3,7 +3,7 @@
  * and a failure names the file and the field.
  */
 import * as E from 'fp-ts/lib/Either.js';
-import * as t from 'io-ts';
+import type * as t from 'io-ts';
 import { describe, expect, it } from 'vitest';
 import { NonNegativeInt, PositiveInt, UnitInterval } from '../src/io/codecs.js';
 import { decode, formatBoundaryError } from '../src/io/errors.js';
@@ -15,7 +15,8 @@ const ok = <A>(c: t.Type<A, unknown, unknown>, v: unknown): boolean => E.isRight
 describe('number codecs', () => {
   it('PositiveInt takes whole numbers from 1', () => {
     for (const v of [1, 2, 760, 2 ** 40]) expect(ok(PositiveInt, v), String(v)).toBe(true);
-    for (const v of [0, -3, -3.5, 2.5, Number.NaN, Number.POSITIVE_INFINITY, '3', null]) expect(ok(PositiveInt, v), String(v)).toBe(false);
+    for (const v of [0, -3, -3.5, 2.5, Number.NaN, Number.POSITIVE_INFINITY, '3', null])
+      expect(ok(PositiveInt, v), String(v)).toBe(false);
   });
 
   it('NonNegativeInt takes 0 too, UnitInterval takes [0, 1]', () => {

@@ -56,14 +56,24 @@ describe('bad configs', () => {
 
   it('refuses what the official code would crash on deep inside, naming the field', () => {
     expect(err({ ...base, hidden_size: 30, num_heads: 8, puzzle_emb_ndim: 30 }).field).toBe('num_heads');
-    expect(err({ ...base, hidden_size: 24, num_heads: 8, puzzle_emb_ndim: 24, pos_encodings: 'rope' }).field).toBe('num_heads'); // odd head dim
+    expect(err({ ...base, hidden_size: 24, num_heads: 8, puzzle_emb_ndim: 24, pos_encodings: 'rope' }).field).toBe(
+      'num_heads',
+    ); // odd head dim
     expect(err({ ...base, puzzle_emb_ndim: 1000, puzzle_emb_len: 1, hidden_size: 512 }).field).toBe('puzzle_emb_ndim');
     expect(err({ ...base, H_cycles: 0 }).field).toBe('H_cycles');
     expect(err({ ...base, halt_exploration_prob: 2 }).field).toBe('halt_exploration_prob');
   });
 
   it('puzzle_emb_ndim 0 with puzzle_emb_len > 0 (an official crash) gives zero prefix positions that work', () => {
-    const c = makeConfig({ ...base, hidden_size: 16, num_heads: 2, puzzle_emb_ndim: 0, puzzle_emb_len: 2, mlp_t: true, pos_encodings: 'none' });
+    const c = makeConfig({
+      ...base,
+      hidden_size: 16,
+      num_heads: 2,
+      puzzle_emb_ndim: 0,
+      puzzle_emb_len: 2,
+      mlp_t: true,
+      pos_encodings: 'none',
+    });
     expect(c.totalLen).toBe(18);
     const s = initState(c, key(0));
     expect(s.buffers.puzzleEmb.shape).toEqual([1, 0]);

@@ -10,7 +10,16 @@
  *    writes a file trm-ts reads (run with a stand-in `torch` module; skipped without python3 + numpy).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  rmdirSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -21,7 +30,9 @@ import { readSafetensors } from '../src/io/safetensors.js';
 const root = resolve(import.meta.dirname, '..');
 const docsDir = join(root, 'docs');
 const runDir = join(root, 'test', '.docs-run');
-const docs = readdirSync(docsDir).filter((f) => f.endsWith('.md')).sort();
+const docs = readdirSync(docsDir)
+  .filter((f) => f.endsWith('.md'))
+  .sort();
 
 interface Example {
   readonly doc: string;
@@ -80,9 +91,7 @@ describe('runnable examples in docs/*.md', () => {
 
 /** Link targets outside code: `[text](target)` and `[text]: target`. */
 const relativeLinks = (text: string): string[] => {
-  const prose = text
-    .replace(/^(\s*)(`{3,})[^\n]*\n[\s\S]*?^\s*\2\s*$/gm, '')
-    .replace(/`[^`\n]*`/g, '');
+  const prose = text.replace(/^(\s*)(`{3,})[^\n]*\n[\s\S]*?^\s*\2\s*$/gm, '').replace(/`[^`\n]*`/g, '');
   const targets = [
     ...[...prose.matchAll(/\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)/g)].map((m) => m[1]!),
     ...[...prose.matchAll(/^\s*\[[^\]]+\]:\s*(\S+)/gm)].map((m) => m[1]!),
@@ -134,32 +143,46 @@ describe('the checkpoint conversion snippet in docs/crosscheck.md', () => {
     expect(snippet).toBeDefined();
   });
 
-  it.skipIf(!hasNumpy)(`writes a safetensors file trm-ts reads (${hasNumpy ? python : `skipped: no ${python} with numpy`})`, () => {
-    const dir = mkdtempSync(join(tmpdir(), 'trm-docs-'));
-    try {
-      writeFileSync(join(dir, 'torch.py'), FAKE_TORCH);
-      writeFileSync(join(dir, 'convert.py'), snippet!);
-      // A fake checkpoint: a float64 weight, a float32 bias and a float16 stand-in for the bf16 buffers.
-      const make = spawnSync(
-        python,
-        ['-c', `import numpy as np; np.savez("${join(dir, 'step_1.npz')}", **{"_orig_mod__model__inner__q_head__weight": np.arange(6, dtype=np.float64).reshape(2, 3) / 4, "_orig_mod__model__inner__q_head__bias": np.array([-5, 0], dtype=np.float32), "_orig_mod__model__inner__H_init": np.array([0.5, -1.25, 2], dtype=np.float16)})`],
-        { encoding: 'utf8' },
-      );
-      expect(make.stderr).toBe('');
-      const out = join(dir, 'step_1.safetensors');
-      const run = spawnSync(python, [join(dir, 'convert.py'), join(dir, 'step_1.npz'), out], { encoding: 'utf8', cwd: dir, env: { ...process.env, PYTHONPATH: dir } });
-      expect(run.stderr).toBe('');
-      expect(run.status).toBe(0);
-      const st = readSafetensors(out);
-      if (E.isLeft(st)) throw new Error(JSON.stringify(st.left));
-      const t = st.right.tensors;
-      expect([...t.keys()].sort()).toEqual(['_orig_mod.model.inner.H_init', '_orig_mod.model.inner.q_head.bias', '_orig_mod.model.inner.q_head.weight']);
-      expect(t.get('_orig_mod.model.inner.q_head.weight')!.shape).toEqual([2, 3]);
-      expect(Array.from(t.get('_orig_mod.model.inner.q_head.weight')!.data)).toEqual([0, 0.25, 0.5, 0.75, 1, 1.25]);
-      expect(Array.from(t.get('_orig_mod.model.inner.q_head.bias')!.data)).toEqual([-5, 0]);
-      expect(Array.from(t.get('_orig_mod.model.inner.H_init')!.data)).toEqual([0.5, -1.25, 2]);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+  it.skipIf(!hasNumpy)(
+    `writes a safetensors file trm-ts reads (${hasNumpy ? python : `skipped: no ${python} with numpy`})`,
+    () => {
+      const dir = mkdtempSync(join(tmpdir(), 'trm-docs-'));
+      try {
+        writeFileSync(join(dir, 'torch.py'), FAKE_TORCH);
+        writeFileSync(join(dir, 'convert.py'), snippet!);
+        // A fake checkpoint: a float64 weight, a float32 bias and a float16 stand-in for the bf16 buffers.
+        const make = spawnSync(
+          python,
+          [
+            '-c',
+            `import numpy as np; np.savez("${join(dir, 'step_1.npz')}", **{"_orig_mod__model__inner__q_head__weight": np.arange(6, dtype=np.float64).reshape(2, 3) / 4, "_orig_mod__model__inner__q_head__bias": np.array([-5, 0], dtype=np.float32), "_orig_mod__model__inner__H_init": np.array([0.5, -1.25, 2], dtype=np.float16)})`,
+          ],
+          { encoding: 'utf8' },
+        );
+        expect(make.stderr).toBe('');
+        const out = join(dir, 'step_1.safetensors');
+        const run = spawnSync(python, [join(dir, 'convert.py'), join(dir, 'step_1.npz'), out], {
+          encoding: 'utf8',
+          cwd: dir,
+          env: { ...process.env, PYTHONPATH: dir },
+        });
+        expect(run.stderr).toBe('');
+        expect(run.status).toBe(0);
+        const st = readSafetensors(out);
+        if (E.isLeft(st)) throw new Error(JSON.stringify(st.left));
+        const t = st.right.tensors;
+        expect([...t.keys()].sort()).toEqual([
+          '_orig_mod.model.inner.H_init',
+          '_orig_mod.model.inner.q_head.bias',
+          '_orig_mod.model.inner.q_head.weight',
+        ]);
+        expect(t.get('_orig_mod.model.inner.q_head.weight')!.shape).toEqual([2, 3]);
+        expect(Array.from(t.get('_orig_mod.model.inner.q_head.weight')!.data)).toEqual([0, 0.25, 0.5, 0.75, 1, 1.25]);
+        expect(Array.from(t.get('_orig_mod.model.inner.q_head.bias')!.data)).toEqual([-5, 0]);
+        expect(Array.from(t.get('_orig_mod.model.inner.H_init')!.data)).toEqual([0.5, -1.25, 2]);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 });

@@ -40,8 +40,7 @@ const candidates = [process.env['TRM_PYTHON'], 'python3', '/usr/bin/python3'].fi
   (c): c is string => c !== undefined && c !== '',
 );
 const python = candidates.find((c) => runs(c, ['--version']));
-const pythonWith = (mods: string): string | undefined =>
-  candidates.find((c) => runs(c, ['-c', `import ${mods}`]));
+const pythonWith = (mods: string): string | undefined => candidates.find((c) => runs(c, ['-c', `import ${mods}`]));
 const numpyPython = python === undefined ? undefined : pythonWith('numpy');
 const torchPython = python === undefined ? undefined : pythonWith('numpy, torch');
 const officialRepo = process.env['TRM_OFFICIAL_REPO'];
@@ -50,7 +49,11 @@ const noPython = 'skipped: python3 not found';
 
 // ---- an independent, minimal trm-trace/1 header reader (not the project's reader) -------------
 
-type TensorInfo = { readonly dtype: string; readonly shape: readonly number[]; readonly data_offsets: readonly [number, number] };
+type TensorInfo = {
+  readonly dtype: string;
+  readonly shape: readonly number[];
+  readonly data_offsets: readonly [number, number];
+};
 type Header = { readonly meta: Readonly<Record<string, string>>; readonly tensors: ReadonlyMap<string, TensorInfo> };
 
 const itemSize: Readonly<Record<string, number>> = { F64: 8, F32: 4, I32: 4, U8: 1 };
@@ -96,8 +99,14 @@ const checkTraceStructure = (h: Header): void => {
   expect(shapeOf('batch/labels')).toEqual([B, S]);
   expect(shapeOf('batch/puzzle_identifiers')).toEqual([B]);
   expect(dtypeOf('batch/inputs')).toBe('I32');
-  for (const k of ['inner.H_init', 'inner.L_init', 'inner.embed_tokens.embedding_weight', 'inner.lm_head.weight',
-    'inner.q_head.weight', 'inner.q_head.bias']) {
+  for (const k of [
+    'inner.H_init',
+    'inner.L_init',
+    'inner.embed_tokens.embedding_weight',
+    'inner.lm_head.weight',
+    'inner.q_head.weight',
+    'inner.q_head.bias',
+  ]) {
     expect(dtypeOf(`params/${k}`), k).toBe('F32');
   }
   expect(h.tensors.has('params/inner.embed_pos.embedding_weight')).toBe(cfg['pos_encodings'] === 'learned');
@@ -131,29 +140,53 @@ const checkTraceStructure = (h: Header): void => {
 // ---- tests ---------------------------------------------------------------------------------------
 
 describe('tools/export_trace.py', () => {
-  it.skipIf(python === undefined)(`compiles with python3 -m py_compile${python === undefined ? ` (${noPython})` : ''}`, () => {
-    const r = spawnSync(python ?? 'python3', ['-m', 'py_compile', script], { env: pyEnv, encoding: 'utf8' });
-    expect(r.stderr).toBe('');
-    expect(r.status).toBe(0);
-  });
+  it.skipIf(python === undefined)(
+    `compiles with python3 -m py_compile${python === undefined ? ` (${noPython})` : ''}`,
+    () => {
+      const r = spawnSync(python ?? 'python3', ['-m', 'py_compile', script], { env: pyEnv, encoding: 'utf8' });
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+    },
+  );
 
-  it.skipIf(python === undefined)(`documents its options in --help${python === undefined ? ` (${noPython})` : ''}`, () => {
-    const r = spawnSync(python ?? 'python3', [script, '--help'], { env: pyEnv, encoding: 'utf8' });
-    expect(r.status).toBe(0);
-    for (const opt of ['--repo', '--out', '--config', '--seed', '--mode', '--steps', '--loss', '--batch-size', '--case', '--init-from']) {
-      expect(r.stdout).toContain(opt);
-    }
-  });
+  it.skipIf(python === undefined)(
+    `documents its options in --help${python === undefined ? ` (${noPython})` : ''}`,
+    () => {
+      const r = spawnSync(python ?? 'python3', [script, '--help'], { env: pyEnv, encoding: 'utf8' });
+      expect(r.status).toBe(0);
+      for (const opt of [
+        '--repo',
+        '--out',
+        '--config',
+        '--seed',
+        '--mode',
+        '--steps',
+        '--loss',
+        '--batch-size',
+        '--case',
+        '--init-from',
+      ]) {
+        expect(r.stdout).toContain(opt);
+      }
+    },
+  );
 
-  it.skipIf(python === undefined)(`exits 2 with one line when --repo is not a checkout${python === undefined ? ` (${noPython})` : ''}`, () => {
-    const r = spawnSync(torchPython ?? python ?? 'python3', [script, '--repo', scratch, '--out', join(scratch, 'x.safetensors')], {
-      env: pyEnv,
-      encoding: 'utf8',
-    });
-    expect(r.status).toBe(2);
-    expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    expect(r.stderr).toMatch(/^export_trace: /);
-  });
+  it.skipIf(python === undefined)(
+    `exits 2 with one line when --repo is not a checkout${python === undefined ? ` (${noPython})` : ''}`,
+    () => {
+      const r = spawnSync(
+        torchPython ?? python ?? 'python3',
+        [script, '--repo', scratch, '--out', join(scratch, 'x.safetensors')],
+        {
+          env: pyEnv,
+          encoding: 'utf8',
+        },
+      );
+      expect(r.status).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(/^export_trace: /);
+    },
+  );
 
   it.skipIf(numpyPython === undefined)(
     `writes safetensors that an independent reader parses${numpyPython === undefined ? ' (skipped: no python3 with numpy)' : ''}`,
@@ -170,7 +203,10 @@ describe('tools/export_trace.py', () => {
         'assert m == {"format": "trm-trace/1", "k": "v"}, m',
         'assert all(np.array_equal(r[k], v) and r[k].dtype == v.dtype for k, v in t.items())',
       ].join('\n');
-      const r = spawnSync(numpyPython ?? 'python3', ['-c', code, join(root, 'tools'), out], { env: pyEnv, encoding: 'utf8' });
+      const r = spawnSync(numpyPython ?? 'python3', ['-c', code, join(root, 'tools'), out], {
+        env: pyEnv,
+        encoding: 'utf8',
+      });
       expect(r.stderr).toBe('');
       expect(r.status).toBe(0);
       const h = readHeader(out);
@@ -193,7 +229,9 @@ describe('tools/export_trace.py', () => {
     for (const f of golden) checkTraceStructure(readHeader(join(official, f)));
   });
 
-  const fixtures = readdirSync(exportedDir).filter((f) => f.endsWith('.safetensors')).sort();
+  const fixtures = readdirSync(exportedDir)
+    .filter((f) => f.endsWith('.safetensors'))
+    .sort();
   it('ships exported fixtures, each under 500 KB', () => {
     expect(fixtures.length).toBeGreaterThanOrEqual(1);
     for (const f of fixtures) expect(statSync(join(exportedDir, f)).size).toBeLessThan(500_000);
@@ -215,16 +253,29 @@ describe('tools/export_trace.py', () => {
         : '';
   it.skipIf(e2eSkip !== '')(`records a trace from the official code end to end${e2eSkip}`, () => {
     for (const [name, extra] of [
-      ['mlp.safetensors', ['--mode', 'eval', '--config', '{"mlp_t": true, "pos_encodings": "none", "hidden_size": 16}']],
-      ['cont.safetensors', ['--config', '{"no_ACT_continue": false, "hidden_size": 16}', '--loss', 'softmax_cross_entropy']],
-      ['nopuzzle.safetensors', ['--config', '{"puzzle_emb_ndim": 0, "puzzle_emb_len": 0, "hidden_size": 16}', '--steps', '2']],
+      [
+        'mlp.safetensors',
+        ['--mode', 'eval', '--config', '{"mlp_t": true, "pos_encodings": "none", "hidden_size": 16}'],
+      ],
+      [
+        'cont.safetensors',
+        ['--config', '{"no_ACT_continue": false, "hidden_size": 16}', '--loss', 'softmax_cross_entropy'],
+      ],
+      [
+        'nopuzzle.safetensors',
+        ['--config', '{"puzzle_emb_ndim": 0, "puzzle_emb_len": 0, "hidden_size": 16}', '--steps', '2'],
+      ],
     ] as const) {
       const out = join(scratch, name);
-      const r = spawnSync(torchPython ?? 'python3', [script, '--repo', officialRepo ?? '', '--out', out, '--seed', '3', ...extra], {
-        env: pyEnv,
-        encoding: 'utf8',
-        timeout: 300_000,
-      });
+      const r = spawnSync(
+        torchPython ?? 'python3',
+        [script, '--repo', officialRepo ?? '', '--out', out, '--seed', '3', ...extra],
+        {
+          env: pyEnv,
+          encoding: 'utf8',
+          timeout: 300_000,
+        },
+      );
       expect(r.stderr).not.toMatch(/Traceback/);
       expect(r.status).toBe(0);
       checkTraceStructure(readHeader(out));

@@ -13,7 +13,9 @@ import { enableRelaxedSimd } from '../src/accel/wasm/relaxed-simd.js';
 import { formatBoundaryError } from '../src/io/errors.js';
 
 const dir = join(import.meta.dirname, 'fixtures', 'official');
-const files = readdirSync(dir).filter((f) => f.endsWith('.safetensors')).sort();
+const files = readdirSync(dir)
+  .filter((f) => f.endsWith('.safetensors'))
+  .sort();
 
 const describeFailure = (rep: FileReport): string =>
   rep.firstDivergence === null
@@ -27,7 +29,12 @@ describe('official golden traces', () => {
 
   // The official six, plus traces made with tools/export_trace.py from the official code.
   const exportedDir = join(import.meta.dirname, 'fixtures', 'exported');
-  const all = [...files.map((f) => join(dir, f)), ...readdirSync(exportedDir).filter((f) => f.endsWith('.safetensors')).map((f) => join(exportedDir, f))];
+  const all = [
+    ...files.map((f) => join(dir, f)),
+    ...readdirSync(exportedDir)
+      .filter((f) => f.endsWith('.safetensors'))
+      .map((f) => join(exportedDir, f)),
+  ];
   for (const path of all) {
     const f = path.slice(path.lastIndexOf('fixtures/') + 'fixtures/'.length);
     it(`${f} replays teacher-forced within tolerance`, () => {
@@ -63,7 +70,10 @@ const wasmBuilds = [false, ...(relaxedSimdSupported() ? [true] : [])].map(
 describe.each([
   ['js', async () => (await import('../src/accel/js/index.js')).jsBackend] as const,
   ...wasmBuilds,
-  ['gpujs (cpu mode)', async () => (await import('../src/accel/gpujs/index.js')).createGpuJsBackend({ mode: 'cpu' })] as const,
+  [
+    'gpujs (cpu mode)',
+    async () => (await import('../src/accel/gpujs/index.js')).createGpuJsBackend({ mode: 'cpu' }),
+  ] as const,
 ])('official golden traces on the %s backend', (_name, make) => {
   for (const f of files) {
     it(`${f} replays teacher-forced within tolerance`, async () => {

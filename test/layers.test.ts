@@ -29,8 +29,36 @@ const LAYER_RULES: Readonly<Record<string, readonly string[]>> = {
   train: ['core', 'backend', 'tensor', 'random', 'io', 'autodiff', 'ops', 'trm', 'data'],
   crosscheck: ['core', 'backend', 'tensor', 'random', 'io', 'autodiff', 'ops', 'trm'],
   accel: ['core', 'backend'],
-  cli: ['core', 'backend', 'tensor', 'random', 'io', 'autodiff', 'ops', 'trm', 'viz', 'data', 'train', 'crosscheck', 'accel'],
-  web: ['core', 'backend', 'tensor', 'random', 'io', 'autodiff', 'ops', 'trm', 'viz', 'data', 'train', 'crosscheck', 'accel'],
+  cli: [
+    'core',
+    'backend',
+    'tensor',
+    'random',
+    'io',
+    'autodiff',
+    'ops',
+    'trm',
+    'viz',
+    'data',
+    'train',
+    'crosscheck',
+    'accel',
+  ],
+  web: [
+    'core',
+    'backend',
+    'tensor',
+    'random',
+    'io',
+    'autodiff',
+    'ops',
+    'trm',
+    'viz',
+    'data',
+    'train',
+    'crosscheck',
+    'accel',
+  ],
 };
 
 interface Violation {
@@ -105,6 +133,8 @@ describe('layers', () => {
     const rules = { ...LAYER_RULES, trm: LAYER_RULES.trm!.filter((d) => d !== 'ops') };
     const found = violations(rules).filter((v) => v.from === 'trm' && v.to === 'ops');
     expect(found.length).toBeGreaterThan(0);
-    expect(describeViolation(found[0]!)).toMatch(/^src\/trm\/[\w-]+\.ts:\d+: trm\/ may not import ops\/ \('\.\.\/ops\//);
+    expect(describeViolation(found[0]!)).toMatch(
+      /^src\/trm\/[\w-]+\.ts:\d+: trm\/ may not import ops\/ \('\.\.\/ops\//,
+    );
   });
 });

@@ -36,8 +36,18 @@ describe('broadcasting', () => {
     const r = ops.mul(a, b);
     expect(r.shape).toEqual([2, 4, 3]);
     expect(toNested(r)).toEqual([
-      [[0, 1, 2], [0, 2, 4], [0, 3, 6], [0, 4, 8]],
-      [[3, 4, 5], [6, 8, 10], [9, 12, 15], [12, 16, 20]],
+      [
+        [0, 1, 2],
+        [0, 2, 4],
+        [0, 3, 6],
+        [0, 4, 8],
+      ],
+      [
+        [3, 4, 5],
+        [6, 8, 10],
+        [9, 12, 15],
+        [12, 16, 20],
+      ],
     ]);
     expect(toArray(ops.sub(1, tensor([1, 2])))).toEqual([0, -1]);
     expect(toArray(ops.div(tensor([1, 2]), 4))).toEqual([0.25, 0.5]);
@@ -65,8 +75,14 @@ describe('broadcasting', () => {
 
   it('broadcastTo repeats along size-1 and new axes', () => {
     expect(toNested(ops.broadcastTo(tensor([[1], [2]]), [2, 2, 3]))).toEqual([
-      [[1, 1, 1], [2, 2, 2]],
-      [[1, 1, 1], [2, 2, 2]],
+      [
+        [1, 1, 1],
+        [2, 2, 2],
+      ],
+      [
+        [1, 1, 1],
+        [2, 2, 2],
+      ],
     ]);
   });
 });
@@ -132,7 +148,17 @@ describe('reductions', () => {
   });
 
   it('argmax gives the first index of the maximum', () => {
-    expect(toArray(ops.argmax(tensor([[1, 3, 3], [2, 2, 0]]), -1))).toEqual([1, 0]);
+    expect(
+      toArray(
+        ops.argmax(
+          tensor([
+            [1, 3, 3],
+            [2, 2, 0],
+          ]),
+          -1,
+        ),
+      ),
+    ).toEqual([1, 0]);
     expect(toArray(ops.argmax(x, 0, true))).toEqual([1, 0, 1]);
   });
 
@@ -149,7 +175,10 @@ describe('reductions', () => {
 });
 
 describe('movement', () => {
-  const x = tensor(Float64Array.from({ length: 24 }, (_, i) => i), [2, 3, 4]);
+  const x = tensor(
+    Float64Array.from({ length: 24 }, (_, i) => i),
+    [2, 3, 4],
+  );
 
   it('reshape keeps row-major order and infers −1', () => {
     expect(ops.reshape(x, [4, -1]).shape).toEqual([4, 6]);
@@ -162,11 +191,21 @@ describe('movement', () => {
     const p = ops.permute(x, [2, 0, 1]);
     expect(p.shape).toEqual([4, 2, 3]);
     const n = toNested(p) as number[][][];
-    for (let i = 0; i < 2; i++) for (let j = 0; j < 3; j++) for (let k = 0; k < 4; k++) expect(n[k]![i]![j]).toBe(i * 12 + j * 4 + k);
+    for (let i = 0; i < 2; i++)
+      for (let j = 0; j < 3; j++) for (let k = 0; k < 4; k++) expect(n[k]![i]![j]).toBe(i * 12 + j * 4 + k);
   });
 
   it('transpose swaps the last two axes by default', () => {
-    expect(toNested(ops.transpose(tensor([[1, 2, 3], [4, 5, 6]])))).toEqual([
+    expect(
+      toNested(
+        ops.transpose(
+          tensor([
+            [1, 2, 3],
+            [4, 5, 6],
+          ]),
+        ),
+      ),
+    ).toEqual([
       [1, 4],
       [2, 5],
       [3, 6],
@@ -183,7 +222,18 @@ describe('movement', () => {
   });
 
   it('pad places the tensor inside a constant border', () => {
-    expect(toNested(ops.pad(tensor([[1, 2]]), [[1, 0], [0, 2]], 9))).toEqual([
+    expect(
+      toNested(
+        ops.pad(
+          tensor([[1, 2]]),
+          [
+            [1, 0],
+            [0, 2],
+          ],
+          9,
+        ),
+      ),
+    ).toEqual([
       [9, 9, 9, 9],
       [1, 2, 9, 9],
     ]);
@@ -192,33 +242,82 @@ describe('movement', () => {
 
   it('concat joins along any axis, empty parts included', () => {
     const a = tensor([[1, 2]]);
-    const b = tensor([[3, 4], [5, 6]]);
-    expect(toNested(ops.concat([a, b], 0))).toEqual([[1, 2], [3, 4], [5, 6]]);
-    expect(toNested(ops.concat([b, tensor([[7], [8]])], -1))).toEqual([[3, 4, 7], [5, 6, 8]]);
-    expect(toNested(ops.concat([a, tensor(new Float32Array(0), [0, 2]), a], 0))).toEqual([[1, 2], [1, 2]]);
+    const b = tensor([
+      [3, 4],
+      [5, 6],
+    ]);
+    expect(toNested(ops.concat([a, b], 0))).toEqual([
+      [1, 2],
+      [3, 4],
+      [5, 6],
+    ]);
+    expect(toNested(ops.concat([b, tensor([[7], [8]])], -1))).toEqual([
+      [3, 4, 7],
+      [5, 6, 8],
+    ]);
+    expect(toNested(ops.concat([a, tensor(new Float32Array(0), [0, 2]), a], 0))).toEqual([
+      [1, 2],
+      [1, 2],
+    ]);
     expect(ops.concat([a], 0)).toBe(a);
   });
 });
 
 describe('indexing', () => {
-  const table = tensor([[0, 1], [10, 11], [20, 21]], f64);
+  const table = tensor(
+    [
+      [0, 1],
+      [10, 11],
+      [20, 21],
+    ],
+    f64,
+  );
 
   it('gather looks up rows: [...ids, ...row]', () => {
-    const g = ops.gather(table, tensor([[2, 0], [1, 1]], i32));
+    const g = ops.gather(
+      table,
+      tensor(
+        [
+          [2, 0],
+          [1, 1],
+        ],
+        i32,
+      ),
+    );
     expect(g.shape).toEqual([2, 2, 2]);
     expect(toArray(g)).toEqual([20, 21, 0, 1, 10, 11, 10, 11]);
     expect(toArray(ops.gather(tensor([5, 6, 7]), tensor(2, i32)))).toEqual([7]);
   });
 
   it('scatterAdd adds rows into place, repeats accumulating', () => {
-    const s = ops.scatterAdd(tensor([[1, 1], [2, 2], [4, 4]], f64), tensor([2, 0, 2], i32), 4);
-    expect(toNested(s)).toEqual([[2, 2], [0, 0], [5, 5], [0, 0]]);
+    const s = ops.scatterAdd(
+      tensor(
+        [
+          [1, 1],
+          [2, 2],
+          [4, 4],
+        ],
+        f64,
+      ),
+      tensor([2, 0, 2], i32),
+      4,
+    );
+    expect(toNested(s)).toEqual([
+      [2, 2],
+      [0, 0],
+      [5, 5],
+      [0, 0],
+    ]);
   });
 
   it('the gradient of gather is scatterAdd', () => {
     const ids = tensor([1, 1, 2], i32);
     const g = gradOf((t) => ops.sumAll(ops.gather(t, ids)), table);
-    expect(toNested(g)).toEqual([[0, 0], [2, 2], [1, 1]]);
+    expect(toNested(g)).toEqual([
+      [0, 0],
+      [2, 2],
+      [1, 1],
+    ]);
   });
 });
 
@@ -305,15 +404,28 @@ describe('matmul: all four transpose forms agree with a naive triple loop', () =
 
   it('batched, with broadcast batch axes', () => {
     const cases: [number[], number[]][] = [
-      [[2, 1, 5, 3], [4, 3, 6]],
-      [[5, 3], [2, 3, 7]],
-      [[3, 2, 6, 5], [5, 6]],
-      [[1, 4, 9], [3, 9, 4]],
+      [
+        [2, 1, 5, 3],
+        [4, 3, 6],
+      ],
+      [
+        [5, 3],
+        [2, 3, 7],
+      ],
+      [
+        [3, 2, 6, 5],
+        [5, 6],
+      ],
+      [
+        [1, 4, 9],
+        [3, 9, 4],
+      ],
     ];
     let seed = 100;
     for (const [sa, sb] of cases) {
       for (const [transA, transB] of forms) {
-        const swap = (s: number[], t: boolean): number[] => (t ? [...s.slice(0, -2), s[s.length - 1]!, s[s.length - 2]!] : s);
+        const swap = (s: number[], t: boolean): number[] =>
+          t ? [...s.slice(0, -2), s[s.length - 1]!, s[s.length - 2]!] : s;
         const a = seeded(swap(sa, transA), seed++, 'float64');
         const b = seeded(swap(sb, transB), seed++, 'float64');
         const r = ops.matmulT(a, b, transA, transB);
@@ -334,12 +446,30 @@ describe('matmul: all four transpose forms agree with a naive triple loop', () =
   });
 
   it('a small example by hand', () => {
-    const a = tensor([[1, 2], [3, 4]]);
-    const b = tensor([[5, 6], [7, 8]]);
-    expect(toNested(ops.matmul(a, b))).toEqual([[19, 22], [43, 50]]);
-    expect(toNested(ops.matmulT(a, b, true, false))).toEqual([[26, 30], [38, 44]]);
-    expect(toNested(ops.matmulT(a, b, false, true))).toEqual([[17, 23], [39, 53]]);
-    expect(toNested(ops.matmulT(a, b, true, true))).toEqual([[23, 31], [34, 46]]);
+    const a = tensor([
+      [1, 2],
+      [3, 4],
+    ]);
+    const b = tensor([
+      [5, 6],
+      [7, 8],
+    ]);
+    expect(toNested(ops.matmul(a, b))).toEqual([
+      [19, 22],
+      [43, 50],
+    ]);
+    expect(toNested(ops.matmulT(a, b, true, false))).toEqual([
+      [26, 30],
+      [38, 44],
+    ]);
+    expect(toNested(ops.matmulT(a, b, false, true))).toEqual([
+      [17, 23],
+      [39, 53],
+    ]);
+    expect(toNested(ops.matmulT(a, b, true, true))).toEqual([
+      [23, 31],
+      [34, 46],
+    ]);
   });
 });
 
@@ -348,10 +478,20 @@ describe('matmul: all four transpose forms agree with a naive triple loop', () =
 
 describe('composites', () => {
   it('softmax and logSoftmax', () => {
-    const x = tensor([[1, 2, 3], [1000, 1000, 1000]], f64);
+    const x = tensor(
+      [
+        [1, 2, 3],
+        [1000, 1000, 1000],
+      ],
+      f64,
+    );
     const z = Math.exp(1) + Math.exp(2) + Math.exp(3);
     close(ops.softmax(x), [Math.exp(1) / z, Math.exp(2) / z, Math.exp(3) / z, 1 / 3, 1 / 3, 1 / 3], 12);
-    close(ops.logSoftmax(x), [1 - Math.log(z), 2 - Math.log(z), 3 - Math.log(z), -Math.log(3), -Math.log(3), -Math.log(3)], 12);
+    close(
+      ops.logSoftmax(x),
+      [1 - Math.log(z), 2 - Math.log(z), 3 - Math.log(z), -Math.log(3), -Math.log(3), -Math.log(3)],
+      12,
+    );
     close(ops.softmax(x, 0), [0, 0, 0, 1, 1, 1], 12);
   });
 
@@ -369,12 +509,18 @@ describe('composites', () => {
   it('stablemax in float32 has finite gradients at integer logits (x = 1 once gave NaN)', () => {
     const g = gradOf((p) => ops.sumAll(ops.mul(ops.logStablemax(p), tensor([1, 0, 0]))), tensor([1, 0.5, -2]));
     expect(toArray(g).every(Number.isFinite)).toBe(true);
-    const g64 = gradOf((p) => ops.sumAll(ops.mul(ops.logStablemax(p), tensor([1, 0, 0], f64))), tensor([1, 0.5, -2], f64));
+    const g64 = gradOf(
+      (p) => ops.sumAll(ops.mul(ops.logStablemax(p), tensor([1, 0, 0], f64))),
+      tensor([1, 0.5, -2], f64),
+    );
     close(g, toArray(g64), 6);
   });
 
   it('stablemax cross entropy is float64, 0 where the label is ignored', () => {
-    const logits = tensor([[0, 1], [-1, 2]]);
+    const logits = tensor([
+      [0, 1],
+      [-1, 2],
+    ]);
     const loss = ops.stablemaxCrossEntropy(logits, tensor([1, -100], i32));
     expect(loss.dtype).toBe('float64');
     close(loss, [-Math.log(2 / 3), 0], 12);
@@ -382,7 +528,14 @@ describe('composites', () => {
 
   it('softmax cross entropy: float32 for float32 logits, float64 stays float64', () => {
     const labels = tensor([2, 0, -100], i32);
-    const logits = tensor([[1, 2, 3], [0, 0, 0], [5, 5, 5]], f64);
+    const logits = tensor(
+      [
+        [1, 2, 3],
+        [0, 0, 0],
+        [5, 5, 5],
+      ],
+      f64,
+    );
     const z = Math.exp(1) + Math.exp(2) + Math.exp(3);
     const l64 = ops.softmaxCrossEntropy(logits, labels);
     expect(l64.dtype).toBe('float64');
@@ -406,7 +559,11 @@ describe('composites', () => {
   });
 
   it('oneHot: labels outside [0, classes) give zero rows', () => {
-    expect(toNested(ops.oneHot(tensor([1, -100, 0], i32), 2))).toEqual([[0, 1], [0, 0], [1, 0]]);
+    expect(toNested(ops.oneHot(tensor([1, -100, 0], i32), 2))).toEqual([
+      [0, 1],
+      [0, 0],
+      [1, 0],
+    ]);
   });
 });
 
@@ -415,20 +572,33 @@ describe('error messages name the op and the shapes', () => {
     expect(() => ops.matmul(tensor(new Float32Array(6), [2, 3]), tensor(new Float32Array(20), [4, 5]))).toThrow(
       'matmul: [2,3] @ [4,5]: inner dimensions 3 ≠ 4',
     );
-    expect(() => ops.matmulT(tensor(new Float32Array(6), [2, 3]), tensor(new Float32Array(20), [4, 5]), true, true)).toThrow(
-      'matmul: [2,3] ᵀ@ᵀ [4,5]: inner dimensions 2 ≠ 5',
-    );
+    expect(() =>
+      ops.matmulT(tensor(new Float32Array(6), [2, 3]), tensor(new Float32Array(20), [4, 5]), true, true),
+    ).toThrow('matmul: [2,3] ᵀ@ᵀ [4,5]: inner dimensions 2 ≠ 5');
   });
 
   it('element-wise broadcast and dtype mismatches', () => {
-    expect(() => ops.add(tensor([[1, 2, 3]]), tensor([1, 2]))).toThrow('add: [1,3] and [2] do not broadcast: axis 1 has 3 ≠ 2');
+    expect(() => ops.add(tensor([[1, 2, 3]]), tensor([1, 2]))).toThrow(
+      'add: [1,3] and [2] do not broadcast: axis 1 has 3 ≠ 2',
+    );
     expect(() => ops.mul(tensor([1]), tensor([1], f64))).toThrow('mul: dtypes differ: float32 [1] and float64 [1]');
   });
 
   it('movement and indexing', () => {
     const x = tensor([[1, 2]]);
-    expect(() => ops.pad(x, [[0, 0], [2, -1]])).toThrow('pad: negative widths for [1,2]');
-    expect(() => ops.pad(x, [[0, 0], [0, 0], [0, 0]])).toThrow('pad: 3 widths for shape [1,2]');
+    expect(() =>
+      ops.pad(x, [
+        [0, 0],
+        [2, -1],
+      ]),
+    ).toThrow('pad: negative widths for [1,2]');
+    expect(() =>
+      ops.pad(x, [
+        [0, 0],
+        [0, 0],
+        [0, 0],
+      ]),
+    ).toThrow('pad: 3 widths for shape [1,2]');
     expect(() => ops.slice(x, [0, 0, 0])).toThrow('slice: 3 starts for shape [1,2]');
     expect(() => ops.concat([], 0)).toThrow('concat: no tensors');
     expect(() => ops.gather(x, tensor([-1], i32))).toThrow('gather: id -1 at index 0 out of range [0, 1)');

@@ -38,9 +38,21 @@ const relErr = (got: number, want: number): number => Math.abs(got - want) / Mat
 
 describe('threefry2x32: Random123 known-answer vectors (R = 20)', () => {
   it.each([
-    [[0x00000000, 0x00000000], [0x00000000, 0x00000000], [0x6b200159, 0x99ba4efe]],
-    [[0xffffffff, 0xffffffff], [0xffffffff, 0xffffffff], [0x1cb996fc, 0xbb002be7]],
-    [[0x13198a2e, 0x03707344], [0x243f6a88, 0x85a308d3], [0xc4923a9c, 0x483df7a0]],
+    [
+      [0x00000000, 0x00000000],
+      [0x00000000, 0x00000000],
+      [0x6b200159, 0x99ba4efe],
+    ],
+    [
+      [0xffffffff, 0xffffffff],
+      [0xffffffff, 0xffffffff],
+      [0x1cb996fc, 0xbb002be7],
+    ],
+    [
+      [0x13198a2e, 0x03707344],
+      [0x243f6a88, 0x85a308d3],
+      [0xc4923a9c, 0x483df7a0],
+    ],
   ] as const)('key %j, counter %j', (k, c, want) => {
     expect(threefry2x32(k, c)).toEqual(want);
   });
@@ -114,12 +126,17 @@ describe('key strings and validation', () => {
     expect(keysEqual(keyFromString('DEADBEEF:0000002a'), keyFromData([0xdeadbeef, 42]))).toBe(true);
   });
 
-  it.each(['', '0:0', '00000000:0000002', '00000000-0000002a', ' 00000000:0000002a', '0000000g:00000000', '00000000:0000002a\n'])(
-    'keyFromString rejects %j',
-    (s) => {
-      expect(() => keyFromString(s)).toThrow(/keyFromString/);
-    },
-  );
+  it.each([
+    '',
+    '0:0',
+    '00000000:0000002',
+    '00000000-0000002a',
+    ' 00000000:0000002a',
+    '0000000g:00000000',
+    '00000000:0000002a\n',
+  ])('keyFromString rejects %j', (s) => {
+    expect(() => keyFromString(s)).toThrow(/keyFromString/);
+  });
 
   it('rejects bad seeds, data, words and counts', () => {
     expect(() => key(0.5)).toThrow(/safe integer/);

@@ -9,7 +9,16 @@ import * as E from 'fp-ts/lib/Either.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { writeFileAtomic } from '../src/io/atomic.js';
 import { formatBoundaryError } from '../src/io/errors.js';
-import { type SafetensorsFile, type StWriteEntry, decodeSafetensors, encodeSafetensors, readSafetensors, swapBytesInPlace, tryEncodeSafetensors, writeSafetensors } from '../src/io/safetensors.js';
+import {
+  type SafetensorsFile,
+  type StWriteEntry,
+  decodeSafetensors,
+  encodeSafetensors,
+  readSafetensors,
+  swapBytesInPlace,
+  tryEncodeSafetensors,
+  writeSafetensors,
+} from '../src/io/safetensors.js';
 import { storage, tensor, toArray } from '../src/tensor/tensor.js';
 
 const dir = 'test/fixtures/official';
@@ -107,9 +116,15 @@ describe('official trm-trace/1 fixtures', () => {
     const { n, json } = headerOf(bytes);
     // Re-encode in the file's own data order, with each tensor's original dtype.
     const order = [...st.tensors.keys()].sort(
-      (a, b) => (json[a] as { data_offsets: number[] }).data_offsets[0]! - (json[b] as { data_offsets: number[] }).data_offsets[0]!,
+      (a, b) =>
+        (json[a] as { data_offsets: number[] }).data_offsets[0]! -
+        (json[b] as { data_offsets: number[] }).data_offsets[0]!,
     );
-    const entries: StWriteEntry[] = order.map((k) => ({ name: k, tensor: st.tensors.get(k)!, dtype: st.dtypes.get(k)! }));
+    const entries: StWriteEntry[] = order.map((k) => ({
+      name: k,
+      tensor: st.tensors.get(k)!,
+      dtype: st.dtypes.get(k)!,
+    }));
     const re = encodeSafetensors(entries, st.metadata);
     const h2 = headerOf(re);
     expect((8 + h2.n) % 8).toBe(0);
@@ -126,7 +141,9 @@ describe('official trm-trace/1 fixtures', () => {
       expect(back.dtypes.get(k)).toBe(st.dtypes.get(k));
       const a = storage(t);
       const b = storage(u);
-      expect(Buffer.from(b.buffer, b.byteOffset, b.byteLength).equals(Buffer.from(a.buffer, a.byteOffset, a.byteLength))).toBe(true);
+      expect(
+        Buffer.from(b.buffer, b.byteOffset, b.byteLength).equals(Buffer.from(a.buffer, a.byteOffset, a.byteLength)),
+      ).toBe(true);
     }
   });
 
@@ -195,7 +212,9 @@ describe('decodeSafetensors examples', () => {
     expect(right(decodeSafetensors(assemble('{}      '), 'e')).tensors.size).toBe(0);
     const st = right(
       decodeSafetensors(
-        assemble('{"a":{"dtype":"F32","shape":[0,3],"data_offsets":[0,0]},"b":{"dtype":"I64","shape":[4,0],"data_offsets":[0,0]}}'),
+        assemble(
+          '{"a":{"dtype":"F32","shape":[0,3],"data_offsets":[0,0]},"b":{"dtype":"I64","shape":[4,0],"data_offsets":[0,0]}}',
+        ),
         'z',
       ),
     );
@@ -206,9 +225,10 @@ describe('decodeSafetensors examples', () => {
   it('keeps header order, including integer-like names', () => {
     const st = right(
       decodeSafetensors(
-        assemble('{"b":{"dtype":"U8","shape":[],"data_offsets":[1,2]},"10":{"dtype":"U8","shape":[],"data_offsets":[0,1]},"2":{"dtype":"U8","shape":[],"data_offsets":[2,3]}}', [
-          10, 11, 12,
-        ]),
+        assemble(
+          '{"b":{"dtype":"U8","shape":[],"data_offsets":[1,2]},"10":{"dtype":"U8","shape":[],"data_offsets":[0,1]},"2":{"dtype":"U8","shape":[],"data_offsets":[2,3]}}',
+          [10, 11, 12],
+        ),
         'o',
       ),
     );
@@ -238,28 +258,79 @@ describe('decodeSafetensors examples', () => {
   it('gives one-line errors that name the field at fault', () => {
     const cases: [Uint8Array, string, RegExp][] = [
       [new Uint8Array(3), 'header length', /fewer than the 8-byte/],
-      [(() => { const b = new Uint8Array(16); new DataView(b.buffer).setBigUint64(0, 1n << 63n, true); return b; })(), 'header length', /9223372036854775808/],
+      [
+        (() => {
+          const b = new Uint8Array(16);
+          new DataView(b.buffer).setBigUint64(0, 1n << 63n, true);
+          return b;
+        })(),
+        'header length',
+        /9223372036854775808/,
+      ],
       [assemble('[]'), 'header', /expected a JSON object, got an array/],
       [assemble('{"a":1,"a":2}'), 'header', /duplicate key "a"/],
       [assemble('{"t":{"dtype":"F8","shape":[1],"data_offsets":[0,1]}}', [0]), '"t".dtype', /expected one of F64/],
-      [assemble('{"t":{"dtype":"U8","shape":[-1],"data_offsets":[0,1]}}', [0]), '"t".shape[0]', /non-negative safe integer, got -1/],
+      [
+        assemble('{"t":{"dtype":"U8","shape":[-1],"data_offsets":[0,1]}}', [0]),
+        '"t".shape[0]',
+        /non-negative safe integer, got -1/,
+      ],
       [assemble('{"t":{"dtype":"U8","shape":[1],"data_offsets":[0,1],"x":0}}', [0]), '"t"', /unexpected field "x"/],
       [assemble('{"t":{"dtype":"U8","shape":[1]}}', [0]), '"t".data_offsets', /got nothing/],
-      [assemble('{"t":{"dtype":"U8","shape":[1],"data_offsets":[0,2]}}', [0]), '"t".data_offsets', /past the 1-byte data section/],
-      [assemble('{"t":{"dtype":"U8","shape":[1],"data_offsets":[1,0]}}', [0]), '"t".data_offsets', /begin 1 is after end 0/],
-      [assemble('{"t":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}}', [0, 0, 0, 0]), '"t"', /does not fill the 4 bytes/],
+      [
+        assemble('{"t":{"dtype":"U8","shape":[1],"data_offsets":[0,2]}}', [0]),
+        '"t".data_offsets',
+        /past the 1-byte data section/,
+      ],
+      [
+        assemble('{"t":{"dtype":"U8","shape":[1],"data_offsets":[1,0]}}', [0]),
+        '"t".data_offsets',
+        /begin 1 is after end 0/,
+      ],
+      [
+        assemble('{"t":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}}', [0, 0, 0, 0]),
+        '"t"',
+        /does not fill the 4 bytes/,
+      ],
       [assemble('{"t":{"dtype":"U8","shape":[2,0],"data_offsets":[0,2]}}', [0, 0]), '"t"', /does not fill the 2 bytes/],
-      [assemble('{"t":{"dtype":"U8","shape":[0,1099511627776,1099511627776],"data_offsets":[0,0]}}'), '"t".shape', /product exceeds 2\^53/],
-      [assemble('{"a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]},"b":{"dtype":"U8","shape":[2],"data_offsets":[1,3]}}', [0, 0, 0]), '"b".data_offsets', /overlaps "a"/],
-      [assemble('{"a":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}}', [0, 0]), '"a".data_offsets', /leaving bytes \[0, 1\) unused/],
+      [
+        assemble('{"t":{"dtype":"U8","shape":[0,1099511627776,1099511627776],"data_offsets":[0,0]}}'),
+        '"t".shape',
+        /product exceeds 2\^53/,
+      ],
+      [
+        assemble(
+          '{"a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]},"b":{"dtype":"U8","shape":[2],"data_offsets":[1,3]}}',
+          [0, 0, 0],
+        ),
+        '"b".data_offsets',
+        /overlaps "a"/,
+      ],
+      [
+        assemble('{"a":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}}', [0, 0]),
+        '"a".data_offsets',
+        /leaving bytes \[0, 1\) unused/,
+      ],
       [assemble('{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}', [0, 0]), 'data', /1 trailing bytes/],
-      [assemble('{"t":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}}', [0, 0, 0, 0, 1, 0, 0, 0]), '"t"', /I64 value 4294967296 at flat index 0 does not fit int32/],
+      [
+        assemble('{"t":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}}', [0, 0, 0, 0, 1, 0, 0, 0]),
+        '"t"',
+        /I64 value 4294967296 at flat index 0 does not fit int32/,
+      ],
       [assemble('{"t":{"dtype":"BOOL","shape":[1],"data_offsets":[0,1]}}', [2]), '"t"', /not a bool/],
       [assemble('{"__metadata__":{"a":1}}'), '__metadata__.a', /expected string, got 1/],
       [assemble('{"__metadata__":[]}'), '__metadata__', /expected an object of strings/],
       [assemble('{"a":"\\ud800"}'), 'header', /lone high surrogate/],
       [assemble('\ufeff{}'), 'header', /unexpected character/],
-      [(() => { const b = assemble('{"a":""}'); b[14] = 0xff; return b; })(), 'header', /UTF-8/],
+      [
+        (() => {
+          const b = assemble('{"a":""}');
+          b[14] = 0xff;
+          return b;
+        })(),
+        'header',
+        /UTF-8/,
+      ],
     ];
     for (const [bytes, field, message] of cases) {
       const e = leftOf(bytes);
@@ -294,7 +365,14 @@ describe('encodeSafetensors examples', () => {
     const f = tensor([1.5], [1]);
     const i = tensor([300], [1], { dtype: 'int32' });
     const cases: [StWriteEntry[], Record<string, string>, RegExp][] = [
-      [[{ name: 'a', tensor: f }, { name: 'a', tensor: f }], {}, /duplicate tensor name/],
+      [
+        [
+          { name: 'a', tensor: f },
+          { name: 'a', tensor: f },
+        ],
+        {},
+        /duplicate tensor name/,
+      ],
       [[{ name: '__metadata__', tensor: f }], {}, /reserved/],
       [[{ name: 'a', tensor: f, dtype: 'I32' }], {}, /float32 tensor cannot be written as "I32"/],
       [[{ name: 'a', tensor: i, dtype: 'F32' }], {}, /int32 tensor cannot be written as "F32"/],

@@ -17,7 +17,9 @@ describe('parseThreads', () => {
 
   it('refuses anything else, naming where the value came from', () => {
     for (const bad of ['0', '257', '-2', '1.5', 'two', '', '1e2']) {
-      expect(() => parseThreads(bad, 'TRM_THREADS')).toThrow(/^TRM_THREADS: expected a whole number of threads from 1 to 256/);
+      expect(() => parseThreads(bad, 'TRM_THREADS')).toThrow(
+        /^TRM_THREADS: expected a whole number of threads from 1 to 256/,
+      );
     }
   });
 });
@@ -25,7 +27,9 @@ describe('parseThreads', () => {
 describe('createBackend', () => {
   it('gives the reference backend by name, and refuses unknown names', async () => {
     expect(await createBackend('reference')).toBe(reference);
-    await expect(createBackend('tpu')).rejects.toThrow(/unknown backend 'tpu' \(available: auto, reference, js, wasm, gpujs\)/);
+    await expect(createBackend('tpu')).rejects.toThrow(
+      /unknown backend 'tpu' \(available: auto, reference, js, wasm, gpujs\)/,
+    );
   });
 
   it('gives the tuned plain-JS backend as js', async () => {
@@ -44,7 +48,9 @@ describe('createBackend', () => {
       try {
         const s = be.stats();
         expect(s).toMatchObject({ threads, threadsReady: threads });
-        expect(describeBackend(be)).toBe(`wasm (${threads} thread${threads === 1 ? '' : 's'}, ${s.fma ? 'fma' : 'mul + add'})`);
+        expect(describeBackend(be)).toBe(
+          `wasm (${threads} thread${threads === 1 ? '' : 's'}, ${s.fma ? 'fma' : 'mul + add'})`,
+        );
       } finally {
         be.close();
       }

@@ -119,7 +119,10 @@ describe('reading values', () => {
   });
 
   it('toNested matches the shape, rank 0 included', () => {
-    const t = tensor(Float64Array.from({ length: 24 }, (_, i) => i), [2, 3, 4]);
+    const t = tensor(
+      Float64Array.from({ length: 24 }, (_, i) => i),
+      [2, 3, 4],
+    );
     const n = toNested(t) as number[][][];
     expect(n[1]![2]![3]).toBe(23);
     expect(n[0]![1]![0]).toBe(4);

@@ -16,7 +16,14 @@ import { makeConfig } from '../src/trm/config.js';
 import { initState } from '../src/trm/params.js';
 
 const preset = PRESETS.sudoku4!;
-const cfg = makeConfig({ ...preset.arch, hidden_size: 16, puzzle_emb_ndim: 16, batch_size: 8, vocab_size: 6, seq_len: 16 });
+const cfg = makeConfig({
+  ...preset.arch,
+  hidden_size: 16,
+  puzzle_emb_ndim: 16,
+  batch_size: 8,
+  vocab_size: 6,
+  seq_len: 16,
+});
 const hyper = { ...preset.hyper, global_batch_size: 8, lr_warmup_steps: 1 };
 const { train } = generateSudokuSplits(key(1), { box: BOXES[4], trainCount: 30, testCount: 5 });
 const batch = (i: number) => sudokuTrainBatch(train, key(2), i, { batchSize: 8, augment: 'digits' });

@@ -56,10 +56,14 @@ const runJs = join(root, 'dist', 'bench', 'run.js');
 const ours = [];
 for (const backend of ['wasm', 'wasm-1thread']) {
   for (const row of torch) {
-    const r = spawnSync(process.execPath, [runJs, '--train-step-child', backend, row.config, ...(quick ? ['--quick'] : [])], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const r = spawnSync(
+      process.execPath,
+      [runJs, '--train-step-child', backend, row.config, ...(quick ? ['--quick'] : [])],
+      {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     if (r.status !== 0) {
       console.error(`bench:torch: trm-ts ${backend} ${row.config} failed (build first: npm run build)`);
       process.exit(1);
@@ -79,8 +83,12 @@ const ratio = ours.map((o) => {
 if (json) {
   process.stdout.write(`${JSON.stringify({ train_step: torch, trm_ts: ours, ratio })}\n`);
 } else {
-  process.stdout.write('train step: PyTorch (' + torch.map((x) => x.blas).join(', ') + ') against trm-ts, same configs, same run\n');
-  process.stdout.write(`${'config'.padEnd(14)}${'torch ms'.padStart(10)}${'torch MiB'.padStart(11)}  ${'trm-ts backend'.padEnd(14)}${'ms'.padStart(9)}${'MiB'.padStart(8)}${'time ×'.padStart(9)}${'memory ×'.padStart(10)}\n`);
+  process.stdout.write(
+    'train step: PyTorch (' + torch.map((x) => x.blas).join(', ') + ') against trm-ts, same configs, same run\n',
+  );
+  process.stdout.write(
+    `${'config'.padEnd(14)}${'torch ms'.padStart(10)}${'torch MiB'.padStart(11)}  ${'trm-ts backend'.padEnd(14)}${'ms'.padStart(9)}${'MiB'.padStart(8)}${'time ×'.padStart(9)}${'memory ×'.padStart(10)}\n`,
+  );
   ours.forEach((o, i) => {
     const p = torch.find((x) => x.config === o.config);
     const q = ratio[i];

@@ -83,14 +83,25 @@ export const buildWeb = async ({ log = true } = {}) => {
   const inputs = Object.keys(result.metafile.inputs);
   const gpuInputs = inputs.filter((p) => p.includes('node_modules/gpu.js/'));
   if (!gpuInputs.includes('node_modules/gpu.js/dist/gpu-browser.js') || gpuInputs.some((p) => p.includes('/src/'))) {
-    throw new Error(`build-web: gpu.js did not resolve to its browser build (bundled: ${gpuInputs.join(', ') || 'nothing'})`);
+    throw new Error(
+      `build-web: gpu.js did not resolve to its browser build (bundled: ${gpuInputs.join(', ') || 'nothing'})`,
+    );
   }
   const out = join(outDir, 'main.js');
   const bytes = statSync(out).size;
-  const info = { out, bytes, inputs: inputs.length, stubbed: [...new Set(stubbed)], ms: Math.round(performance.now() - t0) };
+  const info = {
+    out,
+    bytes,
+    inputs: inputs.length,
+    stubbed: [...new Set(stubbed)],
+    ms: Math.round(performance.now() - t0),
+  };
   if (log) {
-    console.log(`build-web: ${relative(root, out)} ${(bytes / 1024).toFixed(0)} KiB from ${info.inputs} modules in ${info.ms} ms (gpu.js: dist/gpu-browser.js)`);
-    for (const s of info.stubbed) console.log(`build-web: stubbed ${s} (${NODE_IMPORT_ALLOWED.get(s.split(' → ')[0])})`);
+    console.log(
+      `build-web: ${relative(root, out)} ${(bytes / 1024).toFixed(0)} KiB from ${info.inputs} modules in ${info.ms} ms (gpu.js: dist/gpu-browser.js)`,
+    );
+    for (const s of info.stubbed)
+      console.log(`build-web: stubbed ${s} (${NODE_IMPORT_ALLOWED.get(s.split(' → ')[0])})`);
   }
   return info;
 };
@@ -110,14 +121,18 @@ const makeDemoCheckpoint = async (src) => {
   if (decoded._tag === 'Left') throw new Error(formatBoundaryError(decoded.left));
   const { metadata, tensors, dtypes } = decoded.right;
   if (metadata.format !== 'trm-checkpoint/1') throw new Error(`${src}: not a trm checkpoint`);
-  const entries = [...tensors].filter(([name]) => !name.startsWith('carry/')).map(([name, tensor]) => ({ name, tensor, dtype: dtypes.get(name) }));
+  const entries = [...tensors]
+    .filter(([name]) => !name.startsWith('carry/'))
+    .map(([name, tensor]) => ({ name, tensor, dtype: dtypes.get(name) }));
   const meta = {};
   for (const [k, v] of Object.entries(metadata)) meta[k] = String(v);
   const bytes = st.encodeSafetensors(entries, meta);
   const dest = join(webRoot, 'assets', 'sudoku4-demo.safetensors');
   mkdirSync(dirname(dest), { recursive: true });
   writeFileSync(dest, bytes);
-  console.log(`build-web: ${relative(root, dest)} ${(bytes.length / 1024).toFixed(0)} KiB (from ${src}, step ${metadata.step}, carry dropped)`);
+  console.log(
+    `build-web: ${relative(root, dest)} ${(bytes.length / 1024).toFixed(0)} KiB (from ${src}, step ${metadata.step}, carry dropped)`,
+  );
 };
 
 const isMain = process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
@@ -130,7 +145,9 @@ if (isMain) {
       if (src === undefined) throw new Error('build-web: --demo-checkpoint needs a file');
       await makeDemoCheckpoint(src);
     } else if (args.length > 0) {
-      throw new Error(`build-web: unknown arguments ${args.join(' ')} (usage: node tools/build-web.mjs [--demo-checkpoint FILE])`);
+      throw new Error(
+        `build-web: unknown arguments ${args.join(' ')} (usage: node tools/build-web.mjs [--demo-checkpoint FILE])`,
+      );
     }
     await buildWeb();
   } catch (e) {

@@ -37,7 +37,8 @@ const parseArgs = (argv) => {
     else if (a === '--port' || a.startsWith('--port=')) {
       const v = a === '--port' ? argv[++i] : a.slice('--port='.length);
       const n = Number(v);
-      if (v === undefined || !Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`--port: expected 0..65535, got ${v}\n${usage}`);
+      if (v === undefined || !Number.isInteger(n) || n < 0 || n > 65535)
+        throw new Error(`--port: expected 0..65535, got ${v}\n${usage}`);
       port = n;
     } else if (a === '-h' || a === '--help') {
       console.log(usage);

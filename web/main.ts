@@ -44,7 +44,11 @@ const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
   return e as T;
 };
 
-const h = <K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, ...children: (Node | string)[]): HTMLElementTagNameMap[K] => {
+const h = <K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attrs: Record<string, string> = {},
+  ...children: (Node | string)[]
+): HTMLElementTagNameMap[K] => {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
   for (const c of children) e.append(c);
@@ -100,9 +104,11 @@ const selfTest = (be: GpuJsBackend): void => {
   const want = reference.matmul(a, b, spec);
   const e1 = be.unary('exp', a);
   const e0 = reference.unary('exp', a);
-  for (let i = 0; i < want.length; i++) if (got[i] !== want[i]) throw new Error(`self-test: matmul gave ${got[i]} instead of ${want[i]}`);
+  for (let i = 0; i < want.length; i++)
+    if (got[i] !== want[i]) throw new Error(`self-test: matmul gave ${got[i]} instead of ${want[i]}`);
   for (let i = 0; i < e0.length; i++) {
-    if (!(Math.abs(e1[i]! - e0[i]!) <= 1e-5 * Math.abs(e0[i]!))) throw new Error(`self-test: exp gave ${e1[i]} instead of ${e0[i]}`);
+    if (!(Math.abs(e1[i]! - e0[i]!) <= 1e-5 * Math.abs(e0[i]!)))
+      throw new Error(`self-test: exp gave ${e1[i]} instead of ${e0[i]}`);
   }
 };
 
@@ -155,12 +161,17 @@ const renderBanner = (c: Chosen, gl: GlInfo): void => {
   b.className = fellBack ? 'banner fallback' : be.onGpu ? 'banner ok' : 'banner cpu';
   b.replaceChildren();
   const head = h('strong', {}, `gpu.js kernel class: ${be.kernelClass}`);
-  const where = be.onGpu ? `on the graphics device through ${be.kernelClass === 'WebGL2Kernel' ? 'WebGL2' : 'WebGL'}` : 'on the CPU (JavaScript): no GPU involved';
+  const where = be.onGpu
+    ? `on the graphics device through ${be.kernelClass === 'WebGL2Kernel' ? 'WebGL2' : 'WebGL'}`
+    : 'on the CPU (JavaScript): no GPU involved';
   b.append(head, ` (mode '${be.mode}', ${where})`);
   if (gl.renderer !== null && be.onGpu) b.append(h('br'), `renderer: ${gl.renderer}`);
   if (fellBack) {
     const why = c.failed.map((f) => `'${f.mode}' unavailable: ${f.reason}`).join('; ');
-    b.append(h('br'), h('span', { class: 'why' }, `Fallback: ${why}. The model and its results are the same; only the kernels differ.`));
+    b.append(
+      h('br'),
+      h('span', { class: 'why' }, `Fallback: ${why}. The model and its results are the same; only the kernels differ.`),
+    );
   }
 };
 
@@ -229,11 +240,24 @@ const renderSolution = (puzzle: number[], size: number, sol: WebSolution, ms: nu
   strip.innerHTML = svg;
   const verdict = h(
     'p',
-    { id: 'verdict', class: sol.valid ? 'verdict good' : 'verdict bad', 'data-valid': String(sol.valid), 'data-answer': puzzleString(sol.answer) },
-    sol.valid ? `Solved: ${puzzleString(sol.answer)} is a valid Sudoku that keeps every given.` : `Not solved: ${puzzleString(sol.answer)} breaks a Sudoku rule or a given.`,
+    {
+      id: 'verdict',
+      class: sol.valid ? 'verdict good' : 'verdict bad',
+      'data-valid': String(sol.valid),
+      'data-answer': puzzleString(sol.answer),
+    },
+    sol.valid
+      ? `Solved: ${puzzleString(sol.answer)} is a valid Sudoku that keeps every given.`
+      : `Not solved: ${puzzleString(sol.answer)} breaks a Sudoku rule or a given.`,
   );
   const table = h('table', { id: 'steps' });
-  table.append(h('thead', {}, h('tr', {}, h('th', {}, 'step'), h('th', {}, 'P(halt)'), h('th', {}, 'changed'), h('th', {}, 'board'))));
+  table.append(
+    h(
+      'thead',
+      {},
+      h('tr', {}, h('th', {}, 'step'), h('th', {}, 'P(halt)'), h('th', {}, 'changed'), h('th', {}, 'board')),
+    ),
+  );
   const body = h('tbody');
   for (const st of sol.steps) {
     const row = h(
@@ -254,7 +278,10 @@ const renderSolution = (puzzle: number[], size: number, sol: WebSolution, ms: nu
   table.append(body);
   const be = chosen!.backend;
   const stats = be.stats();
-  const ran = Object.entries(stats.ranOn).map(([k, v]) => `${k} ×${v}`).join(', ') || 'none';
+  const ran =
+    Object.entries(stats.ranOn)
+      .map(([k, v]) => `${k} ×${v}`)
+      .join(', ') || 'none';
   const gpuCalls = Object.values(stats.gpujs).reduce((a, b) => a + b, 0);
   const delegated = Object.values(stats.delegated).reduce((a, b) => a + b, 0);
   const note = h(
@@ -287,7 +314,10 @@ const solveNow = async (): Promise<void> => {
     const sol = solveOn(loaded.ck, loaded.model, p.right, halt);
     const ms = performance.now() - t0;
     renderSolution(p.right.tokens, p.right.size, sol, ms);
-    setStatus('done', `${puzzleString(p.right.tokens)} → ${puzzleString(sol.answer)} (${sol.valid ? 'solved' : 'not solved'}) in ${ms.toFixed(0)} ms`);
+    setStatus(
+      'done',
+      `${puzzleString(p.right.tokens)} → ${puzzleString(sol.answer)} (${sol.valid ? 'solved' : 'not solved'}) in ${ms.toFixed(0)} ms`,
+    );
   } catch (e) {
     setStatus('error', `solving failed: ${errorText(e)}`);
   } finally {

@@ -33,7 +33,8 @@ export const checkpointFromBytes = (bytes: Uint8Array, name: string): E.Either<s
 export const onBackend = toBackend;
 
 /** The weights a solve uses (the EMA when the run kept one), on `backend`. */
-export const solvingModel = (ck: LoadedCheckpoint, backend: Backend): TrmState => onBackend(evalModel(ck.state), backend);
+export const solvingModel = (ck: LoadedCheckpoint, backend: Backend): TrmState =>
+  onBackend(evalModel(ck.state), backend);
 
 /** Runs the model on one puzzle (the same `solvePuzzle` that `trm solve` uses). */
 export const solveOn = (ck: LoadedCheckpoint, model: TrmState, p: ParsedPuzzle, halt: HaltMode): WebSolution => {

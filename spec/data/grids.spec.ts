@@ -13,13 +13,22 @@ import { type Grid, gridEquals } from '../../src/data/grid.js';
 const gridArb = (maxSide = 30, maxValue = 9): fc.Arbitrary<Grid> =>
   fc
     .record({ h: fc.integer({ min: 1, max: maxSide }), w: fc.integer({ min: 1, max: maxSide }) })
-    .chain(({ h, w }) => fc.uint8Array({ minLength: h * w, maxLength: h * w, max: maxValue }).map((data) => ({ h, w, data })));
+    .chain(({ h, w }) =>
+      fc.uint8Array({ minLength: h * w, maxLength: h * w, max: maxValue }).map((data) => ({ h, w, data })),
+    );
 
-const mappingArb = fc.shuffledSubarray([1, 2, 3, 4, 5, 6, 7, 8, 9], { minLength: 9, maxLength: 9 }).map((p) => Uint8Array.from([0, ...p]));
+const mappingArb = fc
+  .shuffledSubarray([1, 2, 3, 4, 5, 6, 7, 8, 9], { minLength: 9, maxLength: 9 })
+  .map((p) => Uint8Array.from([0, ...p]));
 
 describe('dihedral transforms (§3.3)', () => {
   it('inverse ∘ transform = identity for all 8 tids on grids 1..30', () => {
-    fc.assert(fc.property(gridArb(), fc.constantFrom(...DIHEDRAL_IDS), (g, t) => gridEquals(inverseDihedral(dihedral(g, t), t), g)), { numRuns: 300 });
+    fc.assert(
+      fc.property(gridArb(), fc.constantFrom(...DIHEDRAL_IDS), (g, t) =>
+        gridEquals(inverseDihedral(dihedral(g, t), t), g),
+      ),
+      { numRuns: 300 },
+    );
   });
 
   it('the inverse table is an involution and maps shapes back', () => {
@@ -42,31 +51,47 @@ describe('ARC augmentation inverse (§3.4, §8)', () => {
     fc.assert(
       fc.property(gridArb(), fc.constantFrom(...DIHEDRAL_IDS), mappingArb, (g, tid, mapping) => {
         const name = augName('abcd1234', { tid, mapping });
-        return originalName(name) === 'abcd1234' && gridEquals(inverseAugOfName(name)(applyAug({ tid, mapping }, g)), g);
+        return (
+          originalName(name) === 'abcd1234' && gridEquals(inverseAugOfName(name)(applyAug({ tid, mapping }, g)), g)
+        );
       }),
       { numRuns: 300 },
     );
   });
 
   it('colour 0 stays 0', () => {
-    fc.assert(fc.property(gridArb(8), mappingArb, (g, mapping) => applyAug({ tid: 0, mapping }, g).data.every((v, i) => (v === 0) === (g.data[i] === 0))));
+    fc.assert(
+      fc.property(gridArb(8), mappingArb, (g, mapping) =>
+        applyAug({ tid: 0, mapping }, g).data.every((v, i) => (v === 0) === (g.data[i] === 0)),
+      ),
+    );
   });
 });
 
 describe('sequence encoding (§3.6)', () => {
   it('crop ∘ encode = identity at offset (0, 0)', () => {
-    fc.assert(fc.property(gridArb(), (g) => gridEquals(cropGrid(encodeGrid(g)), g)), { numRuns: 300 });
+    fc.assert(
+      fc.property(gridArb(), (g) => gridEquals(cropGrid(encodeGrid(g)), g)),
+      { numRuns: 300 },
+    );
   });
 
   it('places EOS below and right of the grid but leaves the corner PAD', () => {
     fc.assert(
       fc.property(gridArb(29), fc.nat(), fc.nat(), (g, a, b) => {
-        const r = a % (31 - g.h - 1 + 1), c = b % (31 - g.w - 1 + 1);
+        const r = a % (31 - g.h - 1 + 1),
+          c = b % (31 - g.w - 1 + 1);
         if (r + g.h >= 30 || c + g.w >= 30) return true;
         const s = encodeGrid(g, r, c);
         const at = (i: number, j: number): number => s[i * 30 + j]!;
         const eosCount = s.reduce((n, v) => n + (v === 1 ? 1 : 0), 0);
-        return at(r + g.h, c + g.w) === 0 && at(r + g.h, c) === 1 && at(r, c + g.w) === 1 && eosCount === g.h + g.w && at(r, c) === g.data[0]! + 2;
+        return (
+          at(r + g.h, c + g.w) === 0 &&
+          at(r + g.h, c) === 1 &&
+          at(r, c + g.w) === 1 &&
+          eosCount === g.h + g.w &&
+          at(r, c) === g.data[0]! + 2
+        );
       }),
     );
   });

@@ -9,12 +9,21 @@ import { DIHEDRAL_IDS } from '../../src/data/dihedral.js';
 import { generateMaze, isShortestPathLabel, mazeDihedral } from '../../src/data/maze.js';
 
 const mazeArb = fc
-  .record({ seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }), size: fc.integer({ min: 5, max: 30 }), loops: fc.double({ min: 0, max: 0.5, noNaN: true }) })
-  .map(({ seed, size, loops }) => generateMaze(key(seed), { size, minPath: Math.floor(size / 2), loopProbability: loops }));
+  .record({
+    seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+    size: fc.integer({ min: 5, max: 30 }),
+    loops: fc.double({ min: 0, max: 0.5, noNaN: true }),
+  })
+  .map(({ seed, size, loops }) =>
+    generateMaze(key(seed), { size, minPath: Math.floor(size / 2), loopProbability: loops }),
+  );
 
 describe('mazes', () => {
   it('the label is a shortest path from start to goal', () => {
-    fc.assert(fc.property(mazeArb, (m) => isShortestPathLabel(m.input, m.label, m.size)), { numRuns: 100 });
+    fc.assert(
+      fc.property(mazeArb, (m) => isShortestPathLabel(m.input, m.label, m.size)),
+      { numRuns: 100 },
+    );
   });
 
   it('dihedral augmentations keep the label a shortest path', () => {
@@ -28,6 +37,9 @@ describe('mazes', () => {
   });
 
   it('the default 30×30 maze is hard (shortest path > 110 moves)', () => {
-    fc.assert(fc.property(fc.integer({ min: 0, max: 2 ** 31 - 1 }), (seed) => generateMaze(key(seed)).pathLength > 110), { numRuns: 10 });
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 2 ** 31 - 1 }), (seed) => generateMaze(key(seed)).pathLength > 110),
+      { numRuns: 10 },
+    );
   });
 });

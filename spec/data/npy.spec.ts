@@ -17,11 +17,18 @@ describe('npy', () => {
       fc.property(shapeArb, fc.constantFrom('u1', 'i4', 'i8'), fc.integer(), (shape, kind, seed) => {
         const n = count(shape);
         const data =
-          kind === 'u1' ? Uint8Array.from({ length: n }, (_, i) => (seed + i * 7) & 255)
-            : kind === 'i4' ? Int32Array.from({ length: n }, (_, i) => (seed * 31 + i) | 0)
+          kind === 'u1'
+            ? Uint8Array.from({ length: n }, (_, i) => (seed + i * 7) & 255)
+            : kind === 'i4'
+              ? Int32Array.from({ length: n }, (_, i) => (seed * 31 + i) | 0)
               : BigInt64Array.from({ length: n }, (_, i) => BigInt(seed) * 1000n + BigInt(i));
         const r = decodeNpy('x.npy', encodeNpy(shape, data));
-        return E.isRight(r) && r.right.shape.join() === shape.join() && r.right.data.constructor === data.constructor && r.right.data.every((v, i) => v === data[i]);
+        return (
+          E.isRight(r) &&
+          r.right.shape.join() === shape.join() &&
+          r.right.data.constructor === data.constructor &&
+          r.right.data.every((v, i) => v === data[i])
+        );
       }),
     );
   });
@@ -35,7 +42,14 @@ describe('npy', () => {
 });
 
 const setArb = fc
-  .record({ seqLen: fc.integer({ min: 1, max: 6 }), groups: fc.array(fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 1, maxLength: 3 }), { minLength: 1, maxLength: 4 }), seed: fc.nat() })
+  .record({
+    seqLen: fc.integer({ min: 1, max: 6 }),
+    groups: fc.array(fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 1, maxLength: 3 }), {
+      minLength: 1,
+      maxLength: 4,
+    }),
+    seed: fc.nat(),
+  })
   .map(({ seqLen, groups, seed }) => {
     const puzzleSizes = groups.flat();
     const n = puzzleSizes.reduce((a, b) => a + b, 0);
@@ -44,8 +58,12 @@ const setArb = fc
       inputs: Uint8Array.from({ length: n * seqLen }, (_, i) => (seed + i) % 7),
       labels: Uint8Array.from({ length: n * seqLen }, (_, i) => (seed * 3 + i) % 7),
       puzzleIdentifiers: Int32Array.from(puzzleSizes, (_, i) => i % 5),
-      puzzleIndices: Int32Array.from({ length: puzzleSizes.length + 1 }, (_, i) => puzzleSizes.slice(0, i).reduce((a, b) => a + b, 0)),
-      groupIndices: Int32Array.from({ length: groups.length + 1 }, (_, i) => groups.slice(0, i).reduce((a, g) => a + g.length, 0)),
+      puzzleIndices: Int32Array.from({ length: puzzleSizes.length + 1 }, (_, i) =>
+        puzzleSizes.slice(0, i).reduce((a, b) => a + b, 0),
+      ),
+      groupIndices: Int32Array.from({ length: groups.length + 1 }, (_, i) =>
+        groups.slice(0, i).reduce((a, g) => a + g.length, 0),
+      ),
     };
     return { set, seqLen };
   });
@@ -56,8 +74,18 @@ describe('dataset directory', () => {
     try {
       await fc.assert(
         fc.asyncProperty(setArb, async ({ set, seqLen }) => {
-          const split = { metadata: metadataFor([set], { vocabSize: 7, seqLen, numPuzzleIdentifiers: 5 }), sets: [set] };
-          const ds: Dataset = { splits: { train: split, test: split }, identifiers: ['<blank>', 'a', 'b', 'c', 'd'], testPuzzles: [['22168020', { x: 1 }], ['a', { y: 2 }]] };
+          const split = {
+            metadata: metadataFor([set], { vocabSize: 7, seqLen, numPuzzleIdentifiers: 5 }),
+            sets: [set],
+          };
+          const ds: Dataset = {
+            splits: { train: split, test: split },
+            identifiers: ['<blank>', 'a', 'b', 'c', 'd'],
+            testPuzzles: [
+              ['22168020', { x: 1 }],
+              ['a', { y: 2 }],
+            ],
+          };
           const out = join(dir, 'ds');
           expect(E.isRight(await writeDataset(out, ds, { overwrite: true }))).toBe(true);
           const back = readDataset(out);

@@ -84,7 +84,9 @@ export const overlay = <X extends object>(spec: {
     kernels[op] =
       own ??
       ((...args: unknown[]) =>
-        spec.ledger.delegate(op, spec.reasonOf(op, args), () => (spec.fallback[op] as (...a: unknown[]) => unknown)(...args)));
+        spec.ledger.delegate(op, spec.reasonOf(op, args), () =>
+          (spec.fallback[op] as (...a: unknown[]) => unknown)(...args),
+        ));
   }
   return Object.freeze({ ...spec.extra, ...(kernels as Kernels), name: spec.name, close: spec.close }) as Backend & X;
 };

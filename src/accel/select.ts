@@ -44,7 +44,8 @@ export const createBackend = async (name: string, choice: BackendChoice = {}): P
     case 'js':
       return jsBackend;
     case 'wasm':
-      if (!wasmSimdSupported()) throw new Error('this JavaScript engine has no WebAssembly SIMD; use --backend reference');
+      if (!wasmSimdSupported())
+        throw new Error('this JavaScript engine has no WebAssembly SIMD; use --backend reference');
       return wasmBackend(choice);
     case 'auto':
       return wasmSimdSupported() ? wasmBackend(choice) : jsBackend;
@@ -68,4 +69,3 @@ export const describeBackend = (backend: Backend): string => {
   const s = stats();
   return `wasm (${s.threads} thread${s.threads === 1 ? '' : 's'}, ${s.fma ? 'fma' : 'mul + add'})`;
 };
-

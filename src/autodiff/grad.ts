@@ -134,7 +134,11 @@ const run = <P, A extends unknown[], Aux>(
   const grads = backprop(traced.root, traced.seed);
   const grad = treeMap(leaves, (leaf) => {
     const g = grads.get(leaf.node!);
-    return g === undefined ? zerosLike(leaf) : g.shape.length === leaf.shape.length ? g : fromStorage(leaf.shape, storage(g), leaf.backend);
+    return g === undefined
+      ? zerosLike(leaf)
+      : g.shape.length === leaf.shape.length
+        ? g
+        : fromStorage(leaf.shape, storage(g), leaf.backend);
   });
   return { value: traced.value, grad, aux: traced.aux };
 };
@@ -167,16 +171,25 @@ export const grad =
  * Vector-Jacobian product of `f` at `params` with cotangent `dy` (same shape as f's output).
  * Used by the gradient laws; `valueAndGrad` is the special case dy = 1.
  */
-export const vjp = <P>(f: (params: P) => Tensor, params: P, dy: Tensor): { readonly value: Tensor; readonly grad: P } => {
+export const vjp = <P>(
+  f: (params: P) => Tensor,
+  params: P,
+  dy: Tensor,
+): { readonly value: Tensor; readonly grad: P } => {
   const leaves = treeMap(params, attach);
-  const traced = trace((p: P) => [f(p), undefined] as const, leaves, [], (value) => {
-    if (value.size !== dy.size || value.dtype !== dy.dtype) {
-      throw new Error(
-        `vjp: cotangent ${dy.dtype} ${shapeStr(dy.shape)} does not match output ${value.dtype} ${shapeStr(value.shape)}`,
-      );
-    }
-    return fromStorage(value.shape, storage(dy), value.backend);
-  });
+  const traced = trace(
+    (p: P) => [f(p), undefined] as const,
+    leaves,
+    [],
+    (value) => {
+      if (value.size !== dy.size || value.dtype !== dy.dtype) {
+        throw new Error(
+          `vjp: cotangent ${dy.dtype} ${shapeStr(dy.shape)} does not match output ${value.dtype} ${shapeStr(value.shape)}`,
+        );
+      }
+      return fromStorage(value.shape, storage(dy), value.backend);
+    },
+  );
   const grads = backprop(traced.root, traced.seed);
   const gradTree = treeMap(leaves, (leaf) => grads.get(leaf.node!) ?? zerosLike(leaf));
   return { value: traced.value, grad: gradTree };

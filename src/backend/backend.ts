@@ -9,18 +9,7 @@
 import type { DType, TypedArray } from '../core/dtype.js';
 import type { Shape } from '../core/shape.js';
 
-export type UnaryOp =
-  | 'neg'
-  | 'exp'
-  | 'log'
-  | 'sqrt'
-  | 'rsqrt'
-  | 'sigmoid'
-  | 'silu'
-  | 'abs'
-  | 'sign'
-  | 'sin'
-  | 'cos';
+export type UnaryOp = 'neg' | 'exp' | 'log' | 'sqrt' | 'rsqrt' | 'sigmoid' | 'silu' | 'abs' | 'sign' | 'sin' | 'cos';
 
 export type BinaryOp =
   | 'add'
@@ -76,7 +65,11 @@ export interface Backend {
   slice(x: TypedArray, shape: Shape, starts: readonly number[], sizes: readonly number[]): TypedArray;
   /** Places x at `before` inside a tensor of `outShape` filled with `value`. */
   pad(x: TypedArray, shape: Shape, before: readonly number[], outShape: Shape, value: number): TypedArray;
-  concat(parts: readonly { readonly data: TypedArray; readonly shape: Shape }[], axis: number, outShape: Shape): TypedArray;
+  concat(
+    parts: readonly { readonly data: TypedArray; readonly shape: Shape }[],
+    axis: number,
+    outShape: Shape,
+  ): TypedArray;
   /** out[i, :] = table[ids[i], :] for a table of `rows` × `cols`. */
   gather(table: TypedArray, rows: number, cols: number, ids: Int32Array): TypedArray;
   /** out = zeros(rows, cols); out[ids[i], :] += values[i, :]. */

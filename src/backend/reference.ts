@@ -77,7 +77,14 @@ const unary = (op: UnaryOp, x: TypedArray): TypedArray => {
   return out;
 };
 
-const binary = (op: BinaryOp, a: TypedArray, aShape: Shape, b: TypedArray, bShape: Shape, outShape: Shape): TypedArray => {
+const binary = (
+  op: BinaryOp,
+  a: TypedArray,
+  aShape: Shape,
+  b: TypedArray,
+  bShape: Shape,
+  outShape: Shape,
+): TypedArray => {
   const f = binaryFn[op];
   const [ai, bi] = [broadcaster(outShape, aShape), broadcaster(outShape, bShape)];
   const out = like(a, size(outShape));
@@ -183,7 +190,13 @@ const permute = (x: TypedArray, shape: Shape, perm: readonly number[]): TypedArr
 const slice = (x: TypedArray, shape: Shape, starts: readonly number[], sizes: readonly number[]): TypedArray => {
   const out = like(x, size(sizes));
   for (let i = 0; i < out.length; i++) {
-    out[i] = x[flat(coords(i, sizes).map((c, d) => c + starts[d]!), shape)]!;
+    out[i] =
+      x[
+        flat(
+          coords(i, sizes).map((c, d) => c + starts[d]!),
+          shape,
+        )
+      ]!;
   }
   return out;
 };
@@ -192,7 +205,12 @@ const pad = (x: TypedArray, shape: Shape, before: readonly number[], outShape: S
   const out = like(x, size(outShape));
   out.fill(value);
   for (let i = 0; i < x.length; i++) {
-    out[flat(coords(i, shape).map((c, d) => c + before[d]!), outShape)] = x[i]!;
+    out[
+      flat(
+        coords(i, shape).map((c, d) => c + before[d]!),
+        outShape,
+      )
+    ] = x[i]!;
   }
   return out;
 };

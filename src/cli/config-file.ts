@@ -21,11 +21,15 @@ export const readConfigFile = (file: string, extra: Record<string, unknown> = {}
   try {
     doc = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
   } catch (e) {
-    return E.left(`${file}: not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(e as Error).message.split('\n')[0]}`);
+    return E.left(
+      `${file}: not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(e as Error).message.split('\n')[0]}`,
+    );
   }
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return E.left(`${file}: expected a mapping of config keys`);
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
+    return E.left(`${file}: expected a mapping of config keys`);
   const rec = doc as Record<string, unknown>;
-  const arch = typeof rec.arch === 'object' && rec.arch !== null ? { ...rec, ...(rec.arch as Record<string, unknown>) } : rec;
+  const arch =
+    typeof rec.arch === 'object' && rec.arch !== null ? { ...rec, ...(rec.arch as Record<string, unknown>) } : rec;
   // The file wins over `extra` (values inferred elsewhere, e.g. from weight shapes).
   return pipe(decodeConfig({ ...extra, ...arch }, file), E.mapLeft(formatBoundaryError));
 };

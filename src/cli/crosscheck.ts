@@ -34,12 +34,21 @@ const printReport = (rep: FileReport, out: (s: string) => void, verbose: boolean
       const gs = rep.rows.filter((r) => r.step === s && r.tensor.startsWith('grad/'));
       const worst = gs.reduce((m, r) => (!(r.relErr <= m.relErr) ? r : m));
       const bad = gs.filter((r) => !r.ok).length;
-      out(`  ${bad === 0 ? 'ok  ' : 'FAIL'} step ${String(s).padStart(2)}  grad/* (${gs.length} tensors, ${bad} failing) worst ${worst.tensor} rel ${worst.relErr.toExponential(2)}`);
+      out(
+        `  ${bad === 0 ? 'ok  ' : 'FAIL'} step ${String(s).padStart(2)}  grad/* (${gs.length} tensors, ${bad} failing) worst ${worst.tensor} rel ${worst.relErr.toExponential(2)}`,
+      );
     }
   }
-  if (rep.maxRelErr) out(`  largest relative error: ${rep.maxRelErr.relErr.toExponential(2)} (${rep.maxRelErr.tensor}, step ${rep.maxRelErr.step})`);
+  if (rep.maxRelErr)
+    out(
+      `  largest relative error: ${rep.maxRelErr.relErr.toExponential(2)} (${rep.maxRelErr.tensor}, step ${rep.maxRelErr.step})`,
+    );
   const d = rep.firstDivergence;
-  out(d === null ? '  OK: every recorded tensor within tolerance' : `  FIRST DIVERGENCE: step ${d.step}, ${d.tensor} (max abs err ${d.maxAbsErr.toExponential(3)}, rel ${d.relErr.toExponential(3)}, at flat index ${d.worstIndex})`);
+  out(
+    d === null
+      ? '  OK: every recorded tensor within tolerance'
+      : `  FIRST DIVERGENCE: step ${d.step}, ${d.tensor} (max abs err ${d.maxAbsErr.toExponential(3)}, rel ${d.relErr.toExponential(3)}, at flat index ${d.worstIndex})`,
+  );
 };
 
 export const runCrosscheck = (files: readonly string[], opts: CrosscheckOptions): number => {
@@ -65,13 +74,20 @@ export const runCrosscheck = (files: readonly string[], opts: CrosscheckOptions)
         ok: r.ok,
         trace_mode: r.traceMode,
         first_divergence: r.firstDivergence === null ? null : jsonRow(r.firstDivergence),
-        max_rel_err: r.maxRelErr === null ? null : { tensor: r.maxRelErr.tensor, step: r.maxRelErr.step, rel_err: r.maxRelErr.relErr },
+        max_rel_err:
+          r.maxRelErr === null
+            ? null
+            : { tensor: r.maxRelErr.tensor, step: r.maxRelErr.step, rel_err: r.maxRelErr.relErr },
         rows: r.rows.map(jsonRow),
       })),
     };
     process.stdout.write(`${JSON.stringify(doc)}\n`);
   } else {
-    process.stdout.write(ok ? `crosscheck: ${reports.length} file(s) OK\n` : `crosscheck: MISMATCH in ${reports.filter((r) => !r.ok).length} of ${reports.length} file(s)\n`);
+    process.stdout.write(
+      ok
+        ? `crosscheck: ${reports.length} file(s) OK\n`
+        : `crosscheck: MISMATCH in ${reports.filter((r) => !r.ok).length} of ${reports.length} file(s)\n`,
+    );
   }
   return ok ? EXIT_OK : EXIT_MISMATCH;
 };

@@ -33,20 +33,71 @@ export const DATA_OPTIONS: readonly DataOptionSpec[] = [
   { flags: '--out <dir>', description: 'output directory (written atomically)', kinds: ['sudoku', 'maze', 'arc'] },
   { flags: '--seed <n>', description: 'random seed', kinds: ['sudoku', 'maze', 'arc'], default: '0 (arc: 42)' },
   { flags: '--overwrite', description: 'replace an existing dataset directory', kinds: ['sudoku', 'maze', 'arc'] },
-  { flags: '--size <n>', description: 'sudoku: grid side 4, 6 or 9 (boxes 2×2, 2×3, 3×3); maze: side N', kinds: ['sudoku', 'maze'], default: 'sudoku 9, maze 30' },
+  {
+    flags: '--size <n>',
+    description: 'sudoku: grid side 4, 6 or 9 (boxes 2×2, 2×3, 3×3); maze: side N',
+    kinds: ['sudoku', 'maze'],
+    default: 'sudoku 9, maze 30',
+  },
   { flags: '--count <n>', description: 'training puzzles to generate', kinds: ['sudoku', 'maze'], default: '1000' },
-  { flags: '--test-count <n>', description: 'held-out puzzles to generate (disjoint from training)', kinds: ['sudoku', 'maze'], default: '--count' },
-  { flags: '--num-aug <n>', description: 'augmented copies per training puzzle (sudoku, arc); maze: 8 dihedral copies if > 0', kinds: ['sudoku', 'maze', 'arc'], default: 'sudoku 0, maze 0, arc 1000' },
-  { flags: '--min-givens <n>', description: 'sudoku difficulty: stop removing givens at this many', kinds: ['sudoku'], default: '0 (minimal puzzles)' },
+  {
+    flags: '--test-count <n>',
+    description: 'held-out puzzles to generate (disjoint from training)',
+    kinds: ['sudoku', 'maze'],
+    default: '--count',
+  },
+  {
+    flags: '--num-aug <n>',
+    description: 'augmented copies per training puzzle (sudoku, arc); maze: 8 dihedral copies if > 0',
+    kinds: ['sudoku', 'maze', 'arc'],
+    default: 'sudoku 0, maze 0, arc 1000',
+  },
+  {
+    flags: '--min-givens <n>',
+    description: 'sudoku difficulty: stop removing givens at this many',
+    kinds: ['sudoku'],
+    default: '0 (minimal puzzles)',
+  },
   { flags: '--min-rating <n>', description: 'sudoku difficulty: minimum solver branch points', kinds: ['sudoku'] },
   { flags: '--max-rating <n>', description: 'sudoku difficulty: maximum solver branch points', kinds: ['sudoku'] },
-  { flags: '--min-path <n>', description: 'maze: minimum shortest-path length in moves', kinds: ['maze'], default: '111 on 30×30, scaled by area' },
-  { flags: '--from-csv <dir>', description: 'import train.csv/test.csv in the official format (source,q,a,rating) instead of generating', kinds: ['sudoku', 'maze'] },
-  { flags: '--subsample-size <n>', description: 'with --from-csv: keep this many training rows', kinds: ['sudoku', 'maze'] },
-  { flags: '--min-difficulty <n>', description: 'with --from-csv (sudoku): keep rows with rating ≥ n', kinds: ['sudoku'] },
-  { flags: '--prefix <path>', description: 'arc: input file prefix, reads {prefix}_{subset}_challenges.json', kinds: ['arc'] },
-  { flags: '--subsets <names...>', description: 'arc: subsets in order', kinds: ['arc'], default: 'training evaluation concept' },
-  { flags: '--test-set <name>', description: 'arc: subset whose test pairs form the test split', kinds: ['arc'], default: 'evaluation' },
+  {
+    flags: '--min-path <n>',
+    description: 'maze: minimum shortest-path length in moves',
+    kinds: ['maze'],
+    default: '111 on 30×30, scaled by area',
+  },
+  {
+    flags: '--from-csv <dir>',
+    description: 'import train.csv/test.csv in the official format (source,q,a,rating) instead of generating',
+    kinds: ['sudoku', 'maze'],
+  },
+  {
+    flags: '--subsample-size <n>',
+    description: 'with --from-csv: keep this many training rows',
+    kinds: ['sudoku', 'maze'],
+  },
+  {
+    flags: '--min-difficulty <n>',
+    description: 'with --from-csv (sudoku): keep rows with rating ≥ n',
+    kinds: ['sudoku'],
+  },
+  {
+    flags: '--prefix <path>',
+    description: 'arc: input file prefix, reads {prefix}_{subset}_challenges.json',
+    kinds: ['arc'],
+  },
+  {
+    flags: '--subsets <names...>',
+    description: 'arc: subsets in order',
+    kinds: ['arc'],
+    default: 'training evaluation concept',
+  },
+  {
+    flags: '--test-set <name>',
+    description: 'arc: subset whose test pairs form the test split',
+    kinds: ['arc'],
+    default: 'evaluation',
+  },
 ];
 
 export interface DataCommandIO {
@@ -54,7 +105,10 @@ export interface DataCommandIO {
   readonly stderr: (line: string) => void;
 }
 
-const defaultIO: DataCommandIO = { stdout: (l) => process.stdout.write(`${l}\n`), stderr: (l) => process.stderr.write(`${l}\n`) };
+const defaultIO: DataCommandIO = {
+  stdout: (l) => process.stdout.write(`${l}\n`),
+  stderr: (l) => process.stderr.write(`${l}\n`),
+};
 
 class OptionError extends Error {}
 
@@ -64,11 +118,13 @@ const intOpt = (o: Raw, name: string, flag: string, dflt: number, min = 0): numb
   const v = o[name];
   if (v === undefined) return dflt;
   const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
-  if (!Number.isSafeInteger(n) || n < min) throw new OptionError(`${flag}: expected an integer ≥ ${min}, got ${JSON.stringify(v)}`);
+  if (!Number.isSafeInteger(n) || n < min)
+    throw new OptionError(`${flag}: expected an integer ≥ ${min}, got ${JSON.stringify(v)}`);
   return n;
 };
 
-const optInt = (o: Raw, name: string, flag: string): number | undefined => (o[name] === undefined ? undefined : intOpt(o, name, flag, 0));
+const optInt = (o: Raw, name: string, flag: string): number | undefined =>
+  o[name] === undefined ? undefined : intOpt(o, name, flag, 0);
 
 const strOpt = (o: Raw, name: string, flag: string): string | undefined => {
   const v = o[name];
@@ -77,7 +133,9 @@ const strOpt = (o: Raw, name: string, flag: string): string | undefined => {
   return v;
 };
 
-const readCsv = (file: string): E.Either<BoundaryError, ReturnType<typeof parsePuzzleCsv> extends E.Either<BoundaryError, infer R> ? R : never> => {
+const readCsv = (
+  file: string,
+): E.Either<BoundaryError, ReturnType<typeof parsePuzzleCsv> extends E.Either<BoundaryError, infer R> ? R : never> => {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -89,7 +147,9 @@ const readCsv = (file: string): E.Either<BoundaryError, ReturnType<typeof parseP
 
 /** Official subsampling (train only): a random subset of `size` rows, in the drawn order. */
 const subsample = <T>(seed: number, rows: readonly T[], size: number | undefined): T[] =>
-  size === undefined || size >= rows.length ? [...rows] : Array.from(draws(key(seed)).permutation(rows.length).subarray(0, size), (i) => rows[i]!);
+  size === undefined || size >= rows.length
+    ? [...rows]
+    : Array.from(draws(key(seed)).permutation(rows.length).subarray(0, size), (i) => rows[i]!);
 
 const buildSudoku = (o: Raw, seed: number): E.Either<BoundaryError, Dataset> => {
   const size = intOpt(o, 'size', '--size', 9);
@@ -99,10 +159,20 @@ const buildSudoku = (o: Raw, seed: number): E.Either<BoundaryError, Dataset> => 
   const dir = strOpt(o, 'fromCsv', '--from-csv');
   if (dir !== undefined) {
     const minDifficulty = optInt(o, 'minDifficulty', '--min-difficulty');
-    const load = (name: string) => E.flatMap(readCsv(join(dir, name)), (rows) => sudokuFromCsv(join(dir, name), rows, minDifficulty === undefined ? {} : { minDifficulty }));
+    const load = (name: string) =>
+      E.flatMap(readCsv(join(dir, name)), (rows) =>
+        sudokuFromCsv(join(dir, name), rows, minDifficulty === undefined ? {} : { minDifficulty }),
+      );
     return E.flatMap(load('train.csv'), (train) =>
       E.flatMap(load('test.csv'), (test) =>
-        E.right(sudokuDataset(k, sudokuSet(train.box, subsample(seed, train.items, optInt(o, 'subsampleSize', '--subsample-size'))), test, { numAug })),
+        E.right(
+          sudokuDataset(
+            k,
+            sudokuSet(train.box, subsample(seed, train.items, optInt(o, 'subsampleSize', '--subsample-size'))),
+            test,
+            { numAug },
+          ),
+        ),
       ),
     );
   }
@@ -124,7 +194,11 @@ const buildMaze = (o: Raw, seed: number): E.Either<BoundaryError, Dataset> => {
   const dir = strOpt(o, 'fromCsv', '--from-csv');
   if (dir !== undefined) {
     const load = (name: string) => E.flatMap(readCsv(join(dir, name)), (rows) => mazesFromCsv(join(dir, name), rows));
-    return E.flatMap(load('train.csv'), (train) => E.flatMap(load('test.csv'), (test) => E.right(mazeDataset(subsample(seed, train, optInt(o, 'subsampleSize', '--subsample-size')), test, { aug }))));
+    return E.flatMap(load('train.csv'), (train) =>
+      E.flatMap(load('test.csv'), (test) =>
+        E.right(mazeDataset(subsample(seed, train, optInt(o, 'subsampleSize', '--subsample-size')), test, { aug })),
+      ),
+    );
   }
   const size = intOpt(o, 'size', '--size', 30, 2);
   if (size > 255) throw new OptionError(`--size: maze side must be ≤ 255, got ${size}`);
@@ -141,7 +215,8 @@ const subsetsOpt = (o: Raw): string[] => {
   const v = o.subsets;
   if (v === undefined) return ['training', 'evaluation', 'concept'];
   const list = Array.isArray(v) ? v : typeof v === 'string' ? v.split(/[\s,]+/) : null;
-  if (list === null || list.length === 0 || list.some((s) => typeof s !== 'string' || s === '')) throw new OptionError('--subsets: expected subset names');
+  if (list === null || list.length === 0 || list.some((s) => typeof s !== 'string' || s === ''))
+    throw new OptionError('--subsets: expected subset names');
   return list as string[];
 };
 
@@ -168,10 +243,15 @@ export const runDataCommand = async (kind: string, o: Raw, io: DataCommandIO = d
     const out = strOpt(o, 'out', '--out');
     if (out === undefined) throw new OptionError('--out: required');
     const built =
-      kind === 'sudoku' ? buildSudoku(o, intOpt(o, 'seed', '--seed', 0))
-        : kind === 'maze' ? buildMaze(o, intOpt(o, 'seed', '--seed', 0))
-          : kind === 'arc' ? buildArc(o, intOpt(o, 'seed', '--seed', 42), io)
-            : (() => { throw new OptionError(`unknown dataset '${kind}' (expected sudoku, maze or arc)`); })();
+      kind === 'sudoku'
+        ? buildSudoku(o, intOpt(o, 'seed', '--seed', 0))
+        : kind === 'maze'
+          ? buildMaze(o, intOpt(o, 'seed', '--seed', 0))
+          : kind === 'arc'
+            ? buildArc(o, intOpt(o, 'seed', '--seed', 42), io)
+            : (() => {
+                throw new OptionError(`unknown dataset '${kind}' (expected sudoku, maze or arc)`);
+              })();
     if (E.isLeft(built)) {
       io.stderr(`trm data: ${formatBoundaryError(built.left)}`);
       return 2;
@@ -183,7 +263,9 @@ export const runDataCommand = async (kind: string, o: Raw, io: DataCommandIO = d
     }
     const train = built.right.splits.train?.metadata;
     const test = built.right.splits.test?.metadata;
-    io.stdout(`wrote ${out}: train ${train?.total_groups ?? 0} groups / ${train?.total_puzzles ?? 0} puzzles, test ${test?.total_groups ?? 0} groups; vocab ${train?.vocab_size}, seq_len ${train?.seq_len}`);
+    io.stdout(
+      `wrote ${out}: train ${train?.total_groups ?? 0} groups / ${train?.total_puzzles ?? 0} puzzles, test ${test?.total_groups ?? 0} groups; vocab ${train?.vocab_size}, seq_len ${train?.seq_len}`,
+    );
     return 0;
   } catch (e) {
     if (e instanceof OptionError) {

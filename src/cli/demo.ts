@@ -62,8 +62,10 @@ export const runDemoCommand = (o: DemoOptions, backend: Backend): number => {
   });
   if (E.isLeft(r)) throw new UsageError(r.left);
   const { cfg, hyper, state, data, log } = r.right;
-  say(`\ntrained ${state.step} optimizer steps in ${r.right.trainSeconds.toFixed(0)} s (${countParams(cfg)} parameters)` +
-    (r.right.stoppedByBudget ? `; stopped by the budget before the preset's ${preset.steps} steps` : ''));
+  say(
+    `\ntrained ${state.step} optimizer steps in ${r.right.trainSeconds.toFixed(0)} s (${countParams(cfg)} parameters)` +
+      (r.right.stoppedByBudget ? `; stopped by the budget before the preset's ${preset.steps} steps` : ''),
+  );
 
   // Held-out evaluation (the official rule: answer after N_sup steps).
   const items = data.test.items.slice(0, evalCount);
@@ -72,9 +74,13 @@ export const runDemoCommand = (o: DemoOptions, backend: Backend): number => {
   const ctx = stepContext(cfg, backend);
   const tEval = performance.now();
   const ev = evaluate(cfg, ctx, model, batches, { halt: 'max', lossType: hyper.loss_type });
-  say(`held-out: ${ev.count} puzzles never seen in training: exact accuracy ${(100 * ev.exact_accuracy).toFixed(1)} %, ` +
-    `cell accuracy ${(100 * ev.accuracy).toFixed(1)} % (${((performance.now() - tEval) / 1000).toFixed(0)} s)`);
-  say(`  exact accuracy if the answer is read after supervision step 1..${cfg.nSup}: ${ev.exact_by_step.map((v) => `${(100 * v).toFixed(1)} %`).join(', ')}`);
+  say(
+    `held-out: ${ev.count} puzzles never seen in training: exact accuracy ${(100 * ev.exact_accuracy).toFixed(1)} %, ` +
+      `cell accuracy ${(100 * ev.accuracy).toFixed(1)} % (${((performance.now() - tEval) / 1000).toFixed(0)} s)`,
+  );
+  say(
+    `  exact accuracy if the answer is read after supervision step 1..${cfg.nSup}: ${ev.exact_by_step.map((v) => `${(100 * v).toFixed(1)} %`).join(', ')}`,
+  );
 
   // One held-out puzzle, step by step.
   const item = data.test.items[0]!;
@@ -90,8 +96,21 @@ export const runDemoCommand = (o: DemoOptions, backend: Backend): number => {
   const pics: [string, string][] = [
     ['loss.svg', charts.loss],
     ['accuracy.svg', charts.accuracy],
-    ['exact_by_step.svg', stepAccuracyChart(ev.exact_by_step, { title: 'Held-out exact accuracy by supervision step' })],
-    ['refinement.svg', refinementBoard({ size: 4, box: data.test.box, puzzle: puzzle.tokens, steps: sol.steps.map((s) => ({ preds: s.tokens, qHaltProb: s.qHaltProb })), solution: Array.from(item.solution), title: 'One held-out puzzle: the answer after each supervision step' })],
+    [
+      'exact_by_step.svg',
+      stepAccuracyChart(ev.exact_by_step, { title: 'Held-out exact accuracy by supervision step' }),
+    ],
+    [
+      'refinement.svg',
+      refinementBoard({
+        size: 4,
+        box: data.test.box,
+        puzzle: puzzle.tokens,
+        steps: sol.steps.map((s) => ({ preds: s.tokens, qHaltProb: s.qHaltProb })),
+        solution: Array.from(item.solution),
+        title: 'One held-out puzzle: the answer after each supervision step',
+      }),
+    ],
   ];
   for (const [name, svg] of pics) {
     const w = writeFileAtomic(join(out, name), svg);
@@ -103,12 +122,21 @@ export const runDemoCommand = (o: DemoOptions, backend: Backend): number => {
     train_seconds: Number(r.right.trainSeconds.toFixed(1)),
     stopped_by_budget: r.right.stoppedByBudget,
     params: countParams(cfg),
-    held_out: { count: ev.count, exact_accuracy: ev.exact_accuracy, accuracy: ev.accuracy, exact_by_step: ev.exact_by_step },
+    held_out: {
+      count: ev.count,
+      exact_accuracy: ev.exact_accuracy,
+      accuracy: ev.accuracy,
+      exact_by_step: ev.exact_by_step,
+    },
     example: { puzzle: Array.from(item.puzzle), solved: sol.valid },
     total_seconds: Number(((performance.now() - t0) / 1000).toFixed(1)),
   };
   writeFileSync(join(out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
-  say(`\nwrote ${out}/: checkpoint.safetensors, log.jsonl, loss.svg, accuracy.svg, exact_by_step.svg, refinement.svg, summary.json`);
-  say(`next: npx trm solve --checkpoint ${out}/checkpoint.safetensors --puzzle "1..4.4.....3.2.."   (total ${summary.total_seconds} s)`);
+  say(
+    `\nwrote ${out}/: checkpoint.safetensors, log.jsonl, loss.svg, accuracy.svg, exact_by_step.svg, refinement.svg, summary.json`,
+  );
+  say(
+    `next: npx trm solve --checkpoint ${out}/checkpoint.safetensors --puzzle "1..4.4.....3.2.."   (total ${summary.total_seconds} s)`,
+  );
   return EXIT_OK;
 };

@@ -38,7 +38,8 @@ export const runEvalCommand = (o: EvalCliOptions, backend: Backend): number => {
     if (E.isLeft(ds)) throw new UsageError(formatBoundaryError(ds.left));
     const test = ds.right.splits.test;
     if (test === undefined) throw new UsageError(`${o.data}: no test split`);
-    if (test.metadata.seq_len !== cfg.seqLen) throw new UsageError(`${o.data}: seq_len ${test.metadata.seq_len} does not match the model's ${cfg.seqLen}`);
+    if (test.metadata.seq_len !== cfg.seqLen)
+      throw new UsageError(`${o.data}: seq_len ${test.metadata.seq_len} does not match the model's ${cfg.seqLen}`);
     batches = [];
     let rows = 0;
     for (const { batch } of testBatches(test, { globalBatchSize: bs })) {
@@ -49,15 +50,24 @@ export const runEvalCommand = (o: EvalCliOptions, backend: Backend): number => {
     source = `${o.data} (test split)`;
   } else {
     const spec = ck.right.data as DataSpec | null;
-    if (spec === null || typeof spec !== 'object') throw new UsageError(`${o.checkpoint}: no built-in data recorded; pass --data DIR`);
+    if (spec === null || typeof spec !== 'object')
+      throw new UsageError(`${o.checkpoint}: no built-in data recorded; pass --data DIR`);
     const { test } = presetData(spec);
     const items = test.items.slice(0, Math.min(limit, test.items.length));
     batches = sudokuEvalBatches(sudokuSet(test.box, items), bs);
     source = `held-out split of preset ${ck.right.preset} (${items.length} puzzles, disjoint from training)`;
   }
-  const res: EvalResult = evaluate(cfg, stepContext(cfg, backend), toBackend(evalModel(ck.right.state), backend), toBackend(batches, backend), { halt: o.halt, lossType: hyper.loss_type });
+  const res: EvalResult = evaluate(
+    cfg,
+    stepContext(cfg, backend),
+    toBackend(evalModel(ck.right.state), backend),
+    toBackend(batches, backend),
+    { halt: o.halt, lossType: hyper.loss_type },
+  );
   if (o.json === true) {
-    process.stdout.write(`${JSON.stringify({ ...res, checkpoint: o.checkpoint, step: ck.right.state.step, data: source })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ ...res, checkpoint: o.checkpoint, step: ck.right.state.step, data: source })}\n`,
+    );
   } else {
     process.stdout.write(
       `${source}\n  count ${res.count}  exact_accuracy ${res.exact_accuracy.toFixed(4)}  accuracy ${res.accuracy.toFixed(4)}  ` +

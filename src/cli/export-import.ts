@@ -14,12 +14,20 @@ import { readConfigFile } from './config-file.js';
 import { EXIT_OK, UsageError } from './errors.js';
 import { formatBoundaryError } from '../io/errors.js';
 
-export const runExportCommand = (o: { checkpoint: string; out: string; prefix: string; weights: 'ema' | 'live' }): number => {
+export const runExportCommand = (o: {
+  checkpoint: string;
+  out: string;
+  prefix: string;
+  weights: 'ema' | 'live';
+}): number => {
   const ck = loadCheckpoint(o.checkpoint);
   if (E.isLeft(ck)) throw new UsageError(formatBoundaryError(ck.left));
   const { config, state } = ck.right;
   const model = o.weights === 'ema' ? evalModel(state) : state.model;
-  const w = writeSafetensors(o.out, exportOfficial(config, model, o.prefix), { format: 'pt', trm_config: JSON.stringify(config.official) });
+  const w = writeSafetensors(o.out, exportOfficial(config, model, o.prefix), {
+    format: 'pt',
+    trm_config: JSON.stringify(config.official),
+  });
   if (E.isLeft(w)) throw new UsageError(formatBoundaryError(w.left));
   writeFileSync(`${o.out}.config.json`, `${JSON.stringify(config.official, null, 2)}\n`);
   process.stdout.write(`wrote ${o.out} (${o.weights} weights, keys prefixed '${o.prefix}') and ${o.out}.config.json\n`);
@@ -31,7 +39,10 @@ export const runExportCommand = (o: { checkpoint: string; out: string; prefix: s
  * take vocab_size and num_puzzle_identifiers from the weights' shapes, seq_len from --seq-len.
  * Values in the config file win.
  */
-const fromWeights = (tensors: ReadonlyMap<string, { shape: readonly number[] }>, seqLen: number | undefined): Record<string, unknown> => {
+const fromWeights = (
+  tensors: ReadonlyMap<string, { shape: readonly number[] }>,
+  seqLen: number | undefined,
+): Record<string, unknown> => {
   const find = (suffix: string) => [...tensors].find(([k]) => k.endsWith(suffix))?.[1];
   const extra: Record<string, unknown> = {};
   const tok = find('inner.embed_tokens.embedding_weight');
@@ -46,7 +57,8 @@ export const runImportCommand = (o: { file: string; config: string; out: string;
   const st = readSafetensors(o.file);
   if (E.isLeft(st)) throw new UsageError(formatBoundaryError(st.left));
   const seqLen = o.seqLen === undefined ? undefined : Number(o.seqLen);
-  if (seqLen !== undefined && (!Number.isInteger(seqLen) || seqLen < 1)) throw new UsageError(`--seq-len: expected a positive integer, got '${o.seqLen}'`);
+  if (seqLen !== undefined && (!Number.isInteger(seqLen) || seqLen < 1))
+    throw new UsageError(`--seq-len: expected a positive integer, got '${o.seqLen}'`);
   const cfg = readConfigFile(o.config, fromWeights(st.right.tensors, seqLen));
   if (E.isLeft(cfg)) throw new UsageError(cfg.left);
   const imported = importOfficial(cfg.right, st.right.tensors, o.file);
@@ -56,6 +68,8 @@ export const runImportCommand = (o: { file: string; config: string; out: string;
   const s = initTrainState(setup, imported.right, key(hyper.seed));
   const w = saveCheckpoint(o.out, cfg.right, hyper, { preset: 'imported', data: null }, s);
   if (E.isLeft(w)) throw new UsageError(formatBoundaryError(w.left));
-  process.stdout.write(`wrote ${o.out}: official weights from ${o.file} as a trm checkpoint (step 0, fresh optimizer state)\n`);
+  process.stdout.write(
+    `wrote ${o.out}: official weights from ${o.file} as a trm checkpoint (step 0, fresh optimizer state)\n`,
+  );
   return EXIT_OK;
 };

@@ -36,8 +36,10 @@ const withBackend = async (
   }
 };
 
-const BACKEND_HELP = 'kernels: auto (WebAssembly SIMD where available), wasm, js (tuned plain JS), reference (plain JS, the definition), gpujs (mode from TRM_GPUJS_MODE, default cpu)';
-const THREADS_HELP = 'threads for the WebAssembly backend\'s matrix products (default: TRM_THREADS, else every core; 1: no worker threads)';
+const BACKEND_HELP =
+  'kernels: auto (WebAssembly SIMD where available), wasm, js (tuned plain JS), reference (plain JS, the definition), gpujs (mode from TRM_GPUJS_MODE, default cpu)';
+const THREADS_HELP =
+  "threads for the WebAssembly backend's matrix products (default: TRM_THREADS, else every core; 1: no worker threads)";
 
 export const buildProgram = (setExit: (code: number) => void): Command => {
   const program = new Command()
@@ -49,15 +51,36 @@ export const buildProgram = (setExit: (code: number) => void): Command => {
 
   program
     .command('crosscheck')
-    .description('replay trm-trace/1 files recorded from another TRM implementation and compare every tensor, step by step')
+    .description(
+      'replay trm-trace/1 files recorded from another TRM implementation and compare every tensor, step by step',
+    )
     .argument('<trace...>', 'trace files (safetensors, format trm-trace/1)')
-    .addOption(new Option('--mode <mode>', 'teacher-forced: each step starts from the recorded carry; free-running: from our own').choices(['teacher-forced', 'free-running']).default('teacher-forced'))
+    .addOption(
+      new Option(
+        '--mode <mode>',
+        'teacher-forced: each step starts from the recorded carry; free-running: from our own',
+      )
+        .choices(['teacher-forced', 'free-running'])
+        .default('teacher-forced'),
+    )
     .option('--json', 'print one JSON object on stdout')
     .option('--backend <name>', BACKEND_HELP, 'reference')
     .option('--threads <n>', THREADS_HELP)
-    .addHelpText('after', '\nExamples:\n  npx trm crosscheck test/fixtures/official/*.safetensors\n  npx trm crosscheck my_trace.safetensors --mode free-running --json\n\nExit codes: 0 all within tolerance, 1 mismatch, 2 bad input.')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  npx trm crosscheck test/fixtures/official/*.safetensors\n  npx trm crosscheck my_trace.safetensors --mode free-running --json\n\nExit codes: 0 all within tolerance, 1 mismatch, 2 bad input.',
+    )
     .action(async (files: string[], o: { mode: 'teacher-forced' | 'free-running'; json?: boolean; backend: string }) =>
-      setExit(await withBackend(o, (backend) => runCrosscheck(files, { mode: o.mode, json: o.json === true, verbose: program.opts().verbose === true, backend }))),
+      setExit(
+        await withBackend(o, (backend) =>
+          runCrosscheck(files, {
+            mode: o.mode,
+            json: o.json === true,
+            verbose: program.opts().verbose === true,
+            backend,
+          }),
+        ),
+      ),
     );
 
   program
@@ -65,12 +88,15 @@ export const buildProgram = (setExit: (code: number) => void): Command => {
     .description('train a TRM with the official loop (ACT carry, AdamATan2, SignSGD, EMA)')
     .argument('[overrides...]', 'key=value overrides, official style: arch.L_cycles=4 lr=1e-3')
     .option('--preset <name>', `preset: ${Object.keys(PRESETS).join(', ')}`)
-    .option('--steps <n>', 'stop after this optimizer step (default: the preset\'s total_steps)')
+    .option('--steps <n>', "stop after this optimizer step (default: the preset's total_steps)")
     .option('--resume <file>', 'continue a run from its checkpoint, bit-identically')
     .requiredOption('--out <dir>', 'run folder: checkpoint.safetensors, log.jsonl')
     .option('--time-budget <seconds>', 'stop (and save) after this much training time')
     .option('--checkpoint-every <n>', 'save the checkpoint every n steps', '100')
-    .addHelpText('after', '\nExamples:\n  npx trm train --preset sudoku4 --out runs/s4\n  npx trm train --preset sudoku4 --steps 400 --out runs/s4 arch.hidden_size=32 lr=2e-3\n  npx trm train --resume runs/s4/checkpoint.safetensors --steps 760 --out runs/s4')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  npx trm train --preset sudoku4 --out runs/s4\n  npx trm train --preset sudoku4 --steps 400 --out runs/s4 arch.hidden_size=32 lr=2e-3\n  npx trm train --resume runs/s4/checkpoint.safetensors --steps 760 --out runs/s4',
+    )
     .option('--backend <name>', BACKEND_HELP, 'auto')
     .option('--threads <n>', THREADS_HELP)
     .action(async (overrides: string[], o) => setExit(await withBackend(o, (b) => runTrainCommand(overrides, o, b))));
@@ -79,8 +105,12 @@ export const buildProgram = (setExit: (code: number) => void): Command => {
     .command('eval')
     .description('evaluate a checkpoint on held-out data')
     .requiredOption('--checkpoint <file>', 'a checkpoint written by trm train')
-    .option('--data <dir>', 'a dataset in the official format (test split); default: the preset\'s held-out split')
-    .addOption(new Option('--halt <mode>', 'max: answer after N_sup steps (official); adaptive: at the first q_halt > 0').choices(['max', 'adaptive']).default('max'))
+    .option('--data <dir>', "a dataset in the official format (test split); default: the preset's held-out split")
+    .addOption(
+      new Option('--halt <mode>', 'max: answer after N_sup steps (official); adaptive: at the first q_halt > 0')
+        .choices(['max', 'adaptive'])
+        .default('max'),
+    )
     .option('--limit <n>', 'evaluate at most n puzzles')
     .option('--batch-size <n>', 'rows per forward pass', '128')
     .option('--json', 'print one JSON object')
@@ -97,7 +127,10 @@ export const buildProgram = (setExit: (code: number) => void): Command => {
     .option('--file <file>', 'read the puzzle from a file')
     .addOption(new Option('--halt <mode>', 'max or adaptive').choices(['max', 'adaptive']).default('max'))
     .option('--json', 'print one JSON object')
-    .addHelpText('after', '\nExample:\n  npx trm solve --checkpoint runs/s4/checkpoint.safetensors --puzzle "1..4.4.....3.2.."')
+    .addHelpText(
+      'after',
+      '\nExample:\n  npx trm solve --checkpoint runs/s4/checkpoint.safetensors --puzzle "1..4.4.....3.2.."',
+    )
     .option('--backend <name>', BACKEND_HELP, 'auto')
     .option('--threads <n>', THREADS_HELP)
     .action(async (o) => setExit(await withBackend(o, (b) => runSolveCommand(o, b))));
@@ -106,30 +139,56 @@ export const buildProgram = (setExit: (code: number) => void): Command => {
     .command('data')
     .description('build datasets in the official on-disk format')
     .argument('<kind>', 'sudoku, maze or arc');
-  for (const opt of DATA_OPTIONS) data.option(opt.flags, `${opt.description}${opt.default === undefined ? '' : ` (default ${opt.default})`}`);
+  for (const opt of DATA_OPTIONS)
+    data.option(opt.flags, `${opt.description}${opt.default === undefined ? '' : ` (default ${opt.default})`}`);
   data
-    .addHelpText('after', '\nExamples:\n  npx trm data sudoku --size 9 --count 1000 --out data/sudoku9\n  npx trm data arc --prefix ../shared/data/arc/arc-agi --subsets training evaluation concept --test-set evaluation --num-aug 2 --out data/arc1')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  npx trm data sudoku --size 9 --count 1000 --out data/sudoku9\n  npx trm data arc --prefix ../shared/data/arc/arc-agi --subsets training evaluation concept --test-set evaluation --num-aug 2 --out data/arc1',
+    )
     .action(async (kind: string, o: Record<string, unknown>) => setExit(await runDataCommand(kind, o)));
 
   program
     .command('export')
-    .description('write a checkpoint\'s weights as an official state_dict (safetensors, official key names)')
+    .description("write a checkpoint's weights as an official state_dict (safetensors, official key names)")
     .requiredOption('--checkpoint <file>', 'a checkpoint written by trm train')
     .requiredOption('--out <file>', 'output .safetensors')
-    .option('--prefix <prefix>', 'key prefix (official: _orig_mod.model. with torch.compile, model. without)', '_orig_mod.model.')
-    .addOption(new Option('--weights <which>', 'ema (what the official code saves) or live').choices(['ema', 'live']).default('ema'))
-    .addHelpText('after', '\nExample:\n  npx trm export --checkpoint runs/s4/checkpoint.safetensors --out s4-official.safetensors')
+    .option(
+      '--prefix <prefix>',
+      'key prefix (official: _orig_mod.model. with torch.compile, model. without)',
+      '_orig_mod.model.',
+    )
+    .addOption(
+      new Option('--weights <which>', 'ema (what the official code saves) or live')
+        .choices(['ema', 'live'])
+        .default('ema'),
+    )
+    .addHelpText(
+      'after',
+      '\nExample:\n  npx trm export --checkpoint runs/s4/checkpoint.safetensors --out s4-official.safetensors',
+    )
     .action((o) => setExit(runExportCommand(o)));
 
   program
     .command('import')
     .description('turn official weights (safetensors with state_dict names) into a trm checkpoint')
     .argument('<file>', 'official weights as safetensors')
-    .requiredOption('--config <file>', 'YAML or JSON with the official config keys (a run\'s all_config.yaml works with --seq-len)')
-    .option('--seq-len <n>', 'seq_len, when the config file lacks it (vocab_size and num_puzzle_identifiers are read from the weights)')
-    .addHelpText('after', '\nExamples:\n  npx trm import s4-official.safetensors --config s4-official.safetensors.config.json --out s4.safetensors\n  npx trm import step_65100.safetensors --config all_config.yaml --seq-len 81 --out sudoku.safetensors')
+    .requiredOption(
+      '--config <file>',
+      "YAML or JSON with the official config keys (a run's all_config.yaml works with --seq-len)",
+    )
+    .option(
+      '--seq-len <n>',
+      'seq_len, when the config file lacks it (vocab_size and num_puzzle_identifiers are read from the weights)',
+    )
+    .addHelpText(
+      'after',
+      '\nExamples:\n  npx trm import s4-official.safetensors --config s4-official.safetensors.config.json --out s4.safetensors\n  npx trm import step_65100.safetensors --config all_config.yaml --seq-len 81 --out sudoku.safetensors',
+    )
     .requiredOption('--out <file>', 'output checkpoint')
-    .action((file: string, o: { config: string; out: string; seqLen?: string }) => setExit(runImportCommand({ file, ...o })));
+    .action((file: string, o: { config: string; out: string; seqLen?: string }) =>
+      setExit(runImportCommand({ file, ...o })),
+    );
 
   program
     .command('bench')
@@ -140,7 +199,9 @@ export const buildProgram = (setExit: (code: number) => void): Command => {
     .addHelpText('after', '\nExamples:\n  npx trm bench --quick\n  npm run bench -- --json')
     .action((args: string[]) => {
       if (args.includes('--help') || args.includes('-h')) {
-        process.stdout.write('Usage: trm bench [--json] [--quick] [--backend NAME] [--sizes 512,1024]\n\nmatmul GFLOP/s and ms per training step for each backend, measured in the same run.\n\nExamples:\n  npx trm bench --quick\n  npm run bench -- --json\n');
+        process.stdout.write(
+          'Usage: trm bench [--json] [--quick] [--backend NAME] [--sizes 512,1024]\n\nmatmul GFLOP/s and ms per training step for each backend, measured in the same run.\n\nExamples:\n  npx trm bench --quick\n  npm run bench -- --json\n',
+        );
         setExit(0);
         return;
       }

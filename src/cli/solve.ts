@@ -18,19 +18,38 @@ import { formatBoundaryError } from '../io/errors.js';
 export type { Solution, SolveStep } from '../train/solve.js';
 
 export const printSolution = (p: ParsedPuzzle, sol: Solution, out: (s: string) => void, color: boolean): void => {
-  out(`puzzle (${p.size}×${p.size}):\n${boardText({ size: p.size, box: p.box, tokens: p.tokens, givens: p.tokens, color })}`);
+  out(
+    `puzzle (${p.size}×${p.size}):\n${boardText({ size: p.size, box: p.box, tokens: p.tokens, givens: p.tokens, color })}`,
+  );
   let prev: number[] | undefined;
   for (const st of sol.steps) {
     const mark = st.step === sol.haltedAt ? '   ← answer' : '';
-    out(`\nafter supervision step ${st.step}: P(halt) = ${st.qHaltProb.toFixed(3)}, ${st.step === 1 ? 'first answer' : `${st.changed} cell(s) changed`}${mark}\n`);
-    out(boardText({ size: p.size, box: p.box, tokens: st.tokens, givens: p.tokens, color, ...(prev ? { previous: prev } : {}) }));
+    out(
+      `\nafter supervision step ${st.step}: P(halt) = ${st.qHaltProb.toFixed(3)}, ${st.step === 1 ? 'first answer' : `${st.changed} cell(s) changed`}${mark}\n`,
+    );
+    out(
+      boardText({
+        size: p.size,
+        box: p.box,
+        tokens: st.tokens,
+        givens: p.tokens,
+        color,
+        ...(prev ? { previous: prev } : {}),
+      }),
+    );
     prev = st.tokens;
   }
-  out(`\n${sol.valid ? 'solved: the answer is a valid Sudoku that keeps every given' : 'not solved: the answer breaks a Sudoku rule or a given'}\n`);
+  out(
+    `\n${sol.valid ? 'solved: the answer is a valid Sudoku that keeps every given' : 'not solved: the answer breaks a Sudoku rule or a given'}\n`,
+  );
 };
 
-export const runSolveCommand = (o: { checkpoint: string; puzzle?: string; file?: string; halt: HaltMode; json?: boolean }, backend: Backend): number => {
-  if ((o.puzzle === undefined) === (o.file === undefined)) throw new UsageError('give exactly one of --puzzle or --file');
+export const runSolveCommand = (
+  o: { checkpoint: string; puzzle?: string; file?: string; halt: HaltMode; json?: boolean },
+  backend: Backend,
+): number => {
+  if ((o.puzzle === undefined) === (o.file === undefined))
+    throw new UsageError('give exactly one of --puzzle or --file');
   let text = o.puzzle ?? '';
   if (o.file !== undefined) {
     try {
@@ -43,7 +62,13 @@ export const runSolveCommand = (o: { checkpoint: string; puzzle?: string; file?:
   if (E.isLeft(p)) throw new UsageError(`${o.file ?? '--puzzle'}: ${p.left}`);
   const ck = loadCheckpoint(o.checkpoint);
   if (E.isLeft(ck)) throw new UsageError(formatBoundaryError(ck.left));
-  const solved = solvePuzzle(ck.right.config, toBackend(evalModel(ck.right.state), backend), ck.right.hyper.loss_type, p.right, o.halt);
+  const solved = solvePuzzle(
+    ck.right.config,
+    toBackend(evalModel(ck.right.state), backend),
+    ck.right.hyper.loss_type,
+    p.right,
+    o.halt,
+  );
   if (E.isLeft(solved)) throw new UsageError(solved.left);
   const sol = solved.right;
   if (o.json === true) {
@@ -54,7 +79,12 @@ export const runSolveCommand = (o: { checkpoint: string; puzzle?: string; file?:
         halted_at: sol.haltedAt,
         answer: puzzleString(sol.answer),
         valid: sol.valid,
-        steps: sol.steps.map((s) => ({ step: s.step, board: puzzleString(s.tokens), q_halt_prob: s.qHaltProb, changed: s.changed })),
+        steps: sol.steps.map((s) => ({
+          step: s.step,
+          board: puzzleString(s.tokens),
+          q_halt_prob: s.qHaltProb,
+          changed: s.changed,
+        })),
       })}\n`,
     );
   } else {

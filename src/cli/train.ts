@@ -40,7 +40,8 @@ export const presetByName = (name: string) => {
 export const runTrainCommand = (overrideArgs: readonly string[], o: TrainCliOptions, backend: Backend): number => {
   const resume = o.resume === undefined ? null : loadCheckpoint(o.resume);
   if (resume !== null && E.isLeft(resume)) throw new UsageError(formatBoundaryError(resume.left));
-  const loaded = resume === null ? null : (resume as E.Right<Parameters<typeof runTraining>[0]['resume'] & object>).right;
+  const loaded =
+    resume === null ? null : (resume as E.Right<Parameters<typeof runTraining>[0]['resume'] & object>).right;
   const presetName = o.preset ?? loaded?.preset;
   if (presetName === undefined) throw new UsageError('--preset is required (or --resume a checkpoint)');
   const preset = presetByName(presetName);
@@ -49,7 +50,8 @@ export const runTrainCommand = (overrideArgs: readonly string[], o: TrainCliOpti
   }
   const ov = parseOverrides(overrideArgs);
   if (E.isLeft(ov)) throw new UsageError(ov.left);
-  if (loaded !== null && overrideArgs.length > 0) throw new UsageError('key=value overrides cannot change a resumed run (its config is in the checkpoint)');
+  if (loaded !== null && overrideArgs.length > 0)
+    throw new UsageError('key=value overrides cannot change a resumed run (its config is in the checkpoint)');
   const { arch, hyper, data } = applyOverrides(preset, ov.right);
   const steps = o.steps === undefined ? Number(hyper.total_steps ?? preset.steps) : positiveInt('--steps', o.steps);
   if (loaded !== null && loaded.state.step >= steps) {

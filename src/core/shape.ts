@@ -15,8 +15,7 @@ export const strides = (shape: Shape): number[] => {
 
 export const shapeStr = (shape: Shape): string => `[${shape.join(',')}]`;
 
-export const sameShape = (a: Shape, b: Shape): boolean =>
-  a.length === b.length && a.every((d, i) => d === b[i]);
+export const sameShape = (a: Shape, b: Shape): boolean => a.length === b.length && a.every((d, i) => d === b[i]);
 
 /** NumPy broadcasting of two shapes; throws naming `op` and both shapes. */
 export const broadcastShapes = (op: string, a: Shape, b: Shape): number[] => {
@@ -26,9 +25,7 @@ export const broadcastShapes = (op: string, a: Shape, b: Shape): number[] => {
     const da = a[a.length - n + i] ?? 1;
     const db = b[b.length - n + i] ?? 1;
     if (da !== db && da !== 1 && db !== 1) {
-      throw new Error(
-        `${op}: ${shapeStr(a)} and ${shapeStr(b)} do not broadcast: axis ${i} has ${da} ≠ ${db}`,
-      );
+      throw new Error(`${op}: ${shapeStr(a)} and ${shapeStr(b)} do not broadcast: axis ${i} has ${da} ≠ ${db}`);
     }
     out[i] = da === 1 ? db : da;
   }

@@ -8,7 +8,15 @@
  * the optimizers, EMA and checkpoints all use that one instance.
  */
 
-export type Tree<L> = L | readonly Tree<L>[] | { readonly [key: string]: Tree<L> } | number | string | boolean | null | undefined;
+export type Tree<L> =
+  | L
+  | readonly Tree<L>[]
+  | { readonly [key: string]: Tree<L> }
+  | number
+  | string
+  | boolean
+  | null
+  | undefined;
 
 export interface TreeOps<L> {
   /** The leaves in traversal order, with their paths. */
@@ -24,7 +32,12 @@ export interface TreeOps<L> {
    * the leaf, or null where another tree holds null or undefined there (at the leaf or above it).
    * Any other difference of structure is an error naming `op` and the path.
    */
-  readonly zipWith: <T>(op: string, main: T, others: readonly unknown[], f: (leaf: L, others: (L | null)[], path: string) => L) => T;
+  readonly zipWith: <T>(
+    op: string,
+    main: T,
+    others: readonly unknown[],
+    f: (leaf: L, others: (L | null)[], path: string) => L,
+  ) => T;
 }
 
 const absent = (v: unknown): v is null | undefined => v === null || v === undefined;
@@ -52,14 +65,29 @@ export const treeOps = <L>(isLeaf: (v: unknown) => v is L, leafName = 'leaf'): T
     if (isLeaf(main)) {
       others.forEach((o, i) => {
         if (absent(o) ? strict : !isLeaf(o)) {
-          throw new Error(`${op}: tree ${i + 2} holds a non-${leafName} where the first has a ${leafName} at '${path}'`);
+          throw new Error(
+            `${op}: tree ${i + 2} holds a non-${leafName} where the first has a ${leafName} at '${path}'`,
+          );
         }
       });
-      return f(main, others.map((o) => (isLeaf(o) ? o : null)), path);
+      return f(
+        main,
+        others.map((o) => (isLeaf(o) ? o : null)),
+        path,
+      );
     }
     if (Array.isArray(main)) {
       check((o) => Array.isArray(o) && o.length === main.length);
-      return main.map((v, j) => walk(op, strict, v, others.map((o) => (absent(o) ? o : (o as unknown[])[j])), f, sub(j)));
+      return main.map((v, j) =>
+        walk(
+          op,
+          strict,
+          v,
+          others.map((o) => (absent(o) ? o : (o as unknown[])[j])),
+          f,
+          sub(j),
+        ),
+      );
     }
     if (isRecord(main)) {
       check(isRecord);
@@ -74,7 +102,8 @@ export const treeOps = <L>(isLeaf: (v: unknown) => v is L, leafName = 'leaf'): T
     return main;
   };
 
-  const map = <T>(tree: T, f: (leaf: L, path: string) => L): T => walk('treeMap', true, tree, [], (l, _o, p) => f(l, p), '') as T;
+  const map = <T>(tree: T, f: (leaf: L, path: string) => L): T =>
+    walk('treeMap', true, tree, [], (l, _o, p) => f(l, p), '') as T;
 
   return {
     map,
@@ -97,7 +126,11 @@ export const treeOps = <L>(isLeaf: (v: unknown) => v is L, leafName = 'leaf'): T
     },
     zip: <T>(a: T, b: T, f: (x: L, y: L, path: string) => L): T =>
       walk('treeZip', true, a, [b], (x, [y], p) => f(x, y!, p), '') as T,
-    zipWith: <T>(op: string, main: T, others: readonly unknown[], f: (leaf: L, others: (L | null)[], path: string) => L): T =>
-      walk(op, false, main, others, f, '') as T,
+    zipWith: <T>(
+      op: string,
+      main: T,
+      others: readonly unknown[],
+      f: (leaf: L, others: (L | null)[], path: string) => L,
+    ): T => walk(op, false, main, others, f, '') as T,
   };
 };

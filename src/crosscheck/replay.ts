@@ -69,18 +69,22 @@ const LOSS_KINDS = new Set(['loss', 'lm_loss', 'q_halt_loss', 'q_continue_loss']
 const EXACT_KINDS = new Set(['halted', 'steps']);
 
 /** Compares one tensor; shapes must agree element count-wise. */
-export const compareTensor = (
-  step: number,
-  name: string,
-  ours: Tensor,
-  ref: Tensor,
-  tol: Tolerance,
-): Row => {
+export const compareTensor = (step: number, name: string, ours: Tensor, ref: Tensor, tol: Tolerance): Row => {
   const kind = name.startsWith('grad/') ? 'grad' : name;
   const a = storage(ours);
   const b = storage(ref);
   if (a.length !== b.length) {
-    return { step, tensor: name, shape: ref.shape, maxAbsErr: Infinity, relErr: Infinity, refMaxAbs: 0, exact: false, ok: false, worstIndex: 0 };
+    return {
+      step,
+      tensor: name,
+      shape: ref.shape,
+      maxAbsErr: Infinity,
+      relErr: Infinity,
+      refMaxAbs: 0,
+      exact: false,
+      ok: false,
+      worstIndex: 0,
+    };
   }
   let maxErr = 0;
   let worst = 0;
@@ -102,7 +106,17 @@ export const compareTensor = (
   else if (exact) ok = maxErr === 0;
   else if (LOSS_KINDS.has(kind)) ok = maxErr <= tol.lossRel * refMax;
   else ok = maxErr <= tol.rel * refMax + tol.abs;
-  return { step, tensor: name, shape: ref.shape, maxAbsErr: nan ? NaN : maxErr, relErr: nan ? NaN : relErr, refMaxAbs: refMax, exact, ok, worstIndex: worst };
+  return {
+    step,
+    tensor: name,
+    shape: ref.shape,
+    maxAbsErr: nan ? NaN : maxErr,
+    relErr: nan ? NaN : relErr,
+    refMaxAbs: refMax,
+    exact,
+    ok,
+    worstIndex: worst,
+  };
 };
 
 const int32Of = (t: Tensor): Tensor => fromStorage(t.shape, Int32Array.from(t.data), t.backend);
@@ -122,7 +136,13 @@ interface StepOutcome {
   readonly grads: Map<string, Tensor> | null;
 }
 
-const runStep = (trace: Trace, state: TrmState, carry: Carry, _backend: Backend, ctx: ReturnType<typeof stepContext>): StepOutcome => {
+const runStep = (
+  trace: Trace,
+  state: TrmState,
+  carry: Carry,
+  _backend: Backend,
+  ctx: ReturnType<typeof stepContext>,
+): StepOutcome => {
   const cfg = trace.config;
   const started = startStep(cfg, state.buffers, carry, carry.data);
   const w: Trainable = { params: state.params, puzzleRows: puzzleRows(cfg, state.buffers, started.data) };
@@ -186,7 +206,17 @@ export const replayTrace = (trace: Trace, opts: ReplayOptions = {}): FileReport 
       if (ref === undefined) continue;
       const mine = ours.get(k);
       if (mine === undefined) {
-        rows.push({ step: s, tensor: k, shape: ref.shape, maxAbsErr: Infinity, relErr: Infinity, refMaxAbs: 0, exact: false, ok: false, worstIndex: 0 });
+        rows.push({
+          step: s,
+          tensor: k,
+          shape: ref.shape,
+          maxAbsErr: Infinity,
+          relErr: Infinity,
+          refMaxAbs: 0,
+          exact: false,
+          ok: false,
+          worstIndex: 0,
+        });
         continue;
       }
       rows.push(compareTensor(s, k, mine, ref, tol));
@@ -199,13 +229,25 @@ export const replayTrace = (trace: Trace, opts: ReplayOptions = {}): FileReport 
         const mine = grads.get(pname);
         const label = `grad/${pname}`;
         if (mine === undefined) {
-          rows.push({ step: s, tensor: label, shape: ref.shape, maxAbsErr: Infinity, relErr: Infinity, refMaxAbs: 0, exact: false, ok: false, worstIndex: 0 });
+          rows.push({
+            step: s,
+            tensor: label,
+            shape: ref.shape,
+            maxAbsErr: Infinity,
+            relErr: Infinity,
+            refMaxAbs: 0,
+            exact: false,
+            ok: false,
+            worstIndex: 0,
+          });
         } else rows.push(compareTensor(s, label, mine, ref, tol));
       }
     }
   }
   const firstDivergence = rows.find((r) => !r.ok) ?? null;
-  const worst = rows.filter((r) => !r.exact).reduce<Row | null>((m, r) => (m === null || !(r.relErr <= m.relErr) ? r : m), null);
+  const worst = rows
+    .filter((r) => !r.exact)
+    .reduce<Row | null>((m, r) => (m === null || !(r.relErr <= m.relErr) ? r : m), null);
   return {
     file: trace.file,
     mode,

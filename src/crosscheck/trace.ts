@@ -16,7 +16,6 @@ import type { Batch } from '../trm/act.js';
 import { type TrmState, fromOfficial } from '../trm/params.js';
 import { type BoundaryError, boundaryError, decode, formatBoundaryError } from '../io/errors.js';
 
-
 export interface Trace {
   readonly file: string;
   readonly config: TrmConfig;
@@ -40,9 +39,19 @@ const Metadata = t.type({
 
 const err = boundaryError;
 
-
 /** The step kinds every trace records, and those only Q-continue traces add. */
-export const STEP_KINDS = ['z_H', 'z_L', 'logits', 'q_halt_logits', 'q_continue_logits', 'halted', 'steps', 'loss', 'lm_loss', 'q_halt_loss'] as const;
+export const STEP_KINDS = [
+  'z_H',
+  'z_L',
+  'logits',
+  'q_halt_logits',
+  'q_continue_logits',
+  'halted',
+  'steps',
+  'loss',
+  'lm_loss',
+  'q_halt_loss',
+] as const;
 export const CONTINUE_KINDS = ['target_q_continue', 'q_continue_loss'] as const;
 
 export const decodeTrace = (file: string, st: SafetensorsFile): E.Either<BoundaryError, Trace> =>
@@ -56,7 +65,10 @@ export const decodeTrace = (file: string, st: SafetensorsFile): E.Either<Boundar
         return E.left(err(file, '__metadata__.config', 'is not valid JSON'));
       }
       const steps = Number(meta.steps);
-      if (!Number.isInteger(steps) || steps < 1) return E.left(err(file, '__metadata__.steps', `expected a positive integer, got ${JSON.stringify(meta.steps)}`));
+      if (!Number.isInteger(steps) || steps < 1)
+        return E.left(
+          err(file, '__metadata__.steps', `expected a positive integer, got ${JSON.stringify(meta.steps)}`),
+        );
       return pipe(
         decodeConfig(configJson, file, '__metadata__.config'),
         E.map((config) => ({ meta, config, steps })),
@@ -64,17 +76,23 @@ export const decodeTrace = (file: string, st: SafetensorsFile): E.Either<Boundar
     }),
     E.chain(({ meta, config, steps }) => {
       const params = new Map<string, Tensor>();
-      for (const [name, tensor] of st.tensors) if (name.startsWith('params/')) params.set(name.slice('params/'.length), tensor);
+      for (const [name, tensor] of st.tensors)
+        if (name.startsWith('params/')) params.set(name.slice('params/'.length), tensor);
       const layout = fromOfficial(config, params, file, 'params/');
       if (E.isLeft(layout)) return layout;
       const B = config.batchSize;
-      const need = (name: string, shape: readonly number[], dtype: 'int32' | 'float'): E.Either<BoundaryError, Tensor> => {
+      const need = (
+        name: string,
+        shape: readonly number[],
+        dtype: 'int32' | 'float',
+      ): E.Either<BoundaryError, Tensor> => {
         const tt = st.tensors.get(name);
         if (tt === undefined) return E.left(err(file, name, `missing tensor (expected ${shapeStr(shape)})`));
         if (tt.shape.length !== shape.length || tt.shape.some((d, i) => d !== shape[i])) {
           return E.left(err(file, name, `shape ${shapeStr(tt.shape)}, expected ${shapeStr(shape)}`));
         }
-        if ((dtype === 'int32') !== (tt.dtype === 'int32')) return E.left(err(file, name, `dtype ${tt.dtype}, expected ${dtype}`));
+        if ((dtype === 'int32') !== (tt.dtype === 'int32'))
+          return E.left(err(file, name, `dtype ${tt.dtype}, expected ${dtype}`));
         return E.right(tt);
       };
       const batchE = pipe(
@@ -87,20 +105,28 @@ export const decodeTrace = (file: string, st: SafetensorsFile): E.Either<Boundar
       const batch = batchE.right;
       for (let i = 0; i < batch.inputs.size; i++) {
         const v = batch.inputs.data[i]!;
-        if (v < 0 || v >= config.vocabSize) return E.left(err(file, 'batch/inputs', `token ${v} at index ${i} outside the vocabulary [0, ${config.vocabSize})`));
+        if (v < 0 || v >= config.vocabSize)
+          return E.left(
+            err(file, 'batch/inputs', `token ${v} at index ${i} outside the vocabulary [0, ${config.vocabSize})`),
+          );
       }
       for (let i = 0; i < batch.puzzleIdentifiers.size; i++) {
         const v = batch.puzzleIdentifiers.data[i]!;
-        if (v < 0 || v >= config.numPuzzleIdentifiers) return E.left(err(file, 'batch/puzzle_identifiers', `id ${v} outside [0, ${config.numPuzzleIdentifiers})`));
+        if (v < 0 || v >= config.numPuzzleIdentifiers)
+          return E.left(err(file, 'batch/puzzle_identifiers', `id ${v} outside [0, ${config.numPuzzleIdentifiers})`));
       }
       for (let i = 0; i < batch.labels.size; i++) {
         const v = batch.labels.data[i]!;
-        if (v !== -100 && (v < 0 || v >= config.vocabSize)) return E.left(err(file, 'batch/labels', `label ${v} at index ${i} is neither −100 nor in [0, ${config.vocabSize})`));
+        if (v !== -100 && (v < 0 || v >= config.vocabSize))
+          return E.left(
+            err(file, 'batch/labels', `label ${v} at index ${i} is neither −100 nor in [0, ${config.vocabSize})`),
+          );
       }
       // Every step must record the kinds the replay compares.
       const kinds = [...STEP_KINDS, ...(config.noActContinue || meta.mode === 'eval' ? [] : CONTINUE_KINDS)];
       for (let s = 0; s < steps; s++) {
-        for (const k of kinds) if (!st.tensors.has(`step/${s}/${k}`)) return E.left(err(file, `step/${s}/${k}`, 'missing tensor'));
+        for (const k of kinds)
+          if (!st.tensors.has(`step/${s}/${k}`)) return E.left(err(file, `step/${s}/${k}`, 'missing tensor'));
       }
       return E.right({
         file,

@@ -32,7 +32,8 @@ export interface ArcAug {
   readonly mapping: Uint8Array;
 }
 
-export const augName = (orig: string, a: ArcAug): string => `${orig}${AUG_SEPARATOR}t${a.tid}${AUG_SEPARATOR}${Array.from(a.mapping).join('')}`;
+export const augName = (orig: string, a: ArcAug): string =>
+  `${orig}${AUG_SEPARATOR}t${a.tid}${AUG_SEPARATOR}${Array.from(a.mapping).join('')}`;
 
 /** Forward map of a grid: first recolour, then the dihedral transform (§3.4 step 4). */
 export const applyAug = (a: ArcAug, g: Grid): Grid => dihedral(mapValues(g, a.mapping), a.tid);

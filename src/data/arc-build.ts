@@ -47,7 +47,13 @@ const destinations = (p: ArcPuzzle, isTestSet: boolean): Map<SplitName, ArcPair[
 const allPairs = (v: ReadonlyMap<SplitName, readonly ArcPair[]>): ArcPair[] => [...v.values()].flat();
 
 /** The group of one puzzle: original first, then accepted augmentations (§3.4). */
-export const augmentGroup = (k: Key, p: ArcPuzzle, isTestSet: boolean, numAug: number, retriesFactor = 5): Version[] => {
+export const augmentGroup = (
+  k: Key,
+  p: ArcPuzzle,
+  isTestSet: boolean,
+  numAug: number,
+  retriesFactor = 5,
+): Version[] => {
   const original = destinations(p, isTestSet);
   const group: Version[] = [{ name: p.id, dests: original }];
   if (numAug <= 0) return group;
@@ -58,7 +64,11 @@ export const augmentGroup = (k: Key, p: ArcPuzzle, isTestSet: boolean, numAug: n
     const perm = d.permutation(9);
     const aug: ArcAug = { tid, mapping: Uint8Array.from({ length: 10 }, (_, i) => (i === 0 ? 0 : perm[i - 1]! + 1)) };
     const dests = new Map<SplitName, ArcPair[]>();
-    for (const [dest, pairs] of original) dests.set(dest, pairs.map((q) => ({ input: applyAug(aug, q.input), output: applyAug(aug, q.output) })));
+    for (const [dest, pairs] of original)
+      dests.set(
+        dest,
+        pairs.map((q) => ({ input: applyAug(aug, q.input), output: applyAug(aug, q.output) })),
+      );
     const h = puzzleHash(allPairs(dests));
     if (hashes.has(h)) continue;
     hashes.add(h);
@@ -84,13 +94,15 @@ const encodeSplit = (k: Key, split: SplitName, groups: SplitGroups, ids: Readonl
   const puzzleIdentifiers = new Int32Array(nPuzzles);
   const puzzleIndices = new Int32Array(nPuzzles + 1);
   const groupIndices = new Int32Array(groups.length + 1);
-  let ex = 0, pz = 0;
+  let ex = 0,
+    pz = 0;
   groups.forEach((group, g) => {
     group.forEach((puzzle, p) => {
       const d = draws(foldIn(foldIn(k, g), p));
       const noAugId = d.int(0, puzzle.pairs.length); // drawn in both splits, as the official code does
       puzzle.pairs.forEach((pair, i) => {
-        let padR = 0, padC = 0;
+        let padR = 0,
+          padC = 0;
         if (split === 'train' && i !== noAugId) {
           padR = d.int(0, ARC_SIDE - Math.max(pair.input.h, pair.output.h) + 1);
           padC = d.int(0, ARC_SIDE - Math.max(pair.input.w, pair.output.w) + 1);
@@ -111,7 +123,11 @@ const encodeSplit = (k: Key, split: SplitName, groups: SplitGroups, ids: Readonl
  * Builds the dataset from subsets given in CLI order as [name, puzzles in JSON order].
  * Returns train and test splits, identifiers and test_puzzles (raw test-subset puzzles in shuffled order).
  */
-export const buildArcDataset = (k: Key, subsets: readonly (readonly [string, readonly ArcPuzzle[]])[], opts: ArcBuildOptions): ArcBuildResult => {
+export const buildArcDataset = (
+  k: Key,
+  subsets: readonly (readonly [string, readonly ArcPuzzle[]])[],
+  opts: ArcBuildOptions,
+): ArcBuildResult => {
   const [kShuffle, kAug, kEnc] = [foldIn(k, 0), foldIn(k, 1), foldIn(k, 2)];
   const splits: Record<SplitName, SplitGroups> = { train: [], test: [] };
   const testPuzzles: [string, unknown][] = [];
@@ -125,7 +141,8 @@ export const buildArcDataset = (k: Key, subsets: readonly (readonly [string, rea
       const group = augmentGroup(foldIn(foldIn(kAug, s), i), p, isTestSet, opts.numAug, opts.retriesFactor);
       if (group.length < opts.numAug + 1) shortGroups.push({ id: p.id, size: group.length });
       for (const dest of ['train', 'test'] as const) {
-        if (group[0]!.dests.has(dest)) splits[dest].push(group.map((v) => ({ name: v.name, pairs: v.dests.get(dest)! })));
+        if (group[0]!.dests.has(dest))
+          splits[dest].push(group.map((v) => ({ name: v.name, pairs: v.dests.get(dest)! })));
       }
     });
   });
@@ -144,7 +161,14 @@ export const buildArcDataset = (k: Key, subsets: readonly (readonly [string, rea
   }
   const splitOf = (name: SplitName, j: number): Split => {
     const sets = [encodeSplit(foldIn(kEnc, j), name, splits[name], ids)];
-    return { metadata: metadataFor(sets, { vocabSize: ARC_VOCAB, seqLen: ARC_SEQ_LEN, numPuzzleIdentifiers: identifiers.length }), sets };
+    return {
+      metadata: metadataFor(sets, {
+        vocabSize: ARC_VOCAB,
+        seqLen: ARC_SEQ_LEN,
+        numPuzzleIdentifiers: identifiers.length,
+      }),
+      sets,
+    };
   };
   return {
     dataset: { splits: { train: splitOf('train', 0), test: splitOf('test', 1) }, identifiers, testPuzzles },

@@ -14,7 +14,8 @@ export const ARC_EOS = 1;
 
 /** Writes the encoding of `g` at offset (padR, padC) into `out[offset .. offset+900)`, which must be zero. */
 export const encodeGridInto = (g: Grid, padR: number, padC: number, out: Uint8Array, offset = 0): void => {
-  if (padR + g.h > ARC_SIDE || padC + g.w > ARC_SIDE) throw new Error(`arc: ${g.h}×${g.w} grid at (${padR}, ${padC}) leaves the 30×30 canvas`);
+  if (padR + g.h > ARC_SIDE || padC + g.w > ARC_SIDE)
+    throw new Error(`arc: ${g.h}×${g.w} grid at (${padR}, ${padC}) leaves the 30×30 canvas`);
   for (let r = 0; r < g.h; r++) {
     for (let c = 0; c < g.w; c++) out[offset + (padR + r) * ARC_SIDE + padC + c] = g.data[r * g.w + c]! + 2;
   }
@@ -35,7 +36,8 @@ export const encodeGrid = (g: Grid, padR = 0, padC = 0): Uint8Array => {
 export const cropGrid = (seq: ArrayLike<number>, offset = 0): Grid => {
   let numC = ARC_SIDE;
   let bestArea = 0;
-  let bestR = 0, bestC = 0;
+  let bestR = 0,
+    bestC = 0;
   for (let r = 1; r <= ARC_SIDE; r++) {
     for (let c = 1; c <= numC; c++) {
       const v = seq[offset + (r - 1) * ARC_SIDE + (c - 1)] ?? 0;
@@ -51,6 +53,7 @@ export const cropGrid = (seq: ArrayLike<number>, offset = 0): Grid => {
     }
   }
   const data = new Uint8Array(bestR * bestC);
-  for (let r = 0; r < bestR; r++) for (let c = 0; c < bestC; c++) data[r * bestC + c] = (seq[offset + r * ARC_SIDE + c] ?? 2) - 2;
+  for (let r = 0; r < bestR; r++)
+    for (let c = 0; c < bestC; c++) data[r * bestC + c] = (seq[offset + r * ARC_SIDE + c] ?? 2) - 2;
   return { h: bestR, w: bestC, data };
 };

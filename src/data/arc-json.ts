@@ -35,7 +35,8 @@ export const decodeGrid = (file: string, where: string, u: unknown): Grid => {
   if (!Array.isArray(u) || u.length === 0) return fail(file, where, 'expected a non-empty list of rows');
   if (u.length > MAX_ARC_SIDE) fail(file, where, `grid has ${u.length} rows (max ${MAX_ARC_SIDE})`);
   const first = u[0];
-  if (!Array.isArray(first) || first.length === 0) return fail(file, `${where} row 0`, 'expected a non-empty list of colours');
+  if (!Array.isArray(first) || first.length === 0)
+    return fail(file, `${where} row 0`, 'expected a non-empty list of colours');
   const w = first.length;
   if (w > MAX_ARC_SIDE) fail(file, `${where} row 0`, `grid has ${w} columns (max ${MAX_ARC_SIDE})`);
   const data = new Uint8Array(u.length * w);
@@ -43,7 +44,8 @@ export const decodeGrid = (file: string, where: string, u: unknown): Grid => {
     if (!Array.isArray(row)) return fail(file, `${where} row ${r}`, 'expected a list of colours');
     if (row.length !== w) fail(file, `${where} row ${r}`, `ragged row: ${row.length} cells, row 0 has ${w}`);
     row.forEach((v, c) => {
-      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 9) fail(file, `${where} row ${r} col ${c}`, `colour ${JSON.stringify(v)} is not an integer in 0..9`);
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 9)
+        fail(file, `${where} row ${r} col ${c}`, `colour ${JSON.stringify(v)} is not an integer in 0..9`);
       data[r * w + c] = v as number;
     });
   });
@@ -70,7 +72,13 @@ const readObjectEntries = (file: string, what: string): [string, unknown][] => {
 
 const ZERO: Grid = { h: 1, w: 1, data: new Uint8Array(1) };
 
-const decodePuzzle = (file: string, id: string, u: unknown, solutions: readonly Grid[] | null, solFile: string): ArcPuzzle => {
+const decodePuzzle = (
+  file: string,
+  id: string,
+  u: unknown,
+  solutions: readonly Grid[] | null,
+  solFile: string,
+): ArcPuzzle => {
   const at = `puzzle ${id}`;
   if (!isRecord(u)) return fail(file, at, 'expected an object with "train" and "test"');
   const keyOrder = Object.keys(u).filter((k): k is ArcKind => k === 'train' || k === 'test');
@@ -81,7 +89,10 @@ const decodePuzzle = (file: string, id: string, u: unknown, solutions: readonly 
   };
   const train = list('train').map((p, i) => {
     if (!isRecord(p)) return fail(file, `${at} train[${i}]`, 'expected {input, output}');
-    return { input: decodeGrid(file, `${at} train[${i}].input`, p.input), output: decodeGrid(file, `${at} train[${i}].output`, p.output) };
+    return {
+      input: decodeGrid(file, `${at} train[${i}].input`, p.input),
+      output: decodeGrid(file, `${at} train[${i}].output`, p.output),
+    };
   });
   const testRaw = list('test');
   if (solutions !== null && solutions.length !== testRaw.length) {
@@ -108,14 +119,19 @@ export const challengesFile = (prefix: string, subset: string): string => `${pre
 export const solutionsFile = (prefix: string, subset: string): string => `${prefix}_${subset}_solutions.json`;
 
 /** Loads a subset in JSON order, with solutions filled in (or [[0]] when the solutions file is absent). */
-export const loadArcSubset = (prefix: string, subset: string, fileExists: (f: string) => boolean): E.Either<BoundaryError, ArcPuzzle[]> =>
+export const loadArcSubset = (
+  prefix: string,
+  subset: string,
+  fileExists: (f: string) => boolean,
+): E.Either<BoundaryError, ArcPuzzle[]> =>
   catchBoundary(() => {
     const cf = challengesFile(prefix, subset);
     const sf = solutionsFile(prefix, subset);
     const challenges = readObjectEntries(cf, 'puzzle id -> puzzle');
     const solutions = fileExists(sf) ? decodeSolutions(sf) : null;
     return challenges.map(([id, p]) => {
-      const sol = solutions === null ? null : (solutions.get(id) ?? fail(sf, `puzzle ${id}`, 'missing from the solutions file'));
+      const sol =
+        solutions === null ? null : (solutions.get(id) ?? fail(sf, `puzzle ${id}`, 'missing from the solutions file'));
       return decodePuzzle(cf, id, p, sol, sf);
     });
   });
@@ -130,7 +146,10 @@ export const puzzleToJson = (p: ArcPuzzle): Record<string, unknown> => {
 };
 
 /** Decodes ordered entries of test_puzzles.json (written by the builder) back into puzzles. */
-export const decodeTestPuzzles = (file: string, entries: readonly (readonly [string, unknown])[]): E.Either<BoundaryError, ArcPuzzle[]> =>
+export const decodeTestPuzzles = (
+  file: string,
+  entries: readonly (readonly [string, unknown])[],
+): E.Either<BoundaryError, ArcPuzzle[]> =>
   catchBoundary(() => entries.map(([id, p]) => decodePuzzle(file, id, p, null, file)));
 
 /** Reads test_puzzles.json from a dataset directory, in file order. */

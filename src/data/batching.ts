@@ -101,7 +101,11 @@ export const trainingRows = (k: Key, set: PuzzleSet, opts: TrainingOptions): Row
 export function* trainingBatches(k: Key, split: Split, opts: TrainingOptions): Generator<YieldedBatch> {
   for (const [i, set] of split.sets.entries()) {
     for (const rows of trainingRows(foldIn(k, i), set, opts)) {
-      yield { setName: set.name, batch: collate(split, set, rows, opts.globalBatchSize), effectiveSize: opts.globalBatchSize };
+      yield {
+        setName: set.name,
+        batch: collate(split, set, rows, opts.globalBatchSize),
+        effectiveSize: opts.globalBatchSize,
+      };
     }
   }
 }
@@ -122,7 +126,11 @@ export function* testBatches(split: Split, opts: { readonly globalBatchSize: num
       const end = Math.min(start + opts.globalBatchSize, owner.length);
       const examples = Array.from({ length: end - start }, (_, i) => start + i);
       const puzzleIds = examples.map((e) => set.puzzleIdentifiers[owner[e]!]!);
-      yield { setName: set.name, batch: collate(split, set, { examples, puzzleIds }, opts.globalBatchSize), effectiveSize: end - start };
+      yield {
+        setName: set.name,
+        batch: collate(split, set, { examples, puzzleIds }, opts.globalBatchSize),
+        effectiveSize: end - start,
+      };
     }
   }
 }

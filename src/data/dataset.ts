@@ -122,21 +122,32 @@ const checkIndices = (file: string, what: string, idx: Int32Array, end: number):
 export const validateSet = (where: string, m: Metadata, s: PuzzleSet): E.Either<BoundaryError, PuzzleSet> =>
   catchBoundary(() => {
     const file = join(where, `${s.name}__*.npy`);
-    if (s.inputs.length % m.seq_len !== 0) fail(file, 'inputs', `length ${s.inputs.length} is not a multiple of seq_len ${m.seq_len}`);
-    if (s.labels.length !== s.inputs.length) fail(file, 'labels', `has ${s.labels.length} values, inputs have ${s.inputs.length}`);
+    if (s.inputs.length % m.seq_len !== 0)
+      fail(file, 'inputs', `length ${s.inputs.length} is not a multiple of seq_len ${m.seq_len}`);
+    if (s.labels.length !== s.inputs.length)
+      fail(file, 'labels', `has ${s.labels.length} values, inputs have ${s.inputs.length}`);
     const n = s.inputs.length / m.seq_len;
     checkIndices(file, 'puzzle_indices', s.puzzleIndices, n);
     if (s.puzzleIdentifiers.length !== s.puzzleIndices.length - 1) {
-      fail(file, 'puzzle_identifiers', `has ${s.puzzleIdentifiers.length} entries for ${s.puzzleIndices.length - 1} puzzles`);
+      fail(
+        file,
+        'puzzle_identifiers',
+        `has ${s.puzzleIdentifiers.length} entries for ${s.puzzleIndices.length - 1} puzzles`,
+      );
     }
     checkIndices(file, 'group_indices', s.groupIndices, s.puzzleIdentifiers.length);
     s.puzzleIdentifiers.forEach((id, i) => {
-      if (id < 0 || id >= m.num_puzzle_identifiers) fail(file, `puzzle_identifiers[${i}]`, `${id} is outside 0..${m.num_puzzle_identifiers - 1}`);
+      if (id < 0 || id >= m.num_puzzle_identifiers)
+        fail(file, `puzzle_identifiers[${i}]`, `${id} is outside 0..${m.num_puzzle_identifiers - 1}`);
     });
     const checkTokens = (what: string, a: Uint8Array): void => {
       for (let i = 0; i < a.length; i++) {
         if ((a[i] ?? 0) >= m.vocab_size) {
-          fail(file, `${what} example ${Math.floor(i / m.seq_len)} position ${i % m.seq_len}`, `token ${a[i]} >= vocab_size ${m.vocab_size}`);
+          fail(
+            file,
+            `${what} example ${Math.floor(i / m.seq_len)} position ${i % m.seq_len}`,
+            `token ${a[i]} >= vocab_size ${m.vocab_size}`,
+          );
         }
       }
     };
@@ -173,11 +184,13 @@ const readInt32 = (file: string, rank: number): { shape: readonly number[]; data
 
 const readTokens = (file: string, seqLen: number): Uint8Array => {
   const { shape, data } = readInt32(file, 2);
-  if (shape[1] !== seqLen) fail(file, 'npy header shape', `expected [N, ${seqLen}] (seq_len), got (${shape.join(', ')})`);
+  if (shape[1] !== seqLen)
+    fail(file, 'npy header shape', `expected [N, ${seqLen}] (seq_len), got (${shape.join(', ')})`);
   const out = new Uint8Array(data.length);
   for (let i = 0; i < data.length; i++) {
     const v = data[i] ?? 0;
-    if (v < 0 || v > 255) fail(file, `example ${Math.floor(i / seqLen)} position ${i % seqLen}`, `token ${v} is not a uint8`);
+    if (v < 0 || v > 255)
+      fail(file, `example ${Math.floor(i / seqLen)} position ${i % seqLen}`, `token ${v} is not a uint8`);
     out[i] = v;
   }
   return out;
@@ -218,7 +231,10 @@ const decodeIdentifiers = (file: string, u: unknown): string[] => {
 };
 
 /** Reads a dataset directory: the given splits (default train and test), identifiers.json, test_puzzles.json if present. */
-export const readDataset = (dir: string, splits: readonly string[] = ['train', 'test']): E.Either<BoundaryError, Dataset> =>
+export const readDataset = (
+  dir: string,
+  splits: readonly string[] = ['train', 'test'],
+): E.Either<BoundaryError, Dataset> =>
   catchBoundary(() => {
     const out: Record<string, Split> = {};
     for (const s of splits) out[s] = orFail(readSplit(dir, s));
@@ -228,7 +244,8 @@ export const readDataset = (dir: string, splits: readonly string[] = ['train', '
     try {
       const text = readFileSync(tp, 'utf8');
       const parsed: unknown = JSON.parse(text);
-      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) fail(tp, '', 'expected an object: puzzle id -> puzzle');
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+        fail(tp, '', 'expected an object: puzzle id -> puzzle');
       testPuzzles = orderedEntries(text, parsed as Record<string, unknown>);
     } catch (e) {
       if (e instanceof Error && (e as NodeJS.ErrnoException).code === 'ENOENT') testPuzzles = undefined;
@@ -270,14 +287,21 @@ export const datasetFiles = (ds: Dataset): E.Either<BoundaryError, OutputFile[]>
   });
 
 /** Writes a dataset in the official format, atomically (no partial directory on failure). */
-export const writeDataset = async (outDir: string, ds: Dataset, opts: AtomicOptions = {}): Promise<E.Either<BoundaryError, void>> => {
+export const writeDataset = async (
+  outDir: string,
+  ds: Dataset,
+  opts: AtomicOptions = {},
+): Promise<E.Either<BoundaryError, void>> => {
   const files = datasetFiles(ds);
   if (E.isLeft(files)) return files;
   return writeDirAtomic(outDir, files.right, opts);
 };
 
 /** Flat index arrays for the common "one example per puzzle, `k` puzzles per group" layout (Sudoku, Maze). */
-export const uniformLayout = (groups: number, puzzlesPerGroup: readonly number[] | number): { puzzleIndices: Int32Array; groupIndices: Int32Array } => {
+export const uniformLayout = (
+  groups: number,
+  puzzlesPerGroup: readonly number[] | number,
+): { puzzleIndices: Int32Array; groupIndices: Int32Array } => {
   const sizes = typeof puzzlesPerGroup === 'number' ? new Array<number>(groups).fill(puzzlesPerGroup) : puzzlesPerGroup;
   const total = sizes.reduce((a, b) => a + b, 0);
   const puzzleIndices = Int32Array.from({ length: total + 1 }, (_, i) => i);

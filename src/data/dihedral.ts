@@ -28,14 +28,22 @@ export const swapsAxes = (tid: number): boolean => tid === 1 || tid === 3 || tid
 /** The source index in an H×W input of output cell (i, j), per the table above. */
 const sourceIndex = (tid: number, h: number, w: number, i: number, j: number): number => {
   switch (tid) {
-    case 1: return j * w + (w - 1 - i);
-    case 2: return (h - 1 - i) * w + (w - 1 - j);
-    case 3: return (h - 1 - j) * w + i;
-    case 4: return i * w + (w - 1 - j);
-    case 5: return (h - 1 - i) * w + j;
-    case 6: return j * w + i;
-    case 7: return (h - 1 - j) * w + (w - 1 - i);
-    default: return i * w + j;
+    case 1:
+      return j * w + (w - 1 - i);
+    case 2:
+      return (h - 1 - i) * w + (w - 1 - j);
+    case 3:
+      return (h - 1 - j) * w + i;
+    case 4:
+      return i * w + (w - 1 - j);
+    case 5:
+      return (h - 1 - i) * w + j;
+    case 6:
+      return j * w + i;
+    case 7:
+      return (h - 1 - j) * w + (w - 1 - i);
+    default:
+      return i * w + j;
   }
 };
 

@@ -55,7 +55,10 @@ export const addVotes = (identifiers: readonly string[], votes: Votes, b: Predic
     const id = b.puzzleIdentifiers[r]!;
     if (id === 0) continue;
     const name = identifiers[id];
-    if (name === undefined) throw new Error(`evaluator: puzzle identifier ${id} (row ${r}) is not in identifiers.json (${identifiers.length} entries)`);
+    if (name === undefined)
+      throw new Error(
+        `evaluator: puzzle identifier ${id} (row ${r}) is not in identifiers.json (${identifiers.length} entries)`,
+      );
     const inv = inverseAugOfName(name);
     const input = inv(cropGrid(b.inputs, r * ARC_SEQ_LEN));
     const pred = inv(cropGrid(b.predictions, r * ARC_SEQ_LEN));
@@ -71,7 +74,10 @@ export interface ArcResult {
   /** ARC/pass@K: mean over test puzzles of the fraction of their test pairs that pass. */
   readonly passAtK: ReadonlyMap<number, number>;
   /** Per test puzzle (in test_puzzles order): one entry per test pair that got predictions. */
-  readonly submission: readonly (readonly [string, readonly { readonly attempt_1: number[][]; readonly attempt_2: number[][] }[]])[];
+  readonly submission: readonly (readonly [
+    string,
+    readonly { readonly attempt_1: number[][]; readonly attempt_2: number[][] }[],
+  ])[];
 }
 
 /** Ranked candidate hashes for one (puzzle, input): count desc, then mean q desc, stable. */
@@ -87,7 +93,11 @@ const rank = (votes: readonly Vote[]): string[] => {
 };
 
 /** `result`: pass@K and the submission, with the official submission_K = 2 attempts. */
-export const arcResult = (votes: Votes, testPuzzles: readonly ArcPuzzle[], passKs: readonly number[] = PASS_KS): ArcResult => {
+export const arcResult = (
+  votes: Votes,
+  testPuzzles: readonly ArcPuzzle[],
+  passKs: readonly number[] = PASS_KS,
+): ArcResult => {
   const index = new Map<string, Vote[]>();
   const grids = new Map<string, Grid>();
   for (const chunk of votes.chunks) {

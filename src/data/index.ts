@@ -3,10 +3,27 @@
  * (§4) and the ARC evaluator (§8). See the individual files for the behaviour each one mirrors.
  */
 export { type BoundaryError, formatBoundaryError } from '../io/errors.js';
-export { type Dataset, type Metadata, type PuzzleSet, type Split, readDataset, readSplit, writeDataset } from './dataset.js';
+export {
+  type Dataset,
+  type Metadata,
+  type PuzzleSet,
+  type Split,
+  readDataset,
+  readSplit,
+  writeDataset,
+} from './dataset.js';
 export { decodeNpy, encodeNpy } from '../io/npy.js';
 export { type Batch, type YieldedBatch, IGNORE_LABEL, testBatches, trainingBatches } from './batching.js';
-export { BOXES, type Box, type SudokuItem, type SudokuSet, generateSudoku, generateSudokuSet, hasUniqueSolution, isConsistentPair } from './sudoku.js';
+export {
+  BOXES,
+  type Box,
+  type SudokuItem,
+  type SudokuSet,
+  generateSudoku,
+  generateSudokuSet,
+  hasUniqueSolution,
+  isConsistentPair,
+} from './sudoku.js';
 export { augmentSudoku } from './sudoku-augment.js';
 export { generateSudokuSplits, splitDisjoint, sudokuDataset, sudokuFromCsv, sudokuSplit } from './sudoku-dataset.js';
 export { type MazeItem, generateMaze, generateMazes, isShortestPathLabel, mazeDihedral } from './maze.js';

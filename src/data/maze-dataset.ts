@@ -4,7 +4,7 @@
  * With `aug` (train only; the official flag defaults to off) each group holds the 8 dihedral
  * transforms, tid 0..7 in order.
  */
-import * as E from 'fp-ts/lib/Either.js';
+import type * as E from 'fp-ts/lib/Either.js';
 import type { CsvRow } from '../io/csv.js';
 import { type Dataset, type PuzzleSet, type Split, metadataFor, uniformLayout } from './dataset.js';
 import { DIHEDRAL_IDS } from './dihedral.js';
@@ -24,12 +24,28 @@ export const mazeSplit = (items: readonly MazeItem[], opts: { aug?: boolean } = 
     labels.set(m.label, p * seqLen);
   });
   const sets: PuzzleSet[] = [
-    { name: 'all', inputs, labels, puzzleIdentifiers: new Int32Array(total), ...uniformLayout(items.length, groups.map((g) => g.length)) },
+    {
+      name: 'all',
+      inputs,
+      labels,
+      puzzleIdentifiers: new Int32Array(total),
+      ...uniformLayout(
+        items.length,
+        groups.map((g) => g.length),
+      ),
+    },
   ];
-  return { metadata: metadataFor(sets, { vocabSize: MAZE_VOCAB, seqLen, numPuzzleIdentifiers: 1, totalPuzzles: items.length }), sets };
+  return {
+    metadata: metadataFor(sets, { vocabSize: MAZE_VOCAB, seqLen, numPuzzleIdentifiers: 1, totalPuzzles: items.length }),
+    sets,
+  };
 };
 
-export const mazeDataset = (train: readonly MazeItem[], test: readonly MazeItem[], opts: { aug?: boolean } = {}): Dataset => ({
+export const mazeDataset = (
+  train: readonly MazeItem[],
+  test: readonly MazeItem[],
+  opts: { aug?: boolean } = {},
+): Dataset => ({
   splits: { train: mazeSplit(train, opts), test: mazeSplit(test) },
   identifiers: ['<blank>'],
 });
@@ -45,9 +61,15 @@ export const mazesFromCsv = (file: string, rows: readonly CsvRow[]): E.Either<Bo
     if (n * n !== first) fail(file, `line ${rows[0]?.line ?? 2} column q`, `length ${first} is not a square`);
     return rows.map((row) => {
       const parse = (col: 'q' | 'a', s: string): Uint8Array => {
-        if (s.length !== n * n) return fail(file, `line ${row.line} column ${col}`, `expected ${n * n} characters, got ${s.length}`);
+        if (s.length !== n * n)
+          return fail(file, `line ${row.line} column ${col}`, `expected ${n * n} characters, got ${s.length}`);
         const t = mazeTokens(s);
-        if (typeof t === 'number') return fail(file, `line ${row.line} column ${col} cell ${t}`, `character ${JSON.stringify(s[t])} is not in "# SGo"`);
+        if (typeof t === 'number')
+          return fail(
+            file,
+            `line ${row.line} column ${col} cell ${t}`,
+            `character ${JSON.stringify(s[t])} is not in "# SGo"`,
+          );
         return t;
       };
       const input = parse('q', row.q);

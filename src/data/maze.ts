@@ -48,10 +48,16 @@ const carveDfs = (n: number, d: ReturnType<typeof draws>): Uint8Array => {
   const stack = [0];
   g[0] = OPEN;
   visited[0] = 1;
-  const steps: readonly (readonly [number, number])[] = [[-2, 0], [2, 0], [0, -2], [0, 2]];
+  const steps: readonly (readonly [number, number])[] = [
+    [-2, 0],
+    [2, 0],
+    [0, -2],
+    [0, 2],
+  ];
   while (stack.length > 0) {
     const k = stack[stack.length - 1]!;
-    const r = Math.floor(k / n), c = k % n;
+    const r = Math.floor(k / n),
+      c = k % n;
     const next = steps
       .map(([dr, dc]) => [r + dr, c + dc] as const)
       .filter(([rr, cc]) => rr >= 0 && cc >= 0 && rr < n && cc < n && visited[rr * n + cc] === 0);
@@ -81,12 +87,14 @@ const knockLoops = (g: Uint8Array, n: number, p: number, d: ReturnType<typeof dr
 export const bfsDistances = (g: ArrayLike<number>, n: number, src: number): Int32Array => {
   const dist = new Int32Array(n * n).fill(-1);
   const queue = new Int32Array(n * n);
-  let head = 0, tail = 0;
+  let head = 0,
+    tail = 0;
   dist[src] = 0;
   queue[tail++] = src;
   while (head < tail) {
     const k = queue[head++]!;
-    const r = Math.floor(k / n), c = k % n;
+    const r = Math.floor(k / n),
+      c = k % n;
     const nb = [r > 0 ? k - n : -1, r + 1 < n ? k + n : -1, c > 0 ? k - 1 : -1, c + 1 < n ? k + 1 : -1];
     for (const m of nb) {
       if (m >= 0 && dist[m] === -1 && g[m] !== WALL && g[m] !== 0) {
@@ -103,7 +111,8 @@ const pathBack = (dist: Int32Array, n: number, goal: number): number[] => {
   const path = [goal];
   let k = goal;
   while (dist[k] !== 0) {
-    const r = Math.floor(k / n), c = k % n;
+    const r = Math.floor(k / n),
+      c = k % n;
     const nb = [r > 0 ? k - n : -1, r + 1 < n ? k + n : -1, c > 0 ? k - 1 : -1, c + 1 < n ? k + 1 : -1];
     k = nb.find((m) => m >= 0 && dist[m] === dist[k]! - 1)!;
     path.push(k);
@@ -113,7 +122,8 @@ const pathBack = (dist: Int32Array, n: number, goal: number): number[] => {
 
 /** The label of a maze input: a shortest start→goal path marked; null if the goal is unreachable. */
 export const solveMaze = (input: Uint8Array, n: number): { label: Uint8Array; pathLength: number } | null => {
-  const s = input.indexOf(START), goal = input.indexOf(GOAL);
+  const s = input.indexOf(START),
+    goal = input.indexOf(GOAL);
   if (s < 0 || goal < 0) return null;
   const dist = bfsDistances(input, n, s);
   if (dist[goal]! < 0) return null;
@@ -171,7 +181,8 @@ export const mazeDihedral = (m: MazeItem, tid: number): MazeItem => {
  */
 export const isShortestPathLabel = (input: Uint8Array, label: Uint8Array, n: number): boolean => {
   if (input.length !== n * n || label.length !== n * n) return false;
-  const s = input.indexOf(START), goal = input.indexOf(GOAL);
+  const s = input.indexOf(START),
+    goal = input.indexOf(GOAL);
   if (s < 0 || goal < 0) return false;
   const marked: number[] = [];
   for (let k = 0; k < n * n; k++) {

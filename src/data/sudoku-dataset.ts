@@ -6,14 +6,24 @@
  * total_puzzles = total_groups = number of source puzzles (the official builder's count),
  * identifiers.json = ["<blank>"].
  */
-import * as E from 'fp-ts/lib/Either.js';
+import type * as E from 'fp-ts/lib/Either.js';
 import { foldIn } from '../random/index.js';
-import { type CsvRow } from '../io/csv.js';
+import type { CsvRow } from '../io/csv.js';
 import { type Dataset, type PuzzleSet, type Split, metadataFor, uniformLayout } from './dataset.js';
 import type { Key } from './draws.js';
 import { type BoundaryError, catchBoundary, fail } from '../io/errors.js';
 import { augmentSudoku } from './sudoku-augment.js';
-import { type Box, BOXES, type SudokuItem, type SudokuOptions, type SudokuSet, generateSudoku, puzzleKey, relabelKey, sudokuSet } from './sudoku.js';
+import {
+  type Box,
+  BOXES,
+  type SudokuItem,
+  type SudokuOptions,
+  type SudokuSet,
+  generateSudoku,
+  puzzleKey,
+  relabelKey,
+  sudokuSet,
+} from './sudoku.js';
 
 export type DisjointBy = 'puzzle' | 'relabel';
 
@@ -24,7 +34,11 @@ const keyFn = (by: DisjointBy): ((t: ArrayLike<number>) => string) => (by === 'p
  * items; train = the rest minus any item equal to a held-out one (as a string, or up to digit
  * relabelling with `by: 'relabel'`).
  */
-export const splitDisjoint = (set: SudokuSet, testCount: number, by: DisjointBy = 'puzzle'): { train: SudokuSet; test: SudokuSet } => {
+export const splitDisjoint = (
+  set: SudokuSet,
+  testCount: number,
+  by: DisjointBy = 'puzzle',
+): { train: SudokuSet; test: SudokuSet } => {
   const k = keyFn(by);
   const test = set.items.slice(set.items.length - testCount);
   const held = new Set(test.map((it) => k(it.puzzle)));
@@ -51,14 +65,20 @@ export const generateSudokuSplits = (k: Key, opts: SudokuSplitOptions): { train:
   const want = opts.trainCount + opts.testCount;
   const maxDraws = Math.max(100, want * 50);
   for (let i = 0; items.length < want; i++) {
-    if (i >= maxDraws) throw new Error(`sudoku: only ${items.length} distinct puzzles after ${i} draws (asked for ${want}); 4×4 has few minimal puzzles, try disjointBy 'puzzle' or fewer`);
+    if (i >= maxDraws)
+      throw new Error(
+        `sudoku: only ${items.length} distinct puzzles after ${i} draws (asked for ${want}); 4×4 has few minimal puzzles, try disjointBy 'puzzle' or fewer`,
+      );
     const item = generateSudoku(foldIn(k, i), opts);
     const s = kf(item.puzzle);
     if (seen.has(s)) continue;
     seen.add(s);
     items.push(item);
   }
-  return { test: sudokuSet(opts.box, items.slice(0, opts.testCount)), train: sudokuSet(opts.box, items.slice(opts.testCount)) };
+  return {
+    test: sudokuSet(opts.box, items.slice(0, opts.testCount)),
+    train: sudokuSet(opts.box, items.slice(opts.testCount)),
+  };
 };
 
 export interface AugmentOptions {
@@ -73,13 +93,20 @@ export interface AugmentOptions {
 }
 
 /** The augmented copies of item `i`: draw j uses `foldIn(foldIn(key, i), j)`. */
-const augmentations = (k: Key, box: Box, item: SudokuItem, opts: AugmentOptions): { puzzle: Uint8Array; solution: Uint8Array }[] => {
+const augmentations = (
+  k: Key,
+  box: Box,
+  item: SudokuItem,
+  opts: AugmentOptions,
+): { puzzle: Uint8Array; solution: Uint8Array }[] => {
   const out: { puzzle: Uint8Array; solution: Uint8Array }[] = [];
   const maxRedraws = opts.maxRedraws ?? 100;
   let draw = 0;
   for (let j = 0; j < opts.numAug; j++) {
     for (let tries = 0; tries <= maxRedraws; tries++) {
-      const a = augmentSudoku(foldIn(k, draw++), item.puzzle, item.solution, box, { digitsOnly: opts.digitsOnly === true });
+      const a = augmentSudoku(foldIn(k, draw++), item.puzzle, item.solution, box, {
+        digitsOnly: opts.digitsOnly === true,
+      });
       if (opts.avoid === undefined || !opts.avoid.has(puzzleKey(a.puzzle))) {
         out.push(a);
         break;
@@ -91,7 +118,10 @@ const augmentations = (k: Key, box: Box, item: SudokuItem, opts: AugmentOptions)
 
 /** One split ("all" set) of a Sudoku set with `numAug` augmentations per group. */
 export const sudokuSplit = (k: Key, set: SudokuSet, opts: AugmentOptions = { numAug: 0 }): Split => {
-  const groups = set.items.map((item, i) => [item, ...(opts.numAug > 0 ? augmentations(foldIn(k, i), set.box, item, opts) : [])]);
+  const groups = set.items.map((item, i) => [
+    item,
+    ...(opts.numAug > 0 ? augmentations(foldIn(k, i), set.box, item, opts) : []),
+  ]);
   const sizes = groups.map((g) => g.length);
   const total = sizes.reduce((a, b) => a + b, 0);
   const inputs = new Uint8Array(total * set.seqLen);
@@ -104,15 +134,33 @@ export const sudokuSplit = (k: Key, set: SudokuSet, opts: AugmentOptions = { num
       p++;
     }
   }
-  const sets: PuzzleSet[] = [{ name: 'all', inputs, labels, puzzleIdentifiers: new Int32Array(total), ...uniformLayout(set.items.length, sizes) }];
+  const sets: PuzzleSet[] = [
+    {
+      name: 'all',
+      inputs,
+      labels,
+      puzzleIdentifiers: new Int32Array(total),
+      ...uniformLayout(set.items.length, sizes),
+    },
+  ];
   return {
-    metadata: metadataFor(sets, { vocabSize: set.vocabSize, seqLen: set.seqLen, numPuzzleIdentifiers: 1, totalPuzzles: set.items.length }),
+    metadata: metadataFor(sets, {
+      vocabSize: set.vocabSize,
+      seqLen: set.seqLen,
+      numPuzzleIdentifiers: 1,
+      totalPuzzles: set.items.length,
+    }),
     sets,
   };
 };
 
 /** The official two-split dataset: train augmented (avoiding held-out strings), test not augmented. */
-export const sudokuDataset = (k: Key, train: SudokuSet, test: SudokuSet, opts: AugmentOptions = { numAug: 0 }): Dataset => {
+export const sudokuDataset = (
+  k: Key,
+  train: SudokuSet,
+  test: SudokuSet,
+  opts: AugmentOptions = { numAug: 0 },
+): Dataset => {
   const avoid = new Set([...(opts.avoid ?? []), ...test.items.map((it) => puzzleKey(it.puzzle))]);
   return {
     splits: { train: sudokuSplit(foldIn(k, 0), train, { ...opts, avoid }), test: sudokuSplit(foldIn(k, 1), test) },
@@ -130,19 +178,26 @@ const SIDE_OF_LENGTH: Readonly<Record<number, 4 | 6 | 9>> = { 16: 4, 36: 6, 81: 
  * digit is itself; `a` holds digits 1..n. Rows with rating < minDifficulty are dropped.
  * The side comes from the first row's length (16, 36 or 81).
  */
-export const sudokuFromCsv = (file: string, rows: readonly CsvRow[], opts: { minDifficulty?: number } = {}): E.Either<BoundaryError, SudokuSet> =>
+export const sudokuFromCsv = (
+  file: string,
+  rows: readonly CsvRow[],
+  opts: { minDifficulty?: number } = {},
+): E.Either<BoundaryError, SudokuSet> =>
   catchBoundary(() => {
     const n = SIDE_OF_LENGTH[rows[0]?.q.length ?? 81];
-    if (n === undefined) return fail(file, `line ${rows[0]?.line ?? 2} column q`, `length ${rows[0]?.q.length} is not 16, 36 or 81`);
+    if (n === undefined)
+      return fail(file, `line ${rows[0]?.line ?? 2} column q`, `length ${rows[0]?.q.length} is not 16, 36 or 81`);
     const cells = n * n;
     const items: SudokuItem[] = [];
     for (const row of rows) {
       if (opts.minDifficulty !== undefined && row.rating < opts.minDifficulty) continue;
       const cell = (col: 'q' | 'a', s: string, blankOk: boolean): Uint8Array => {
-        if (s.length !== cells) fail(file, `line ${row.line} column ${col}`, `expected ${cells} characters, got ${s.length}`);
+        if (s.length !== cells)
+          fail(file, `line ${row.line} column ${col}`, `expected ${cells} characters, got ${s.length}`);
         return Uint8Array.from(s, (ch, i) => {
           const d = ch === '.' ? 0 : ch.charCodeAt(0) - 48;
-          if (!(d >= (blankOk ? 0 : 1) && d <= n)) fail(file, `line ${row.line} column ${col} cell ${i}`, `bad character ${JSON.stringify(ch)}`);
+          if (!(d >= (blankOk ? 0 : 1) && d <= n))
+            fail(file, `line ${row.line} column ${col} cell ${i}`, `bad character ${JSON.stringify(ch)}`);
           return d + 1;
         });
       };

@@ -22,7 +22,10 @@ export const parsePuzzle = (text: string): E.Either<string, ParsedPuzzle> => {
   for (const [i, c] of cells.entries()) {
     if (c === '.' || c === '0' || c === '_') tokens.push(1);
     else if (/^[1-9]$/.test(c) && Number(c) <= size) tokens.push(Number(c) + 1);
-    else return E.left(`cell ${i + 1} (row ${Math.floor(i / size) + 1}, column ${(i % size) + 1}) is '${c}': expected 1..${size} or '.'`);
+    else
+      return E.left(
+        `cell ${i + 1} (row ${Math.floor(i / size) + 1}, column ${(i % size) + 1}) is '${c}': expected 1..${size} or '.'`,
+      );
   }
   return E.right({ size, box: BOXES[size], tokens });
 };

@@ -84,7 +84,9 @@ export const solve = (g: Geometry, board: ArrayLike<number>, opts: SolveOptions 
       continue;
     }
     const bit = 1 << (d - 1);
-    const r = rowOf[k] ?? 0, c = colOf[k] ?? 0, b = boxOf[k] ?? 0;
+    const r = rowOf[k] ?? 0,
+      c = colOf[k] ?? 0,
+      b = boxOf[k] ?? 0;
     if (d > n || (rows[r]! & bit) !== 0 || (cols[c]! & bit) !== 0 || (boxes[b]! & bit) !== 0) {
       return { count: 0, solution: null, guesses: 0 };
     }
@@ -132,7 +134,9 @@ export const solve = (g: Geometry, board: ArrayLike<number>, opts: SolveOptions 
     const k = slots[best]!;
     slots[best] = slots[depth]!;
     slots[depth] = k;
-    const r = rowOf[k]!, c = colOf[k]!, b = boxOf[k]!;
+    const r = rowOf[k]!,
+      c = colOf[k]!,
+      b = boxOf[k]!;
     const tryDigit = (i: number): void => {
       const bit = 1 << i;
       rows[r]! |= bit;

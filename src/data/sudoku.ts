@@ -81,7 +81,11 @@ const carve = (g: Geometry, solution: Uint8Array, d: Draws, minGivens: number): 
 };
 
 /** One unique puzzle from a key (no rating filter). Raw digits. */
-export const generateRaw = (k: Key, box: Box, minGivens = 0): { puzzle: Uint8Array; solution: Uint8Array; rating: number } => {
+export const generateRaw = (
+  k: Key,
+  box: Box,
+  minGivens = 0,
+): { puzzle: Uint8Array; solution: Uint8Array; rating: number } => {
   const g = geometry(box);
   const d = draws(k);
   const solution = randomSolution(g, d);
@@ -100,7 +104,9 @@ export const generateSudoku = (k: Key, opts: Omit<SudokuOptions, 'count'>): Sudo
     if (rating < (opts.minRating ?? 0) || rating > (opts.maxRating ?? Infinity)) continue;
     return { puzzle: toTokens(puzzle), solution: toTokens(solution), givens: countGivens(puzzle), rating };
   }
-  throw new Error(`sudoku: no ${opts.box[0]}×${opts.box[1]} puzzle with rating in [${opts.minRating ?? 0}, ${opts.maxRating ?? '∞'}] after ${maxAttempts} attempts`);
+  throw new Error(
+    `sudoku: no ${opts.box[0]}×${opts.box[1]} puzzle with rating in [${opts.minRating ?? 0}, ${opts.maxRating ?? '∞'}] after ${maxAttempts} attempts`,
+  );
 };
 
 /**
@@ -112,7 +118,8 @@ export const generateSudokuSet = (k: Key, opts: SudokuOptions): SudokuSet => {
   const items: SudokuItem[] = [];
   const maxDraws = opts.count * (opts.maxAttemptsPerPuzzle ?? 1000);
   for (let i = 0; items.length < opts.count; i++) {
-    if (i >= maxDraws) throw new Error(`sudoku: only ${items.length} distinct puzzles found after ${i} draws (asked for ${opts.count})`);
+    if (i >= maxDraws)
+      throw new Error(`sudoku: only ${items.length} distinct puzzles found after ${i} draws (asked for ${opts.count})`);
     const item = generateSudoku(foldIn(k, i), opts);
     const s = puzzleKey(item.puzzle);
     if (seen.has(s)) continue;
@@ -128,7 +135,8 @@ export const sudokuSet = (box: Box, items: readonly SudokuItem[]): SudokuSet => 
 };
 
 /** A puzzle's identity as a string of tokens (the "no string overlap" of held-out sets). */
-export const puzzleKey = (tokens: ArrayLike<number>): string => String.fromCharCode(...Array.from(tokens, (t) => 48 + t));
+export const puzzleKey = (tokens: ArrayLike<number>): string =>
+  String.fromCharCode(...Array.from(tokens, (t) => 48 + t));
 
 /** The puzzle up to digit relabelling: digits renamed in order of first appearance. */
 export const relabelKey = (tokens: ArrayLike<number>): string => {

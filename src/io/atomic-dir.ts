@@ -29,8 +29,10 @@ const checkTarget = (out: string, opts: AtomicOptions): BoundaryError | null => 
     return fsError(out, '', e);
   }
   if (entries.length === 0) return null;
-  if (opts.overwrite !== true) return boundaryError(out, '', 'output directory exists and is not empty (pass --overwrite to replace a dataset)');
-  if (!looksLikeDataset(out)) return boundaryError(out, '', 'refusing to replace a non-empty directory that is not a dataset');
+  if (opts.overwrite !== true)
+    return boundaryError(out, '', 'output directory exists and is not empty (pass --overwrite to replace a dataset)');
+  if (!looksLikeDataset(out))
+    return boundaryError(out, '', 'refusing to replace a non-empty directory that is not a dataset');
   return null;
 };
 

@@ -3,7 +3,7 @@
  * Sudoku-Extreme and Maze-Hard. Quoted fields (RFC 4180) are accepted; every row must have the four
  * columns. Errors name the file, the 1-based line and the column.
  */
-import * as E from 'fp-ts/lib/Either.js';
+import type * as E from 'fp-ts/lib/Either.js';
 import { type BoundaryError, catchBoundary, fail } from './errors.js';
 
 export interface CsvRow {
@@ -55,7 +55,8 @@ export const parsePuzzleCsv = (file: string, text: string): E.Either<BoundaryErr
       const f = splitRecord(file, line, raw);
       if (f.length !== 4) fail(file, `line ${line}`, `expected 4 columns (${COLUMNS.join(',')}), got ${f.length}`);
       const rating = Number(f[3]);
-      if (f[3]!.trim() === '' || !Number.isFinite(rating)) fail(file, `line ${line} column rating`, `not a number: ${JSON.stringify(f[3])}`);
+      if (f[3]!.trim() === '' || !Number.isFinite(rating))
+        fail(file, `line ${line} column rating`, `not a number: ${JSON.stringify(f[3])}`);
       rows.push({ line, source: f[0]!, q: f[1]!, a: f[2]!, rating });
     });
     return rows;

@@ -76,7 +76,7 @@ export const parseStrictJson = (text: string, maxDepth = 64): E.Either<string, J
       const esc = text[pos + 1] ?? '';
       pos += 2;
       if (esc !== 'u') {
-        const simple = Object.prototype.hasOwnProperty.call(SIMPLE_ESCAPES, esc) ? SIMPLE_ESCAPES[esc] : undefined;
+        const simple = Object.hasOwn(SIMPLE_ESCAPES, esc) ? SIMPLE_ESCAPES[esc] : undefined;
         out += simple ?? syntax('invalid escape');
       } else {
         const u = hex4();

@@ -10,7 +10,15 @@ import { type BoundaryError, boundaryError } from './errors.js';
 /** The dtypes we read; `descr` strings as NumPy writes them. */
 export type NpyDescr = '|u1' | '|i1' | '|b1' | '<u2' | '<i2' | '<u4' | '<i4' | '<i8' | '<u8';
 
-export type NpyData = Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Array | Int32Array | BigInt64Array | BigUint64Array;
+export type NpyData =
+  | Uint8Array
+  | Int8Array
+  | Uint16Array
+  | Int16Array
+  | Uint32Array
+  | Int32Array
+  | BigInt64Array
+  | BigUint64Array;
 
 export interface NpyArray {
   readonly descr: NpyDescr;
@@ -21,7 +29,15 @@ export interface NpyArray {
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // "\x93NUMPY"
 
 const ITEM_SIZE: Record<NpyDescr, number> = {
-  '|u1': 1, '|i1': 1, '|b1': 1, '<u2': 2, '<i2': 2, '<u4': 4, '<i4': 4, '<i8': 8, '<u8': 8,
+  '|u1': 1,
+  '|i1': 1,
+  '|b1': 1,
+  '<u2': 2,
+  '<i2': 2,
+  '<u4': 4,
+  '<i4': 4,
+  '<i8': 8,
+  '<u8': 8,
 };
 
 /** NumPy also spells the one-byte types with '<' or '=' and the others with '='; normalise. */
@@ -40,14 +56,23 @@ const view = (descr: NpyDescr, bytes: Uint8Array, count: number): NpyData => {
   // (`new Uint8Array(view)` copies; Buffer#slice would not.)
   const buf = new Uint8Array(bytes.subarray(0, count * ITEM_SIZE[descr])).buffer;
   switch (descr) {
-    case '|u1': case '|b1': return new Uint8Array(buf);
-    case '|i1': return new Int8Array(buf);
-    case '<u2': return new Uint16Array(buf);
-    case '<i2': return new Int16Array(buf);
-    case '<u4': return new Uint32Array(buf);
-    case '<i4': return new Int32Array(buf);
-    case '<i8': return new BigInt64Array(buf);
-    case '<u8': return new BigUint64Array(buf);
+    case '|u1':
+    case '|b1':
+      return new Uint8Array(buf);
+    case '|i1':
+      return new Int8Array(buf);
+    case '<u2':
+      return new Uint16Array(buf);
+    case '<i2':
+      return new Int16Array(buf);
+    case '<u4':
+      return new Uint32Array(buf);
+    case '<i4':
+      return new Int32Array(buf);
+    case '<i8':
+      return new BigInt64Array(buf);
+    case '<u8':
+      return new BigUint64Array(buf);
   }
 };
 
@@ -56,14 +81,30 @@ const parseHeader = (file: string, header: string): E.Either<BoundaryError, { de
   const fortranM = /'fortran_order'\s*:\s*(True|False)/.exec(header);
   const shapeM = /'shape'\s*:\s*\(([^)]*)\)/.exec(header);
   if (descrM === null || fortranM === null || shapeM === null) {
-    return E.left(boundaryError(file, 'npy header', `expected a dict with 'descr', 'fortran_order' and 'shape', got ${JSON.stringify(header.trim())}`));
+    return E.left(
+      boundaryError(
+        file,
+        'npy header',
+        `expected a dict with 'descr', 'fortran_order' and 'shape', got ${JSON.stringify(header.trim())}`,
+      ),
+    );
   }
   const descr = normaliseDescr(descrM[1] ?? '');
   if (descr === undefined) {
-    return E.left(boundaryError(file, 'npy header descr', `unsupported dtype '${descrM[1]}' (supported: little-endian integers and bool)`));
+    return E.left(
+      boundaryError(
+        file,
+        'npy header descr',
+        `unsupported dtype '${descrM[1]}' (supported: little-endian integers and bool)`,
+      ),
+    );
   }
-  if (fortranM[1] === 'True') return E.left(boundaryError(file, 'npy header fortran_order', 'Fortran-ordered arrays are not supported'));
-  const parts = (shapeM[1] ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (fortranM[1] === 'True')
+    return E.left(boundaryError(file, 'npy header fortran_order', 'Fortran-ordered arrays are not supported'));
+  const parts = (shapeM[1] ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   const shape = parts.map(Number);
   if (shape.some((d) => !Number.isSafeInteger(d) || d < 0)) {
     return E.left(boundaryError(file, 'npy header shape', `bad shape (${shapeM[1]})`));
@@ -77,10 +118,12 @@ export const decodeNpy = (file: string, bytes: Uint8Array): E.Either<BoundaryErr
     return E.left(boundaryError(file, 'npy magic', 'not a .npy file (missing \\x93NUMPY magic)'));
   }
   const major = bytes[6] ?? 0;
-  if (major < 1 || major > 3) return E.left(boundaryError(file, 'npy version', `unsupported format version ${major}.${bytes[7]}`));
+  if (major < 1 || major > 3)
+    return E.left(boundaryError(file, 'npy version', `unsupported format version ${major}.${bytes[7]}`));
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const lenBytes = major === 1 ? 2 : 4;
-  if (bytes.length < 8 + lenBytes) return E.left(boundaryError(file, 'npy header', 'file ends inside the header length'));
+  if (bytes.length < 8 + lenBytes)
+    return E.left(boundaryError(file, 'npy header', 'file ends inside the header length'));
   const headerLen = major === 1 ? dv.getUint16(8, true) : dv.getUint32(8, true);
   const start = 8 + lenBytes;
   if (bytes.length < start + headerLen) return E.left(boundaryError(file, 'npy header', 'file ends inside the header'));
@@ -90,25 +133,36 @@ export const decodeNpy = (file: string, bytes: Uint8Array): E.Either<BoundaryErr
     const payload = bytes.subarray(start + headerLen);
     const need = count * ITEM_SIZE[descr];
     if (payload.length < need) {
-      return E.left(boundaryError(file, 'npy data', `shape (${shape.join(', ')}) needs ${need} bytes, file has ${payload.length}`));
+      return E.left(
+        boundaryError(file, 'npy data', `shape (${shape.join(', ')}) needs ${need} bytes, file has ${payload.length}`),
+      );
     }
     return E.right({ descr, shape, data: view(descr, payload, count) });
   });
 };
 
 const descrOf = (data: NpyData): NpyDescr =>
-  data instanceof Uint8Array ? '|u1'
-    : data instanceof Int8Array ? '|i1'
-      : data instanceof Uint16Array ? '<u2'
-        : data instanceof Int16Array ? '<i2'
-          : data instanceof Uint32Array ? '<u4'
-            : data instanceof Int32Array ? '<i4'
-              : data instanceof BigInt64Array ? '<i8' : '<u8';
+  data instanceof Uint8Array
+    ? '|u1'
+    : data instanceof Int8Array
+      ? '|i1'
+      : data instanceof Uint16Array
+        ? '<u2'
+        : data instanceof Int16Array
+          ? '<i2'
+          : data instanceof Uint32Array
+            ? '<u4'
+            : data instanceof Int32Array
+              ? '<i4'
+              : data instanceof BigInt64Array
+                ? '<i8'
+                : '<u8';
 
 /** Encodes an array as NumPy 1.0 (2.0 when the header would not fit), header padded to 64 bytes as NumPy does. */
 export const encodeNpy = (shape: readonly number[], data: NpyData, descr: NpyDescr = descrOf(data)): Uint8Array => {
   const count = shape.reduce((a, b) => a * b, 1);
-  if (count !== data.length) throw new Error(`encodeNpy: shape (${shape.join(', ')}) needs ${count} values, got ${data.length}`);
+  if (count !== data.length)
+    throw new Error(`encodeNpy: shape (${shape.join(', ')}) needs ${count} values, got ${data.length}`);
   if (descr !== descrOf(data) && !(descr === '|b1' && data instanceof Uint8Array)) {
     throw new Error(`encodeNpy: descr ${descr} does not match the ${data.constructor.name}`);
   }
@@ -141,7 +195,8 @@ export const npyToInt32 = (file: string, a: NpyArray): E.Either<BoundaryError, I
     const out = new Int32Array(d.length);
     for (let i = 0; i < d.length; i++) {
       const v = Number(d[i]);
-      if (v > 2147483647 || v < -2147483648) return E.left(boundaryError(file, `element ${i}`, `value ${v} does not fit in int32`));
+      if (v > 2147483647 || v < -2147483648)
+        return E.left(boundaryError(file, `element ${i}`, `value ${v} does not fit in int32`));
       out[i] = v;
     }
     return E.right(out);

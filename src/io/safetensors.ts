@@ -70,8 +70,7 @@ export const stDtypes: readonly StDtype[] = Object.freeze(Object.keys(ITEMSIZE) 
 /** Bytes per element of a safetensors dtype. */
 export const stItemsize = (d: StDtype): number => ITEMSIZE[d];
 
-const isStDtype = (u: unknown): u is StDtype =>
-  typeof u === 'string' && Object.prototype.hasOwnProperty.call(ITEMSIZE, u);
+const isStDtype = (u: unknown): u is StDtype => typeof u === 'string' && Object.hasOwn(ITEMSIZE, u);
 
 /** The tensor dtype a safetensors dtype loads as: floats stay or widen to float32, ints become int32. */
 export const loadedDtype = (d: StDtype): DType =>
@@ -90,10 +89,8 @@ export const writableDtypes = (dtype: DType): readonly StDtype[] => WRITABLE[dty
 // ---------------------------------------------------------------------------------------------
 // Errors
 
-
 const fail = <A = never>(file: string, field: string, message: string): E.Either<BoundaryError, A> =>
   E.left({ file, field, message: oneLine(message) });
-
 
 /** How a tensor is named in error fields: JSON-quoted, so odd names stay one unambiguous line. */
 const tensorField = (name: string): string => preview(name, 120);
@@ -121,8 +118,7 @@ const Dtype = new t.Type<StDtype, StDtype, unknown>(
 const closed = <P extends t.Props>(props: P, name: string): t.Type<t.TypeOf<t.TypeC<P>>, unknown, unknown> => {
   type A = t.TypeOf<t.TypeC<P>>;
   const open = t.type(props);
-  const extra = (u: object): string | undefined =>
-    Object.keys(u).find((k) => !Object.prototype.hasOwnProperty.call(props, k));
+  const extra = (u: object): string | undefined => Object.keys(u).find((k) => !Object.hasOwn(props, k));
   return new t.Type<A, unknown, unknown>(
     name,
     (u): u is A => open.is(u) && extra(u) === undefined,
@@ -141,7 +137,10 @@ const pairOfCounts = t.tuple([Count, Count], 'a pair [begin, end] of non-negativ
 const OffsetPair = new t.Type<[number, number], [number, number], unknown>(
   pairOfCounts.name,
   (u): u is [number, number] => Array.isArray(u) && u.length === 2 && pairOfCounts.is(u),
-  (u, c) => (Array.isArray(u) && u.length !== 2 ? t.failure(u, c, `expected exactly two offsets [begin, end], got ${u.length}`) : pairOfCounts.validate(u, c)),
+  (u, c) =>
+    Array.isArray(u) && u.length !== 2
+      ? t.failure(u, c, `expected exactly two offsets [begin, end], got ${u.length}`)
+      : pairOfCounts.validate(u, c),
   t.identity,
 );
 
@@ -162,7 +161,9 @@ const report = (errors: t.Errors): { readonly path: string; readonly message: st
   if (e === undefined) return { path: '', message: 'invalid' };
   const path = e.context
     .slice(1)
-    .map((c) => (/^[0-9]+$/.test(c.key) ? `[${c.key}]` : /^[A-Za-z_$][\w$]*$/.test(c.key) ? `.${c.key}` : `[${preview(c.key)}]`))
+    .map((c) =>
+      /^[0-9]+$/.test(c.key) ? `[${c.key}]` : /^[A-Za-z_$][\w$]*$/.test(c.key) ? `.${c.key}` : `[${preview(c.key)}]`,
+    )
     .join('');
   const expected = e.context[e.context.length - 1]?.type.name ?? 'a valid value';
   return { path, message: e.message ?? `expected ${expected}, got ${preview(e.value)}` };
@@ -295,7 +296,11 @@ const decodeEntry = (name: string, v: Json, dataLen: number, file: string): E.Ei
     const { path, message } = report(r.left);
     return fail(file, `${field}${path}`, message);
   }
-  const { dtype, shape, data_offsets: [begin, end] } = r.right;
+  const {
+    dtype,
+    shape,
+    data_offsets: [begin, end],
+  } = r.right;
   if (begin > end) return fail(file, `${field}.data_offsets`, `begin ${begin} is after end ${end}`);
   if (end > dataLen) {
     return fail(file, `${field}.data_offsets`, `end ${end} is past the ${dataLen}-byte data section`);
@@ -332,17 +337,24 @@ const checkLayout = (entries: readonly Entry[], dataLen: number, file: string): 
       );
     }
     if (e.begin > pos) {
-      return fail(file, `${tensorField(e.name)}.data_offsets`, `begins at ${e.begin}, leaving bytes [${pos}, ${e.begin}) unused`);
+      return fail(
+        file,
+        `${tensorField(e.name)}.data_offsets`,
+        `begins at ${e.begin}, leaving bytes [${pos}, ${e.begin}) unused`,
+      );
     }
     pos = e.end;
     prev = e;
   }
   if (pos !== dataLen) {
-    return fail(file, 'data', `${dataLen - pos} trailing bytes after the last tensor (data section is ${dataLen} bytes)`);
+    return fail(
+      file,
+      'data',
+      `${dataLen - pos} trailing bytes after the last tensor (data section is ${dataLen} bytes)`,
+    );
   }
   return E.right(undefined);
 };
-
 
 /** Widens 2-byte floats through their float32 bit patterns, so NaN payloads survive. */
 const widenHalf = (dv: DataView, n: number, toBits: (h: number) => number): Float32Array => {
@@ -413,7 +425,11 @@ const decodeTensor = (e: Entry, data: Uint8Array, file: string): E.Either<Bounda
     const r = narrowInts(dv, n, ITEMSIZE[e.dtype], read);
     return 'data' in r
       ? E.right(r.data)
-      : fail(file, tensorField(e.name), `${e.dtype} value ${rawValue(dv, e.dtype, r.bad)} at flat index ${r.bad} ${range}`);
+      : fail(
+          file,
+          tensorField(e.name),
+          `${e.dtype} value ${rawValue(dv, e.dtype, r.bad)} at flat index ${r.bad} ${range}`,
+        );
   };
   const values = ((): E.Either<BoundaryError, TypedArray> => {
     switch (e.dtype) {
@@ -539,7 +555,6 @@ const isWellFormed = (s: string): boolean => {
   return true;
 };
 
-
 /** The inclusive range an int32 value must lie in to be written as an integer dtype. */
 const INT_RANGE: Partial<Readonly<Record<StDtype, readonly [number, number]>>> = {
   I16: [-0x8000, 0x7fff],
@@ -565,7 +580,11 @@ const plan = (entries: readonly StWriteEntry[], file: string): E.Either<Boundary
     const allowed = WRITABLE[tensor.dtype];
     const dtype = asked ?? allowed[0]!;
     if (!allowed.includes(dtype)) {
-      return fail(file, field, `a ${tensor.dtype} tensor cannot be written as ${preview(dtype)} (allowed: ${allowed.join(', ')})`);
+      return fail(
+        file,
+        field,
+        `a ${tensor.dtype} tensor cannot be written as ${preview(dtype)} (allowed: ${allowed.join(', ')})`,
+      );
     }
     const values = storage(tensor);
     const range = INT_RANGE[dtype];
@@ -600,10 +619,7 @@ const metadataPairs = (
  * `__proto__` key is ever materialised), UTF-8 encoded and padded with spaces so the data
  * section starts 8-byte aligned, as the reference writer does.
  */
-const headerBytes = (
-  planned: readonly Planned[],
-  meta: readonly (readonly [string, string])[],
-): Uint8Array => {
+const headerBytes = (planned: readonly Planned[], meta: readonly (readonly [string, string])[]): Uint8Array => {
   const parts: string[] = [];
   if (meta.length > 0) {
     parts.push(`"__metadata__":{${meta.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(',')}}`);

@@ -67,8 +67,7 @@ export const rmsNorm = (x: Tensor, eps: number, axis = -1): Tensor => {
  * branch reads min(x, 0), so the branch `where` discards stays finite: at x = 1 in float32,
  * 1 − x + 1e−30 squared underflows to 0 and its (discarded) gradient 0/0 would poison the sum.
  */
-export const stablemaxS = (x: Tensor): Tensor =>
-  where(lt(x, 0), div(1, add(sub(1, minimum(x, 0)), 1e-30)), add(x, 1));
+export const stablemaxS = (x: Tensor): Tensor => where(lt(x, 0), div(1, add(sub(1, minimum(x, 0)), 1e-30)), add(x, 1));
 
 /** log(s(x_i) / Σ_j s(x_j)) along `axis` (the official `log_stablemax`). */
 export const logStablemax = (x: Tensor, axis = -1): Tensor => {
@@ -107,4 +106,3 @@ export const softmaxCrossEntropy = (logits: Tensor, labels: Tensor, ignoreIndex 
 /** Binary cross entropy with logits, per element: max(x,0) − x·y + log(1 + exp(−|x|)). */
 export const binaryCrossEntropyWithLogits = (x: Tensor, y: Tensor): Tensor =>
   add(sub(maximum(x, 0), mul(x, y)), log(add(exp(neg(abs(x))), 1)));
-

@@ -13,19 +13,7 @@ import { vjp } from '../autodiff/grad.js';
 import { sameShape, shapeStr } from '../core/shape.js';
 import { type Tensor, storage } from '../tensor/tensor.js';
 import { desc, make, requireFloat } from './internal.js';
-import {
-  add,
-  concat,
-  defineFused,
-  div,
-  mul,
-  rsqrt,
-  sigmoid,
-  silu,
-  slice,
-  sub,
-  sum,
-} from './primitives.js';
+import { add, concat, defineFused, div, mul, rsqrt, sigmoid, silu, slice, sub, sum } from './primitives.js';
 
 // ---------------------------------------------------------------------------------------------
 // SwiGLU's gate: silu(a)·u over the halves [a | u] of the last axis; [..., 2I] → [..., I].
@@ -36,7 +24,8 @@ import {
 const swigluDims = (op: string, h: Tensor): { rows: number; inter: number } => {
   requireFloat(op, h);
   const last = h.rank === 0 ? NaN : h.shape[h.rank - 1]!;
-  if (!(last % 2 === 0)) throw new Error(`${op}: the last axis must have even length [gate | up], got ${shapeStr(h.shape)}`);
+  if (!(last % 2 === 0))
+    throw new Error(`${op}: the last axis must have even length [gate | up], got ${shapeStr(h.shape)}`);
   const inter = last / 2;
   return { rows: inter === 0 ? 0 : h.size / last, inter };
 };
@@ -64,7 +53,9 @@ const swigluGateGradOp = defineFused<[Tensor, Tensor], null>({
     const { rows, inter } = swigluDims('swigluGateGrad', h);
     const want = [...h.shape.slice(0, -1), inter];
     if (!sameShape(g.shape, want) || g.dtype !== h.dtype) {
-      throw new Error(`swigluGateGrad: cotangent ${desc(g)} does not match ${desc(h)} (expected ${h.dtype} ${shapeStr(want)})`);
+      throw new Error(
+        `swigluGateGrad: cotangent ${desc(g)} does not match ${desc(h)} (expected ${h.dtype} ${shapeStr(want)})`,
+      );
     }
     return make(h, h.shape, h.backend.swigluGrad(storage(g), storage(h), rows, inter));
   },

@@ -14,14 +14,7 @@
 import type { BinaryOp, UnaryOp } from '../backend/backend.js';
 import type { DType } from '../core/dtype.js';
 import { isFloat } from '../core/dtype.js';
-import {
-  type Shape,
-  broadcastShapes,
-  normAxis,
-  sameShape,
-  shapeStr,
-  size,
-} from '../core/shape.js';
+import { type Shape, broadcastShapes, normAxis, sameShape, shapeStr, size } from '../core/shape.js';
 import { type Node, Tensor, storage } from '../tensor/tensor.js';
 import { detach } from '../autodiff/grad.js';
 import { desc, make, requireFloat } from './internal.js';
@@ -87,8 +80,7 @@ export const defineFused = <I extends Inputs, P>(def: Primitive<I, P>): Fused<I,
 });
 
 /** A JS number becomes a scalar tensor of the other operand's dtype and backend. */
-const lift = (x: Operand, like: Tensor): Tensor =>
-  x instanceof Tensor ? x : make(like, [], likeStorage(like, [x]));
+const lift = (x: Operand, like: Tensor): Tensor => (x instanceof Tensor ? x : make(like, [], likeStorage(like, [x])));
 
 const likeStorage = (like: Tensor, values: number[]) => {
   const s = storage(like);
@@ -241,7 +233,12 @@ const P = {
 
   permute: {
     name: 'permute',
-    forward: ([x], perm) => make(x, perm.map((p) => x.shape[p]!), x.backend.permute(storage(x), x.shape, perm)),
+    forward: ([x], perm) =>
+      make(
+        x,
+        perm.map((p) => x.shape[p]!),
+        x.backend.permute(storage(x), x.shape, perm),
+      ),
     vjp: (g, _x, _y, perm) => [permute(g, invertPerm(perm))],
   } satisfies Primitive<[Tensor], readonly number[]>,
 
@@ -249,7 +246,8 @@ const P = {
     name: 'broadcastTo',
     forward: ([x], shape) => {
       const out = broadcastShapes('broadcastTo', x.shape, shape);
-      if (!sameShape(out, shape)) throw new Error(`broadcastTo: ${shapeStr(x.shape)} does not broadcast to ${shapeStr(shape)}`);
+      if (!sameShape(out, shape))
+        throw new Error(`broadcastTo: ${shapeStr(x.shape)} does not broadcast to ${shapeStr(shape)}`);
       // x + (−0) is x bit for bit (+0 + −0 = +0, −0 + −0 = −0); x + 0 would turn −0 into +0.
       const zero = lift(-0, x);
       return make(x, shape, x.backend.binary('add', storage(x), x.shape, storage(zero), [], shape));
@@ -259,8 +257,7 @@ const P = {
 
   slice: {
     name: 'slice',
-    forward: ([x], { starts, sizes }) =>
-      make(x, sizes, x.backend.slice(storage(x), x.shape, starts, sizes)),
+    forward: ([x], { starts, sizes }) => make(x, sizes, x.backend.slice(storage(x), x.shape, starts, sizes)),
     vjp: (g, [x], _y, { starts }) => [padPrim(g, starts, x.shape, 0)],
   } satisfies Primitive<[Tensor], { starts: readonly number[]; sizes: readonly number[] }>,
 
@@ -280,7 +277,11 @@ const P = {
       return make(
         first,
         outShape,
-        first.backend.concat(parts.map((p) => ({ data: storage(p), shape: p.shape })), axis, outShape),
+        first.backend.concat(
+          parts.map((p) => ({ data: storage(p), shape: p.shape })),
+          axis,
+          outShape,
+        ),
       );
     },
     vjp: (g, parts, _y, axis) => {
@@ -469,7 +470,12 @@ const reduceWith =
   (x: Tensor, axis: number, keepdims = false): Tensor => {
     const ax = normAxis(prim.name, axis, x.rank, x.shape);
     const r = bind(prim, [x], ax);
-    return keepdims ? r : reshape(r, x.shape.filter((_, i) => i !== ax));
+    return keepdims
+      ? r
+      : reshape(
+          r,
+          x.shape.filter((_, i) => i !== ax),
+        );
   };
 
 /** Sum over one axis. */
@@ -573,9 +579,7 @@ export const concat = (parts: readonly Tensor[], axis: number): Tensor => {
   const ax = normAxis('concat', axis, first.rank, first.shape);
   for (const p of parts) {
     if (p.dtype !== first.dtype || p.rank !== first.rank || p.shape.some((d, i) => i !== ax && d !== first.shape[i])) {
-      throw new Error(
-        `concat: ${parts.map((q) => desc(q)).join(', ')} do not match outside axis ${ax}`,
-      );
+      throw new Error(`concat: ${parts.map((q) => desc(q)).join(', ')} do not match outside axis ${ax}`);
     }
   }
   return parts.length === 1 ? first : bind(P.concat, parts, ax);

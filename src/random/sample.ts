@@ -124,7 +124,8 @@ export const uniformBelow = (k: Key, n: number, range: (i: number) => number): F
 };
 
 const checkRange = (what: string, r: number): void => {
-  if (!Number.isInteger(r) || r < 1 || r > TWO32) throw new Error(`${what}: range size ${r} must be an integer in [1, 2^32]`);
+  if (!Number.isInteger(r) || r < 1 || r > TWO32)
+    throw new Error(`${what}: range size ${r} must be an integer in [1, 2^32]`);
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -245,7 +246,8 @@ export const truncatedNormal = (k: Key, shape: Shape, std: number, opts: Truncat
   if (!Number.isFinite(lower) || !Number.isFinite(upper) || !(lower < upper)) {
     throw new Error(`truncatedNormal: need finite lower < upper, got [${lower}, ${upper}]`);
   }
-  if (std === 0) return fromStorage(shape, dtype === 'float64' ? new Float64Array(n) : new Float32Array(n), opts.backend);
+  if (std === 0)
+    return fromStorage(shape, dtype === 'float64' ? new Float64Array(n) : new Float32Array(n), opts.backend);
   const compStd = truncNormalCompStd(std, lower, upper);
   if (!(compStd > 0 && Number.isFinite(compStd))) {
     throw new Error(`truncatedNormal: the official variance correction is undefined for bounds [${lower}, ${upper}]`);
@@ -279,7 +281,13 @@ export const randintArray = (k: Key, n: number, lo: number, hi: number): Int32Ar
 };
 
 /** An int32 tensor of integers uniform on [lo, hi) (see `randintArray`). */
-export const randint = (k: Key, shape: Shape, lo: number, hi: number, opts: { readonly backend?: Backend } = {}): Tensor => {
+export const randint = (
+  k: Key,
+  shape: Shape,
+  lo: number,
+  hi: number,
+  opts: { readonly backend?: Backend } = {},
+): Tensor => {
   const n = checkShape('randint', shape);
   return fromStorage(shape, randintArray(k, n, lo, hi), opts.backend);
 };

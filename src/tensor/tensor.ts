@@ -113,8 +113,7 @@ export function tensor(
     assertShape('tensor', shape);
     const src = values as ArrayLike<number>;
     const dtype =
-      opts.dtype ??
-      (src instanceof Float64Array ? 'float64' : src instanceof Int32Array ? 'int32' : 'float32');
+      opts.dtype ?? (src instanceof Float64Array ? 'float64' : src instanceof Int32Array ? 'int32' : 'float32');
     return fromStorage(shape, storageFrom(dtype, src), opts.backend);
   }
   const opts = (shapeOrOpts ?? {}) as TensorOptions;

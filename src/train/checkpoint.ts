@@ -42,7 +42,6 @@ export interface LoadedCheckpoint {
   readonly state: TrainState;
 }
 
-
 const paramsEntries = (cfg: TrmConfig, prefix: string, state: TrmState, trainableOnly: boolean): StWriteEntry[] =>
   officialLayout(cfg)
     .filter((r) => !trainableOnly || r.trainable)
@@ -109,7 +108,13 @@ const parseJson = (file: string, field: string, s: string): E.Either<BoundaryErr
 
 const nonNegInt = (file: string, field: string, s: string): E.Either<BoundaryError, number> => {
   const n = Number(s);
-  return Number.isInteger(n) && n >= 0 ? E.right(n) : E.left({ file, field: `__metadata__.${field}`, message: `expected a non-negative integer, got ${JSON.stringify(s)}` });
+  return Number.isInteger(n) && n >= 0
+    ? E.right(n)
+    : E.left({
+        file,
+        field: `__metadata__.${field}`,
+        message: `expected a non-negative integer, got ${JSON.stringify(s)}`,
+      });
 };
 
 const prefixed = (st: SafetensorsFile, prefix: string): Map<string, Tensor> => {
@@ -122,8 +127,19 @@ export const decodeCheckpoint = (file: string, st: SafetensorsFile): E.Either<Bo
   const meta = Meta.decode(st.metadata);
   if (E.isLeft(meta)) {
     const e = meta.left[0];
-    const key = e?.context.map((c) => c.key).filter((k) => k !== '').join('.') ?? '';
-    return E.left({ file, field: `__metadata__.${key}`, message: st.metadata.format === undefined ? 'not a trm checkpoint (no format)' : `unexpected value ${JSON.stringify(e?.value)}` });
+    const key =
+      e?.context
+        .map((c) => c.key)
+        .filter((k) => k !== '')
+        .join('.') ?? '';
+    return E.left({
+      file,
+      field: `__metadata__.${key}`,
+      message:
+        st.metadata.format === undefined
+          ? 'not a trm checkpoint (no format)'
+          : `unexpected value ${JSON.stringify(e?.value)}`,
+    });
   }
   const m = meta.right;
   return pipe(
@@ -134,13 +150,27 @@ export const decodeCheckpoint = (file: string, st: SafetensorsFile): E.Either<Bo
     E.bind('hyper', ({ hyperJson }) =>
       pipe(
         TrainHyper.decode(hyperJson),
-        E.mapLeft((es) => ({ file, field: `__metadata__.hyper.${es[0]?.context.map((c) => c.key).filter(Boolean).join('.') ?? ''}`, message: 'invalid value' })),
+        E.mapLeft((es) => ({
+          file,
+          field: `__metadata__.hyper.${
+            es[0]?.context
+              .map((c) => c.key)
+              .filter(Boolean)
+              .join('.') ?? ''
+          }`,
+          message: 'invalid value',
+        })),
       ),
     ),
     E.bind('data', () => parseJson(file, 'data', m.data)),
     E.bind('step', () => nonNegInt(file, 'step', m.step)),
     E.bind('optimStep', () => nonNegInt(file, 'optim_step', m.optim_step)),
-    E.bind('key', () => E.tryCatch(() => keyFromString(m.key), () => ({ file, field: '__metadata__.key', message: `invalid key ${JSON.stringify(m.key)}` }))),
+    E.bind('key', () =>
+      E.tryCatch(
+        () => keyFromString(m.key),
+        () => ({ file, field: '__metadata__.key', message: `invalid key ${JSON.stringify(m.key)}` }),
+      ),
+    ),
     E.chain(({ config, hyper, data, step, optimStep, key }) => {
       const model = fromOfficial(config, prefixed(st, 'model/'), file, 'model/');
       if (E.isLeft(model)) return model;

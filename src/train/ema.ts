@@ -22,8 +22,7 @@ import { type Tensor, fromStorage, storage } from '../tensor/tensor.js';
 export const DEFAULT_EMA_RATE = 0.999;
 
 /** The shadow at registration: a fresh copy of every tensor (detached, same dtype and backend). */
-export const emaInit = <P>(params: P): P =>
-  treeMap(params, (t) => fromStorage(t.shape, storage(t).slice(), t.backend));
+export const emaInit = <P>(params: P): P => treeMap(params, (t) => fromStorage(t.shape, storage(t).slice(), t.backend));
 
 /** One EMA step: shadow ← (1 − rate)·param + rate·shadow, leaf by leaf. Pure. */
 export const emaUpdate = <P>(shadow: P, params: P, rate: number = DEFAULT_EMA_RATE): P => {

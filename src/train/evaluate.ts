@@ -32,7 +32,13 @@ export interface SolveTrace {
 }
 
 /** Runs N_sup eval steps on one batch, returning every step's predictions and q_halt. */
-export const runSteps = (cfg: TrmConfig, ctx: RecursionContext, model: TrmState, batch: Batch, lossType: LossType): SolveTrace => {
+export const runSteps = (
+  cfg: TrmConfig,
+  ctx: RecursionContext,
+  model: TrmState,
+  batch: Batch,
+  lossType: LossType,
+): SolveTrace => {
   let carry = initialCarry(cfg, batch, model.buffers.yInit.dtype);
   const steps: { preds: Int32Array; qHalt: Float32Array }[] = [];
   for (let s = 0; s < cfg.nSup; s++) {
@@ -86,7 +92,7 @@ export const evaluate = (
       count++;
       accuracy += correct / cnt;
       if (ok) exact++;
-      if ((at.qHalt[b]! >= 0) === ok) qAcc++;
+      if (at.qHalt[b]! >= 0 === ok) qAcc++;
       stepSum += answerStep + 1;
       tr.steps.forEach((st, s) => {
         const r = rowStats(batch.labels, st.preds, b, S);

@@ -32,7 +32,9 @@ export const sudokuTrainBatch = (set: SudokuSet, k: Key, index: number, opts: Su
     let solution: ArrayLike<number> = item.solution;
     if (opts.augment !== 'none') {
       for (let attempt = 0; attempt < 100; attempt++) {
-        const t = drawSudokuTransform(foldIn(kAug, b * 100 + attempt), set.box, { digitsOnly: opts.augment === 'digits' });
+        const t = drawSudokuTransform(foldIn(kAug, b * 100 + attempt), set.box, {
+          digitsOnly: opts.augment === 'digits',
+        });
         const p = applySudokuTransform(t, item.puzzle);
         if (opts.avoid?.has(puzzleKey(p)) === true) continue;
         puzzle = p;

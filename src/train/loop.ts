@@ -72,7 +72,12 @@ export interface TrainMetrics {
 
 export const makeSetup = (cfg: TrmConfig, ctx: RecursionContext, hyper: TrainHyper): TrainSetup => {
   const sched = (base: number) =>
-    cosineScheduleWithWarmup({ baseLr: base, warmupSteps: hyper.lr_warmup_steps, totalSteps: hyper.total_steps, minRatio: hyper.lr_min_ratio });
+    cosineScheduleWithWarmup({
+      baseLr: base,
+      warmupSteps: hyper.lr_warmup_steps,
+      totalSteps: hyper.total_steps,
+      minRatio: hyper.lr_min_ratio,
+    });
   return {
     cfg,
     ctx,
@@ -111,7 +116,11 @@ const firstNonFinite = (tree: unknown): string | null => {
 };
 
 /** One optimizer step = one supervision step for every row of the carry. */
-export const trainStep = (setup: TrainSetup, s: TrainState, batch: Batch): { state: TrainState; metrics: TrainMetrics } => {
+export const trainStep = (
+  setup: TrainSetup,
+  s: TrainState,
+  batch: Batch,
+): { state: TrainState; metrics: TrainMetrics } => {
   const { cfg, ctx, hyper } = setup;
   const step = s.step + 1;
   const carry = s.carry ?? initialCarry(cfg, batch, s.model.buffers.yInit.dtype);
@@ -131,7 +140,13 @@ export const trainStep = (setup: TrainSetup, s: TrainState, batch: Batch): { sta
   const { params, state: opt } = setup.optimizer.update(s.model.params, grad.params, s.opt, lr);
   const puzzleEmb =
     cfg.puzzleEmbNdim > 0
-      ? signSgdSparse(s.model.buffers.puzzleEmb, started.data.puzzleIdentifiers, grad.puzzleRows, setup.puzzleEmbLr(step), hyper.puzzle_emb_weight_decay)
+      ? signSgdSparse(
+          s.model.buffers.puzzleEmb,
+          started.data.puzzleIdentifiers,
+          grad.puzzleRows,
+          setup.puzzleEmbLr(step),
+          hyper.puzzle_emb_weight_decay,
+        )
       : s.model.buffers.puzzleEmb;
   const model: TrmState = { params, buffers: { ...s.model.buffers, puzzleEmb } };
   const ema = s.ema === null ? null : emaUpdate(s.ema, params, hyper.ema_rate);
@@ -156,4 +171,5 @@ export const trainStep = (setup: TrainSetup, s: TrainState, batch: Batch): { sta
 };
 
 /** The weights to evaluate and save: the EMA when enabled (with the live buffers), else the live ones. */
-export const evalModel = (s: TrainState): TrmState => (s.ema === null ? s.model : { params: s.ema, buffers: s.model.buffers });
+export const evalModel = (s: TrainState): TrmState =>
+  s.ema === null ? s.model : { params: s.ema, buffers: s.model.buffers };

@@ -88,7 +88,12 @@ export interface AdamWOptions {
 // Tree plumbing
 
 /** Visits every tensor leaf of `params` with the tensors at the same place in `others` (null where absent). */
-const walkLeaves = (op: string, params: unknown, others: readonly unknown[], f: (p: Tensor, os: (Tensor | null)[], path: string) => void): void => {
+const walkLeaves = (
+  op: string,
+  params: unknown,
+  others: readonly unknown[],
+  f: (p: Tensor, os: (Tensor | null)[], path: string) => void,
+): void => {
   treeZipWith(op, params, others, (p, os, path) => {
     f(p, os, path);
     return p;
@@ -136,7 +141,14 @@ type Kernel = (
   n: number,
 ) => void;
 
-const updateAdam = <P>(op: string, params: P, grads: P, state: AdamState<P>, lr: number, kernelAt: (step: number) => Kernel): OptimizerStep<P> => {
+const updateAdam = <P>(
+  op: string,
+  params: P,
+  grads: P,
+  state: AdamState<P>,
+  lr: number,
+  kernelAt: (step: number) => Kernel,
+): OptimizerStep<P> => {
   checkLr(op, lr);
   const step = state.step + 1;
   const kernel = kernelAt(step);
@@ -279,7 +291,9 @@ export const signSgdSparse = (table: Tensor, ids: Tensor, grads: Tensor, lr: num
   const op = 'signSgdSparse';
   checkLr(op, lr);
   if (table.rank !== 2 || table.dtype === 'int32') {
-    throw new Error(`${op}: the table must be a float [numIds, ndim] tensor, got ${table.dtype} ${shapeStr(table.shape)}`);
+    throw new Error(
+      `${op}: the table must be a float [numIds, ndim] tensor, got ${table.dtype} ${shapeStr(table.shape)}`,
+    );
   }
   const [numIds, D] = table.shape as [number, number];
   if (ids.dtype !== 'int32' || ids.rank !== 1) {
@@ -366,7 +380,8 @@ export const restoreOptimizerState = <P>(
       const name = keyOf(prefix, slot, path);
       expected.add(name);
       const t = tensors.get(name);
-      if (t === undefined) return E.left(`optimizer state: missing tensor '${name}' (expected ${p.dtype} ${shapeStr(p.shape)})`);
+      if (t === undefined)
+        return E.left(`optimizer state: missing tensor '${name}' (expected ${p.dtype} ${shapeStr(p.shape)})`);
       if (!sameShape(t.shape, p.shape)) {
         return E.left(`optimizer state: '${name}' has shape ${shapeStr(t.shape)}, the parameter ${shapeStr(p.shape)}`);
       }
@@ -375,8 +390,14 @@ export const restoreOptimizerState = <P>(
     }
   }
   for (const name of tensors.keys()) {
-    const ours = [EXP_AVG, EXP_AVG_SQ].some((slot) => name === `${prefix}${slot}` || name.startsWith(`${prefix}${slot}.`));
+    const ours = [EXP_AVG, EXP_AVG_SQ].some(
+      (slot) => name === `${prefix}${slot}` || name.startsWith(`${prefix}${slot}.`),
+    );
     if (ours && !expected.has(name)) return E.left(`optimizer state: tensor '${name}' matches no parameter`);
   }
-  return E.right({ step: scalars.step, expAvg: treeUnflatten(params, slots[0]), expAvgSq: treeUnflatten(params, slots[1]) });
+  return E.right({
+    step: scalars.step,
+    expAvg: treeUnflatten(params, slots[0]),
+    expAvgSq: treeUnflatten(params, slots[1]),
+  });
 };

@@ -16,14 +16,44 @@ export interface Overrides {
 const DATA_KEYS: Readonly<Record<string, string>> = { train_count: 'trainCount', test_count: 'testCount' };
 
 const ARCH_KEYS = new Set([
-  'H_cycles', 'L_cycles', 'H_layers', 'L_layers', 'hidden_size', 'expansion', 'num_heads', 'pos_encodings', 'mlp_t',
-  'puzzle_emb_ndim', 'puzzle_emb_len', 'halt_max_steps', 'halt_exploration_prob', 'no_ACT_continue', 'rms_norm_eps',
-  'rope_theta', 'forward_dtype', 'num_puzzle_identifiers', 'vocab_size', 'seq_len', 'batch_size',
+  'H_cycles',
+  'L_cycles',
+  'H_layers',
+  'L_layers',
+  'hidden_size',
+  'expansion',
+  'num_heads',
+  'pos_encodings',
+  'mlp_t',
+  'puzzle_emb_ndim',
+  'puzzle_emb_len',
+  'halt_max_steps',
+  'halt_exploration_prob',
+  'no_ACT_continue',
+  'rms_norm_eps',
+  'rope_theta',
+  'forward_dtype',
+  'num_puzzle_identifiers',
+  'vocab_size',
+  'seq_len',
+  'batch_size',
 ]);
 
 const HYPER_KEYS: ReadonlySet<keyof TrainHyper> = new Set<keyof TrainHyper>([
-  'global_batch_size', 'lr', 'lr_min_ratio', 'lr_warmup_steps', 'total_steps', 'beta1', 'beta2', 'weight_decay',
-  'puzzle_emb_lr', 'puzzle_emb_weight_decay', 'ema', 'ema_rate', 'seed', 'loss_type',
+  'global_batch_size',
+  'lr',
+  'lr_min_ratio',
+  'lr_warmup_steps',
+  'total_steps',
+  'beta1',
+  'beta2',
+  'weight_decay',
+  'puzzle_emb_lr',
+  'puzzle_emb_weight_decay',
+  'ema',
+  'ema_rate',
+  'seed',
+  'loss_type',
 ]);
 
 /** A YAML-ish scalar: 1, 1e-3, true, null, or the string itself. */
@@ -51,19 +81,25 @@ export const parseOverrides = (args: readonly string[]): E.Either<string, Overri
       arch[name] = v;
     } else if (k.startsWith('data.')) {
       const name = DATA_KEYS[k.slice(5)];
-      if (name === undefined || typeof v !== 'number' || !Number.isInteger(v) || v < 1) return E.left(`'${k}': data keys are data.train_count and data.test_count, positive integers`);
+      if (name === undefined || typeof v !== 'number' || !Number.isInteger(v) || v < 1)
+        return E.left(`'${k}': data keys are data.train_count and data.test_count, positive integers`);
       data[name] = v;
     } else if (HYPER_KEYS.has(k as keyof TrainHyper)) {
       hyper[k] = v;
     } else {
-      return E.left(`unknown config key '${k}' (training keys: ${[...HYPER_KEYS].join(', ')}; model keys start with arch.)`);
+      return E.left(
+        `unknown config key '${k}' (training keys: ${[...HYPER_KEYS].join(', ')}; model keys start with arch.)`,
+      );
     }
   }
   return E.right({ arch, hyper, data });
 };
 
 /** The preset with the overrides applied (validated later by the config and hyper codecs). */
-export const applyOverrides = (p: Preset, o: Overrides): { arch: Record<string, unknown>; hyper: Record<string, unknown>; data: Record<string, unknown> } => ({
+export const applyOverrides = (
+  p: Preset,
+  o: Overrides,
+): { arch: Record<string, unknown>; hyper: Record<string, unknown>; data: Record<string, unknown> } => ({
   arch: { ...p.arch, ...o.arch },
   hyper: { ...p.hyper, ...o.hyper },
   data: o.data,

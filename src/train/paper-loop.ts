@@ -17,7 +17,15 @@
 import { valueAndGradWithAux } from '../autodiff/grad.js';
 import { mul } from '../ops/index.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { type Batch, type StepResult, type Trainable, initialCarry, puzzleRows, startStep, stepForward } from '../trm/act.js';
+import {
+  type Batch,
+  type StepResult,
+  type Trainable,
+  initialCarry,
+  puzzleRows,
+  startStep,
+  stepForward,
+} from '../trm/act.js';
 import type { TrmConfig } from '../trm/config.js';
 import type { TrmParams, TrmState } from '../trm/params.js';
 import type { RecursionContext } from '../trm/recursion.js';
@@ -64,7 +72,13 @@ export const paperTrainBatch = (
     const { params, state: opt } = o.optimizer.update(state.model.params, grad.params, state.opt, o.lr);
     const puzzleEmb =
       cfg.puzzleEmbNdim > 0
-        ? signSgdSparse(state.model.buffers.puzzleEmb, carry.data.puzzleIdentifiers, grad.puzzleRows, o.puzzleEmbLr, o.puzzleEmbWeightDecay)
+        ? signSgdSparse(
+            state.model.buffers.puzzleEmb,
+            carry.data.puzzleIdentifiers,
+            grad.puzzleRows,
+            o.puzzleEmbLr,
+            o.puzzleEmbWeightDecay,
+          )
         : state.model.buffers.puzzleEmb;
     state = { model: { params, buffers: { ...state.model.buffers, puzzleEmb } }, opt };
     // (y, z) carry on, detached; no row is reset inside a minibatch (stepForward never resets).

@@ -102,14 +102,23 @@ export const runTraining = (req: RunRequest): E.Either<string, RunResult> => {
   if (E.isLeft(hyperE)) return hyperE;
   const cfg = cfgE.right;
   const hyper = hyperE.right;
-  if (req.preset.data === null) return E.left(`preset '${req.preset.name}' has no built-in data; it is for reading and cross-checking`);
-  const dataSpec: DataSpec = (req.resume?.data as DataSpec | undefined) ?? { ...req.preset.data, ...(req.data ?? {}), seed: hyper.seed };
+  if (req.preset.data === null)
+    return E.left(`preset '${req.preset.name}' has no built-in data; it is for reading and cross-checking`);
+  const dataSpec: DataSpec = (req.resume?.data as DataSpec | undefined) ?? {
+    ...req.preset.data,
+    ...(req.data ?? {}),
+    seed: hyper.seed,
+  };
   if (cfg.batchSize !== hyper.global_batch_size) {
-    return E.left(`arch.batch_size (${cfg.batchSize}) must equal global_batch_size (${hyper.global_batch_size}) on one process`);
+    return E.left(
+      `arch.batch_size (${cfg.batchSize}) must equal global_batch_size (${hyper.global_batch_size}) on one process`,
+    );
   }
   const data = presetData(dataSpec);
   if (cfg.seqLen !== data.train.seqLen || cfg.vocabSize !== data.train.vocabSize) {
-    return E.left(`the data (seq_len ${data.train.seqLen}, vocab ${data.train.vocabSize}) does not fit the model (seq_len ${cfg.seqLen}, vocab ${cfg.vocabSize})`);
+    return E.left(
+      `the data (seq_len ${data.train.seqLen}, vocab ${data.train.vocabSize}) does not fit the model (seq_len ${cfg.seqLen}, vocab ${cfg.vocabSize})`,
+    );
   }
   const setup = makeSetup(cfg, stepContext(cfg, req.backend), hyper);
   const root: Key = key(hyper.seed);
@@ -130,7 +139,14 @@ export const runTraining = (req: RunRequest): E.Either<string, RunResult> => {
   let stoppedByBudget = false;
   let ema: { loss: number; acc: number } | null = null;
   while (state.step < req.steps) {
-    const batch = toBackend(sudokuTrainBatch(data.train, feedKey, state.step, { batchSize: hyper.global_batch_size, augment: dataSpec.augment, avoid: data.avoid }), req.backend);
+    const batch = toBackend(
+      sudokuTrainBatch(data.train, feedKey, state.step, {
+        batchSize: hyper.global_batch_size,
+        augment: dataSpec.augment,
+        avoid: data.avoid,
+      }),
+      req.backend,
+    );
     let r: ReturnType<typeof trainStep>;
     try {
       r = trainStep(setup, state, batch);
@@ -143,7 +159,10 @@ export const runTraining = (req: RunRequest): E.Either<string, RunResult> => {
     const row = { ...r.metrics, elapsed_s: Number(elapsed.toFixed(3)) };
     log.push(row);
     appendFileSync(logFile, `${JSON.stringify(row)}\n`);
-    ema = ema === null ? { loss: row.loss, acc: row.accuracy } : { loss: 0.9 * ema.loss + 0.1 * row.loss, acc: row.count > 0 ? 0.9 * ema.acc + 0.1 * row.accuracy : ema.acc };
+    ema =
+      ema === null
+        ? { loss: row.loss, acc: row.accuracy }
+        : { loss: 0.9 * ema.loss + 0.1 * row.loss, acc: row.count > 0 ? 0.9 * ema.acc + 0.1 * row.accuracy : ema.acc };
     bar.update({ step: state.step, total: req.steps, loss: ema.loss, accuracy: ema.acc, elapsedS: elapsed });
     req.onStep?.(r.metrics);
     if (state.step % req.checkpointEvery === 0) {
@@ -158,5 +177,15 @@ export const runTraining = (req: RunRequest): E.Either<string, RunResult> => {
   bar.done();
   const saved = save(state);
   if (E.isLeft(saved)) return saved;
-  return E.right({ cfg, hyper, state, data, dataSpec, log, stoppedByBudget, checkpoint, trainSeconds: (performance.now() - t0) / 1000 });
+  return E.right({
+    cfg,
+    hyper,
+    state,
+    data,
+    dataSpec,
+    log,
+    stoppedByBudget,
+    checkpoint,
+    trainSeconds: (performance.now() - t0) / 1000,
+  });
 };

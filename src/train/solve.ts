@@ -38,15 +38,20 @@ export const solvePuzzle = (
   halt: HaltMode,
 ): E.Either<string, Solution> => {
   if (cfg.seqLen !== p.tokens.length) {
-    return E.left(`the model solves ${Math.sqrt(cfg.seqLen)}×${Math.sqrt(cfg.seqLen)} puzzles; this one is ${p.size}×${p.size}`);
+    return E.left(
+      `the model solves ${Math.sqrt(cfg.seqLen)}×${Math.sqrt(cfg.seqLen)} puzzles; this one is ${p.size}×${p.size}`,
+    );
   }
   const S = cfg.seqLen;
   const backend = model.buffers.yInit.backend;
-  const batch: Batch = toBackend({
-    inputs: fromStorage([1, S], Int32Array.from(p.tokens)),
-    labels: fromStorage([1, S], new Int32Array(S).fill(-100)),
-    puzzleIdentifiers: fromStorage([1], new Int32Array(1)),
-  }, backend);
+  const batch: Batch = toBackend(
+    {
+      inputs: fromStorage([1, S], Int32Array.from(p.tokens)),
+      labels: fromStorage([1, S], new Int32Array(S).fill(-100)),
+      puzzleIdentifiers: fromStorage([1], new Int32Array(1)),
+    },
+    backend,
+  );
   const tr = runSteps(cfg, stepContext(cfg, backend), model, batch, lossType);
   let prev: number[] | null = null;
   const steps = tr.steps.map((st, i): SolveStep => {
@@ -64,4 +69,3 @@ export const solvePuzzle = (
   const answer = steps[haltedAt - 1]!.tokens;
   return E.right({ steps, haltedAt, answer, valid: isSolution(p.box, p.tokens, answer) });
 };
-

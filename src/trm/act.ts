@@ -13,14 +13,7 @@
  * The returned carry is detached: no gradient flows between supervision steps.
  */
 import { stopGradient } from '../autodiff/grad.js';
-import {
-  broadcastTo,
-  gather,
-  maximum,
-  reshape,
-  sigmoid,
-  where,
-} from '../ops/index.js';
+import { broadcastTo, gather, maximum, reshape, sigmoid, where } from '../ops/index.js';
 import type { Key } from '../random/key.js';
 import { split } from '../random/key.js';
 import { bernoulliArray, randintArray } from '../random/sample.js';
@@ -58,12 +51,19 @@ export interface Carry {
 export type Mode = 'train' | 'eval';
 
 /** Everything a step needs that depends only on the config: the recursion sizes and RoPE tables. */
-export const stepContext = (cfg: TrmConfig, backend?: Backend, dtype: 'float32' | 'float64' = 'float32'): RecursionContext => ({
+export const stepContext = (
+  cfg: TrmConfig,
+  backend?: Backend,
+  dtype: 'float32' | 'float64' = 'float32',
+): RecursionContext => ({
   T: cfg.T,
   n: cfg.n,
   numHeads: cfg.numHeads,
   eps: cfg.rmsNormEps,
-  rope: cfg.posEncodings === 'rope' && !cfg.mlpT ? ropeTables(cfg.totalLen, cfg.headDim, cfg.ropeTheta, backend, dtype) : null,
+  rope:
+    cfg.posEncodings === 'rope' && !cfg.mlpT
+      ? ropeTables(cfg.totalLen, cfg.headDim, cfg.ropeTheta, backend, dtype)
+      : null,
 });
 
 /** The initial carry: every row halted, so the first step loads the batch and resets the state. */
@@ -201,5 +201,3 @@ export const stepForward = (
   const metrics = stepMetrics(c.data.labels, loss.preds, q.halt, newCarry.halted, newCarry.steps);
   return { carry: newCarry, logits, qHalt: q.halt, qContinue: q.cont, targetQContinue: target, loss, metrics };
 };
-
-

@@ -131,7 +131,18 @@ export const swigluWidth = (width: number, expansion: number): number =>
 const derive = (c: Required<OfficialConfig>, file: string, prefix: string): E.Either<BoundaryError, TrmConfig> => {
   const fail = (field: string, message: string): E.Either<BoundaryError, never> =>
     E.left(boundaryError(file, prefix === '' ? field : `${prefix}.${field}`, message));
-  const positive: (keyof OfficialConfig)[] = ['vocab_size', 'seq_len', 'batch_size', 'num_puzzle_identifiers', 'H_cycles', 'L_cycles', 'L_layers', 'hidden_size', 'num_heads', 'halt_max_steps'];
+  const positive: (keyof OfficialConfig)[] = [
+    'vocab_size',
+    'seq_len',
+    'batch_size',
+    'num_puzzle_identifiers',
+    'H_cycles',
+    'L_cycles',
+    'L_layers',
+    'hidden_size',
+    'num_heads',
+    'halt_max_steps',
+  ];
   for (const k of positive) if ((c[k] as number) < 1) return fail(k, `must be ≥ 1, got ${c[k]}`);
   if (c.puzzle_emb_ndim < 0) return fail('puzzle_emb_ndim', `must be ≥ 0, got ${c.puzzle_emb_ndim}`);
   if (c.puzzle_emb_len < 0) return fail('puzzle_emb_len', `must be ≥ 0, got ${c.puzzle_emb_len}`);
@@ -201,7 +212,15 @@ export const decodeConfig = (input: unknown, file = 'config', fieldPrefix = ''):
     decode(OfficialConfig, file, input, fieldPrefix),
     // arch/trm.yaml sets puzzle_emb_ndim to ${.hidden_size}: follow the hidden size unless given.
     E.chain((c) =>
-      derive({ ...OFFICIAL_DEFAULTS, puzzle_emb_ndim: c.hidden_size ?? OFFICIAL_DEFAULTS.hidden_size, ...c } as Required<OfficialConfig>, file, fieldPrefix),
+      derive(
+        {
+          ...OFFICIAL_DEFAULTS,
+          puzzle_emb_ndim: c.hidden_size ?? OFFICIAL_DEFAULTS.hidden_size,
+          ...c,
+        } as Required<OfficialConfig>,
+        file,
+        fieldPrefix,
+      ),
     ),
   );
 

@@ -25,7 +25,10 @@ export const inputEmbedding = (
   const B = inputs.shape[0]!;
   let x = gather(embedTokens, inputs);
   if (cfg.puzzleEmbLen > 0) {
-    const padded = pad(puzzleRows, [[0, 0], [0, cfg.puzzleEmbLen * cfg.D - puzzleRows.shape[1]!]]);
+    const padded = pad(puzzleRows, [
+      [0, 0],
+      [0, cfg.puzzleEmbLen * cfg.D - puzzleRows.shape[1]!],
+    ]);
     x = concat([reshape(padded, [B, cfg.puzzleEmbLen, cfg.D]), x], 1);
   }
   if (embedPos !== null) x = mul(add(x, embedPos), 0.707106781);

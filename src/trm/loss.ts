@@ -68,9 +68,10 @@ export const lossHead = (
   const mask = ne(labels, IGNORE_LABEL_ID); // int32 0/1
   const counts = sum(mask, -1); // int32 [B]
   const divisor = maximum(counts, 1);
-  const tokenLoss = lossType === 'stablemax_cross_entropy'
-    ? stablemaxCrossEntropy(logits, labels, IGNORE_LABEL_ID)
-    : softmaxCrossEntropy(logits, labels, IGNORE_LABEL_ID);
+  const tokenLoss =
+    lossType === 'stablemax_cross_entropy'
+      ? stablemaxCrossEntropy(logits, labels, IGNORE_LABEL_ID)
+      : softmaxCrossEntropy(logits, labels, IGNORE_LABEL_ID);
   const lmLoss = sumAll(div(tokenLoss, cast(reshape(divisor, [B, 1]), tokenLoss.dtype)));
 
   const seqCorrect = new Int32Array(B);
@@ -86,20 +87,15 @@ export const lossHead = (
   }
   const target = fromStorage([B], Float32Array.from(seqCorrect), qHalt.backend);
   const qHaltLoss = sumAll(binaryCrossEntropyWithLogits(qHalt, cast(target, qHalt.dtype)));
-  const qContinueLoss = targetQContinue === null ? null : sumAll(binaryCrossEntropyWithLogits(qContinue, targetQContinue));
+  const qContinueLoss =
+    targetQContinue === null ? null : sumAll(binaryCrossEntropyWithLogits(qContinue, targetQContinue));
   const qPart = mul(qContinueLoss === null ? qHaltLoss : add(qHaltLoss, qContinueLoss), 0.5);
   const total = add(lmLoss, cast(qPart, lmLoss.dtype));
   return { total, lmLoss, qHaltLoss, qContinueLoss, preds, seqCorrect };
 };
 
 /** The official metrics, summed over the rows that halt at this step. */
-export const stepMetrics = (
-  labels: Tensor,
-  preds: Tensor,
-  qHalt: Tensor,
-  halted: Tensor,
-  steps: Tensor,
-): Metrics => {
+export const stepMetrics = (labels: Tensor, preds: Tensor, qHalt: Tensor, halted: Tensor, steps: Tensor): Metrics => {
   const [B, S] = labels.shape as [number, number];
   const l = storage(labels);
   const p = storage(preds);
@@ -122,7 +118,7 @@ export const stepMetrics = (
     count++;
     accuracy += Math.fround(correct / cnt);
     if (seqOk) exact++;
-    if ((qHalt.data[b]! >= 0) === seqOk) qAcc++;
+    if (qHalt.data[b]! >= 0 === seqOk) qAcc++;
     stepSum += steps.data[b]!;
   }
   return { count, accuracy, exact_accuracy: exact, q_halt_accuracy: qAcc, steps: stepSum };

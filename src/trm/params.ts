@@ -90,7 +90,9 @@ export const initState = (cfg: TrmConfig, k: Key, opts: InitOptions = {}): TrmSt
     const [ka, kt, km] = split(keys[4 + i]!, 3) as [Key, Key, Key];
     const [kq, ko] = split(ka, 2) as [Key, Key];
     return {
-      attn: cfg.mlpT ? null : { qkv: lecun(kq, 3 * cfg.numHeads * cfg.headDim, cfg.D), o: lecun(ko, cfg.D, cfg.numHeads * cfg.headDim) },
+      attn: cfg.mlpT
+        ? null
+        : { qkv: lecun(kq, 3 * cfg.numHeads * cfg.headDim, cfg.D), o: lecun(ko, cfg.D, cfg.numHeads * cfg.headDim) },
       mlpT: cfg.mlpT ? swiglu(kt, cfg.totalLen, cfg.interT) : null,
       mlp: swiglu(km, cfg.D, cfg.interD),
     };
@@ -131,7 +133,12 @@ export const officialLayout = (cfg: TrmConfig): NamedTensor[] => {
   const rows: NamedTensor[] = [
     { name: 'inner.H_init', shape: [cfg.D], get: (s) => s.buffers.yInit, trainable: false },
     { name: 'inner.L_init', shape: [cfg.D], get: (s) => s.buffers.zInit, trainable: false },
-    { name: 'inner.embed_tokens.embedding_weight', shape: [cfg.vocabSize, cfg.D], get: (s) => s.params.embedTokens, trainable: true },
+    {
+      name: 'inner.embed_tokens.embedding_weight',
+      shape: [cfg.vocabSize, cfg.D],
+      get: (s) => s.params.embedTokens,
+      trainable: true,
+    },
     { name: 'inner.lm_head.weight', shape: [cfg.vocabSize, cfg.D], get: (s) => s.params.lmHead, trainable: true },
     { name: 'inner.q_head.weight', shape: [2, cfg.D], get: (s) => s.params.qHead.weight, trainable: true },
     { name: 'inner.q_head.bias', shape: [2], get: (s) => s.params.qHead.bias, trainable: true },
@@ -156,18 +163,48 @@ export const officialLayout = (cfg: TrmConfig): NamedTensor[] => {
     const b = (s: TrmState): BlockParams => s.params.blocks[i]!;
     if (!cfg.mlpT) {
       rows.push(
-        { name: `${L}.${i}.self_attn.qkv_proj.weight`, shape: [3 * cfg.numHeads * cfg.headDim, cfg.D], get: (s) => b(s).attn!.qkv, trainable: true },
-        { name: `${L}.${i}.self_attn.o_proj.weight`, shape: [cfg.D, cfg.numHeads * cfg.headDim], get: (s) => b(s).attn!.o, trainable: true },
+        {
+          name: `${L}.${i}.self_attn.qkv_proj.weight`,
+          shape: [3 * cfg.numHeads * cfg.headDim, cfg.D],
+          get: (s) => b(s).attn!.qkv,
+          trainable: true,
+        },
+        {
+          name: `${L}.${i}.self_attn.o_proj.weight`,
+          shape: [cfg.D, cfg.numHeads * cfg.headDim],
+          get: (s) => b(s).attn!.o,
+          trainable: true,
+        },
       );
     } else {
       rows.push(
-        { name: `${L}.${i}.mlp_t.gate_up_proj.weight`, shape: [2 * cfg.interT, cfg.totalLen], get: (s) => b(s).mlpT!.gateUp, trainable: true },
-        { name: `${L}.${i}.mlp_t.down_proj.weight`, shape: [cfg.totalLen, cfg.interT], get: (s) => b(s).mlpT!.down, trainable: true },
+        {
+          name: `${L}.${i}.mlp_t.gate_up_proj.weight`,
+          shape: [2 * cfg.interT, cfg.totalLen],
+          get: (s) => b(s).mlpT!.gateUp,
+          trainable: true,
+        },
+        {
+          name: `${L}.${i}.mlp_t.down_proj.weight`,
+          shape: [cfg.totalLen, cfg.interT],
+          get: (s) => b(s).mlpT!.down,
+          trainable: true,
+        },
       );
     }
     rows.push(
-      { name: `${L}.${i}.mlp.gate_up_proj.weight`, shape: [2 * cfg.interD, cfg.D], get: (s) => b(s).mlp.gateUp, trainable: true },
-      { name: `${L}.${i}.mlp.down_proj.weight`, shape: [cfg.D, cfg.interD], get: (s) => b(s).mlp.down, trainable: true },
+      {
+        name: `${L}.${i}.mlp.gate_up_proj.weight`,
+        shape: [2 * cfg.interD, cfg.D],
+        get: (s) => b(s).mlp.gateUp,
+        trainable: true,
+      },
+      {
+        name: `${L}.${i}.mlp.down_proj.weight`,
+        shape: [cfg.D, cfg.interD],
+        get: (s) => b(s).mlp.down,
+        trainable: true,
+      },
     );
   }
   return rows;
@@ -204,25 +241,33 @@ export const fromOfficial = (
   }
   const g = (name: string): Tensor => tensors.get(name)!;
   const L = 'inner.L_level.layers';
-  const blocks = Array.from({ length: cfg.layers }, (_, i): BlockParams => ({
-    attn: cfg.mlpT ? null : { qkv: g(`${L}.${i}.self_attn.qkv_proj.weight`), o: g(`${L}.${i}.self_attn.o_proj.weight`) },
-    mlpT: cfg.mlpT ? { gateUp: g(`${L}.${i}.mlp_t.gate_up_proj.weight`), down: g(`${L}.${i}.mlp_t.down_proj.weight`) } : null,
-    mlp: { gateUp: g(`${L}.${i}.mlp.gate_up_proj.weight`), down: g(`${L}.${i}.mlp.down_proj.weight`) },
-  }));
+  const blocks = Array.from(
+    { length: cfg.layers },
+    (_, i): BlockParams => ({
+      attn: cfg.mlpT
+        ? null
+        : { qkv: g(`${L}.${i}.self_attn.qkv_proj.weight`), o: g(`${L}.${i}.self_attn.o_proj.weight`) },
+      mlpT: cfg.mlpT
+        ? { gateUp: g(`${L}.${i}.mlp_t.gate_up_proj.weight`), down: g(`${L}.${i}.mlp_t.down_proj.weight`) }
+        : null,
+      mlp: { gateUp: g(`${L}.${i}.mlp.gate_up_proj.weight`), down: g(`${L}.${i}.mlp.down_proj.weight`) },
+    }),
+  );
   const dtype = g('inner.embed_tokens.embedding_weight').dtype;
   return E.right({
-      params: {
-        embedTokens: g('inner.embed_tokens.embedding_weight'),
-        embedPos: cfg.posEncodings === 'learned' ? g('inner.embed_pos.embedding_weight') : null,
-        blocks,
-        lmHead: g('inner.lm_head.weight'),
-        qHead: { weight: g('inner.q_head.weight'), bias: g('inner.q_head.bias') },
-      },
-      buffers: {
-        yInit: g('inner.H_init'),
-        zInit: g('inner.L_init'),
-        puzzleEmb: cfg.puzzleEmbNdim > 0 ? g('inner.puzzle_emb.weights') : zeros([cfg.numPuzzleIdentifiers, 0], { dtype }),
-      },
+    params: {
+      embedTokens: g('inner.embed_tokens.embedding_weight'),
+      embedPos: cfg.posEncodings === 'learned' ? g('inner.embed_pos.embedding_weight') : null,
+      blocks,
+      lmHead: g('inner.lm_head.weight'),
+      qHead: { weight: g('inner.q_head.weight'), bias: g('inner.q_head.bias') },
+    },
+    buffers: {
+      yInit: g('inner.H_init'),
+      zInit: g('inner.L_init'),
+      puzzleEmb:
+        cfg.puzzleEmbNdim > 0 ? g('inner.puzzle_emb.weights') : zeros([cfg.numPuzzleIdentifiers, 0], { dtype }),
+    },
   });
 };
 

@@ -44,12 +44,14 @@ export const defaultBox = (size: number): BoxShape => {
 };
 
 const checkShape = (size: number, box: BoxShape): void => {
-  if (!Number.isInteger(size) || size < 1 || size > 36) throw new RangeError(`board size must be an integer in 1..36, got ${size}`);
+  if (!Number.isInteger(size) || size < 1 || size > 36)
+    throw new RangeError(`board size must be an integer in 1..36, got ${size}`);
   if (box[0] * box[1] !== size) throw new RangeError(`box ${box[0]}×${box[1]} does not tile a ${size}×${size} board`);
 };
 
 /** Token → digit string ('' for blank / pad / missing). */
-const digitOf = (t: number | undefined): string => (t !== undefined && Number.isInteger(t) && t >= 2 ? String(t - 1) : '');
+const digitOf = (t: number | undefined): string =>
+  t !== undefined && Number.isInteger(t) && t >= 2 ? String(t - 1) : '';
 
 const isGiven = (t: number | undefined): boolean => t !== undefined && t >= 2;
 
@@ -97,7 +99,8 @@ const drawBoard = (x0: number, y0: number, size: number, box: BoxShape, cells: r
     h.push(`M${num(x0)},${num(y0 + k * c)}h${num(w)}`);
   }
   if (thin.length > 0) out.push(el('path', { d: thin.join(''), stroke: COLORS.thin, 'stroke-width': 1, fill: 'none' }));
-  if (thick.length > 0) out.push(el('path', { d: thick.join(''), stroke: COLORS.thick, 'stroke-width': 2.5, fill: 'none' }));
+  if (thick.length > 0)
+    out.push(el('path', { d: thick.join(''), stroke: COLORS.thick, 'stroke-width': 2.5, fill: 'none' }));
   out.push(el('rect', { x: x0, y: y0, width: w, height: w, fill: 'none', stroke: COLORS.thick, 'stroke-width': 2.5 }));
   // Digits, grouped by style so shared attributes are written once.
   const styles: { key: string; attrs: Record<string, string | number>; items: string[] }[] = [
@@ -191,12 +194,16 @@ export const refinementBoard = (opts: RefinementBoardOptions): string => {
   const legendW = legend.reduce((a, l) => a + 26 + textWidth(l.label, 12) + 16, 0);
 
   const gridW = columns * bw + (columns - 1) * gap;
-  const width = Math.ceil(margin * 2 + Math.max(gridW, legendW, opts.title !== undefined ? textWidth(opts.title, 16) : 0));
+  const width = Math.ceil(
+    margin * 2 + Math.max(gridW, legendW, opts.title !== undefined ? textWidth(opts.title, 16) : 0),
+  );
   const height = Math.ceil(margin + titleH + rows * (bw + captionH) + (rows - 1) * 10 + legendH + margin / 2);
   const out: string[] = [];
   if (opts.title !== undefined && opts.title !== '') {
     out.push(titleEl(opts.title));
-    out.push(text(opts.title, { x: margin, y: margin + 16, 'font-size': 16, 'font-weight': 'bold', fill: COLORS.caption }));
+    out.push(
+      text(opts.title, { x: margin, y: margin + 16, 'font-size': 16, 'font-weight': 'bold', fill: COLORS.caption }),
+    );
   }
   boards.forEach((b, j) => {
     const r = Math.floor(j / columns);
@@ -208,8 +215,24 @@ export const refinementBoard = (opts: RefinementBoardOptions): string => {
       el('g', {}, [
         titleEl(b.tip),
         ...drawBoard(x0, y0, size, box, b.cells),
-        text(b.label, { x: x0 + bw / 2, y: y0 + bw + 17, 'text-anchor': 'middle', 'font-size': labelSize, fill: COLORS.caption }),
-        ...(b.sub !== '' ? [text(b.sub, { x: x0 + bw / 2, y: y0 + bw + 32, 'text-anchor': 'middle', 'font-size': 11, fill: COLORS.sub })] : []),
+        text(b.label, {
+          x: x0 + bw / 2,
+          y: y0 + bw + 17,
+          'text-anchor': 'middle',
+          'font-size': labelSize,
+          fill: COLORS.caption,
+        }),
+        ...(b.sub !== ''
+          ? [
+              text(b.sub, {
+                x: x0 + bw / 2,
+                y: y0 + bw + 32,
+                'text-anchor': 'middle',
+                'font-size': 11,
+                fill: COLORS.sub,
+              }),
+            ]
+          : []),
       ]),
     );
   });
@@ -223,7 +246,16 @@ export const refinementBoard = (opts: RefinementBoardOptions): string => {
       out.push(el('rect', { x: lx, y: sy, width: sw, height: sw, fill: COLORS.changedBg, stroke: COLORS.thin }));
     } else {
       const isG = l.swatch === 'given';
-      out.push(el('rect', { x: lx, y: sy, width: sw, height: sw, fill: isG ? COLORS.givenBg : '#ffffff', stroke: COLORS.thin }));
+      out.push(
+        el('rect', {
+          x: lx,
+          y: sy,
+          width: sw,
+          height: sw,
+          fill: isG ? COLORS.givenBg : '#ffffff',
+          stroke: COLORS.thin,
+        }),
+      );
       out.push(
         text('5', {
           x: lx + sw / 2,

@@ -90,7 +90,8 @@ const decimalsFor = (step: number): number => {
 
 /** Tick label for a linear axis: exact multiples of `step`, `k` suffix for big round numbers. */
 export const formatTick = (v: number, step: number): string => {
-  if (Math.abs(v) >= 10000 && step >= 1000 && Math.abs(v % 1000) < 1e-9) return `${num(v / 1000, decimalsFor(step / 1000))}k`;
+  if (Math.abs(v) >= 10000 && step >= 1000 && Math.abs(v % 1000) < 1e-9)
+    return `${num(v / 1000, decimalsFor(step / 1000))}k`;
   return num(v, decimalsFor(step));
 };
 
@@ -110,7 +111,11 @@ export const formatValue = (v: number): string => {
   if (!Number.isFinite(v)) return 'n/a';
   const a = Math.abs(v);
   if (a === 0) return '0';
-  if (a >= 1e5 || a < 1e-3) return v.toExponential(2).replace(/\.?0+e/, 'e').replace('e+', 'e');
+  if (a >= 1e5 || a < 1e-3)
+    return v
+      .toExponential(2)
+      .replace(/\.?0+e/, 'e')
+      .replace('e+', 'e');
   if (a >= 100) return num(v, 0);
   if (a >= 10) return num(v, 1);
   if (a >= 1) return num(v, 2);
@@ -202,25 +207,49 @@ const yAxisBlock = (f: Frame, ax: Axis, yLabel: string, grid: boolean): string[]
     const y = f.bottom - ax.unit(t) * (f.bottom - f.top);
     if (grid) out.push(el('line', { x1: f.left, y1: y, x2: f.right, y2: y, stroke: GRID, 'stroke-width': 1 }));
     out.push(el('line', { x1: f.left - 4, y1: y, x2: f.left, y2: y, stroke: INK, 'stroke-width': 1 }));
-    out.push(text(ax.labels[i] ?? '', { x: f.left - 7, y: y + 4, 'text-anchor': 'end', 'font-size': FONT.tick, fill: MUTED }));
+    out.push(
+      text(ax.labels[i] ?? '', { x: f.left - 7, y: y + 4, 'text-anchor': 'end', 'font-size': FONT.tick, fill: MUTED }),
+    );
   });
   const cy = (f.top + f.bottom) / 2;
-  out.push(text(yLabel, { x: 16, y: cy, transform: `rotate(-90 16 ${num(cy)})`, 'text-anchor': 'middle', 'font-size': FONT.label, fill: INK }));
+  out.push(
+    text(yLabel, {
+      x: 16,
+      y: cy,
+      transform: `rotate(-90 16 ${num(cy)})`,
+      'text-anchor': 'middle',
+      'font-size': FONT.label,
+      fill: INK,
+    }),
+  );
   return out;
 };
 
 const axesLines = (f: Frame): string =>
-  el('path', { d: `M${num(f.left)},${num(f.top)}V${num(f.bottom)}H${num(f.right)}`, fill: 'none', stroke: INK, 'stroke-width': 1 });
+  el('path', {
+    d: `M${num(f.left)},${num(f.top)}V${num(f.bottom)}H${num(f.right)}`,
+    fill: 'none',
+    stroke: INK,
+    'stroke-width': 1,
+  });
 
 const xLabelBlock = (f: Frame, xLabel: string, height: number): string =>
-  text(xLabel, { x: (f.left + f.right) / 2, y: height - 10, 'text-anchor': 'middle', 'font-size': FONT.label, fill: INK });
+  text(xLabel, {
+    x: (f.left + f.right) / 2,
+    y: height - 10,
+    'text-anchor': 'middle',
+    'font-size': FONT.label,
+    fill: INK,
+  });
 
-const maxLabelWidth = (labels: readonly string[], size: number): number => labels.reduce((m, l) => Math.max(m, textWidth(l, size)), 0);
+const maxLabelWidth = (labels: readonly string[], size: number): number =>
+  labels.reduce((m, l) => Math.max(m, textWidth(l, size)), 0);
 
 // ---------------------------------------------------------------------------------------------
 // Line chart
 
-const validPoint = (p: Point, logY: boolean): boolean => Number.isFinite(p[0]) && Number.isFinite(p[1]) && (!logY || p[1] > 0);
+const validPoint = (p: Point, logY: boolean): boolean =>
+  Number.isFinite(p[0]) && Number.isFinite(p[1]) && (!logY || p[1] > 0);
 
 /** Splits a series into runs of valid points (invalid points end a run). */
 const segments = (pts: readonly Point[], logY: boolean): Point[][] => {
@@ -265,7 +294,12 @@ interface LegendItem {
 }
 
 /** Legend rows under the title, starting at `x0`, wrapping at `maxX`. Returns svg and height used. */
-const legendBlock = (items: readonly LegendItem[], x0: number, maxX: number, y0: number): { svg: string[]; height: number } => {
+const legendBlock = (
+  items: readonly LegendItem[],
+  x0: number,
+  maxX: number,
+  y0: number,
+): { svg: string[]; height: number } => {
   const svg: string[] = [];
   if (items.length === 0) return { svg, height: 0 };
   const rowH = 18;
@@ -277,7 +311,17 @@ const legendBlock = (items: readonly LegendItem[], x0: number, maxX: number, y0:
       x = x0;
       y += rowH;
     }
-    svg.push(el('line', { x1: x, y1: y - 4, x2: x + 18, y2: y - 4, stroke: it.color, 'stroke-width': 3, 'stroke-linecap': 'round' }));
+    svg.push(
+      el('line', {
+        x1: x,
+        y1: y - 4,
+        x2: x + 18,
+        y2: y - 4,
+        stroke: it.color,
+        'stroke-width': 3,
+        'stroke-linecap': 'round',
+      }),
+    );
     svg.push(text(it.label, { x: x + 22, y, 'font-size': FONT.legend, fill: INK }));
     x += w;
   }
@@ -298,7 +342,8 @@ export const lineChart = (opts: LineChartOptions): string => {
   const xHi = xs.length > 0 ? Math.max(...xs) : 1;
 
   const yr = opts.yRange;
-  const yFixed = yr !== undefined && Number.isFinite(yr[0]) && Number.isFinite(yr[1]) && yr[1] > yr[0] && (!logY || yr[0] > 0);
+  const yFixed =
+    yr !== undefined && Number.isFinite(yr[0]) && Number.isFinite(yr[1]) && yr[1] > yr[0] && (!logY || yr[0] > 0);
   let yAxis: Axis;
   if (logY) {
     const lo = yFixed ? yr[0] : ys.length > 0 ? Math.min(...ys) : 0.1;
@@ -333,12 +378,20 @@ export const lineChart = (opts: LineChartOptions): string => {
     const x = px(t);
     out.push(el('line', { x1: x, y1: top, x2: x, y2: bottom, stroke: GRID, 'stroke-width': 1 }));
     out.push(el('line', { x1: x, y1: bottom, x2: x, y2: bottom + 4, stroke: INK, 'stroke-width': 1 }));
-    out.push(text(xAxis.labels[i] ?? '', { x, y: bottom + 17, 'text-anchor': 'middle', 'font-size': FONT.tick, fill: MUTED }));
+    out.push(
+      text(xAxis.labels[i] ?? '', { x, y: bottom + 17, 'text-anchor': 'middle', 'font-size': FONT.tick, fill: MUTED }),
+    );
   });
 
   // Data, clipped to the plot area.
   const clipId = `clip-${hashId(JSON.stringify([opts.title, width, height, logY, yr ?? null, opts.series]))}`;
-  out.push(el('defs', {}, [el('clipPath', { id: clipId }, [el('rect', { x: left, y: top - 2, width: right - left, height: bottom - top + 4 })])]));
+  out.push(
+    el('defs', {}, [
+      el('clipPath', { id: clipId }, [
+        el('rect', { x: left, y: top - 2, width: right - left, height: bottom - top + 4 }),
+      ]),
+    ]),
+  );
   const lines: string[] = [];
   segs.forEach((runs, i) => {
     const color = items[i]?.color ?? colorAt(i);
@@ -362,7 +415,16 @@ export const lineChart = (opts: LineChartOptions): string => {
     }
   });
   if (lines.length > 0) out.push(el('g', { 'clip-path': `url(#${clipId})` }, lines));
-  else out.push(text('no data', { x: (left + right) / 2, y: (top + bottom) / 2, 'text-anchor': 'middle', 'font-size': FONT.label, fill: '#999999' }));
+  else
+    out.push(
+      text('no data', {
+        x: (left + right) / 2,
+        y: (top + bottom) / 2,
+        'text-anchor': 'middle',
+        'font-size': FONT.label,
+        fill: '#999999',
+      }),
+    );
 
   out.push(axesLines(f));
   out.push(xLabelBlock(f, opts.xLabel, height));
@@ -402,7 +464,10 @@ export const barChart = (opts: BarChartOptions): string => {
   const valueLabels = opts.bars.map((b) => formatValue(b.value));
   const showValues = maxLabelWidth(valueLabels, valueFont) <= slot - 2;
   const xLabels = opts.bars.map((b) => b.label);
-  const xFont = maxLabelWidth(xLabels, FONT.tick) <= slot - 2 ? FONT.tick : Math.max(7, Math.floor(FONT.tick * (slot - 2) / Math.max(1, maxLabelWidth(xLabels, 1) * FONT.tick)));
+  const xFont =
+    maxLabelWidth(xLabels, FONT.tick) <= slot - 2
+      ? FONT.tick
+      : Math.max(7, Math.floor((FONT.tick * (slot - 2)) / Math.max(1, maxLabelWidth(xLabels, 1) * FONT.tick)));
   const base = py(Math.min(Math.max(0, yAxis.lo), yAxis.hi));
 
   opts.bars.forEach((b, i) => {
@@ -415,14 +480,29 @@ export const barChart = (opts: BarChartOptions): string => {
     const yv = py(b.value);
     const y0 = Math.min(yv, base);
     const h = Math.abs(base - yv);
-    out.push(el('rect', { x: cx - barW / 2, y: y0, width: barW, height: h, fill: color }, [titleEl(`${b.label}: ${valueLabels[i] ?? ''}`)]));
+    out.push(
+      el('rect', { x: cx - barW / 2, y: y0, width: barW, height: h, fill: color }, [
+        titleEl(`${b.label}: ${valueLabels[i] ?? ''}`),
+      ]),
+    );
     if (showValues) {
       const above = b.value >= 0;
       const ty = above ? yv - 5 : yv + 14;
-      out.push(text(valueLabels[i] ?? '', { x: cx, y: ty, 'text-anchor': 'middle', 'font-size': valueFont, fill: INK }));
+      out.push(
+        text(valueLabels[i] ?? '', { x: cx, y: ty, 'text-anchor': 'middle', 'font-size': valueFont, fill: INK }),
+      );
     }
   });
-  if (n === 0) out.push(text('no data', { x: (left + right) / 2, y: (top + bottom) / 2, 'text-anchor': 'middle', 'font-size': FONT.label, fill: '#999999' }));
+  if (n === 0)
+    out.push(
+      text('no data', {
+        x: (left + right) / 2,
+        y: (top + bottom) / 2,
+        'text-anchor': 'middle',
+        'font-size': FONT.label,
+        fill: '#999999',
+      }),
+    );
 
   out.push(axesLines(f));
   out.push(xLabelBlock(f, opts.xLabel, height));
@@ -453,7 +533,8 @@ export const parseTrainingLog = (jsonl: string): TrainingLogRow[] => {
     if (t === '') continue;
     try {
       const v: unknown = JSON.parse(t);
-      if (typeof v === 'object' && v !== null && typeof (v as { step?: unknown }).step === 'number') rows.push(v as TrainingLogRow);
+      if (typeof v === 'object' && v !== null && typeof (v as { step?: unknown }).step === 'number')
+        rows.push(v as TrainingLogRow);
     } catch {
       // skip malformed line
     }
@@ -472,9 +553,15 @@ export interface TrainingChartOptions {
 }
 
 /** Loss curves (log y: loss, lm_loss, q_halt_loss) and accuracy curves (0..1) from a training log. */
-export const trainingCharts = (rows: readonly TrainingLogRow[], opts: TrainingChartOptions = {}): { loss: string; accuracy: string } => {
+export const trainingCharts = (
+  rows: readonly TrainingLogRow[],
+  opts: TrainingChartOptions = {},
+): { loss: string; accuracy: string } => {
   const prefix = opts.title !== undefined && opts.title !== '' ? `${opts.title}: ` : '';
-  const size = { ...(opts.width !== undefined ? { width: opts.width } : {}), ...(opts.height !== undefined ? { height: opts.height } : {}) };
+  const size = {
+    ...(opts.width !== undefined ? { width: opts.width } : {}),
+    ...(opts.height !== undefined ? { height: opts.height } : {}),
+  };
   const loss = lineChart({
     title: `${prefix}training loss`,
     xLabel: 'training step',
@@ -502,7 +589,10 @@ export const trainingCharts = (rows: readonly TrainingLogRow[], opts: TrainingCh
 };
 
 /** Bar chart of "exact accuracy if the answer is read after supervision step s", s = 1..N. */
-export const stepAccuracyChart = (exactByStep: readonly number[], opts: { title?: string; width?: number; height?: number } = {}): string =>
+export const stepAccuracyChart = (
+  exactByStep: readonly number[],
+  opts: { title?: string; width?: number; height?: number } = {},
+): string =>
   barChart({
     title: opts.title ?? 'exact accuracy when reading the answer after step s',
     xLabel: 'supervision step s',
@@ -512,4 +602,3 @@ export const stepAccuracyChart = (exactByStep: readonly number[], opts: { title?
     ...(opts.width !== undefined ? { width: opts.width } : {}),
     ...(opts.height !== undefined ? { height: opts.height } : {}),
   });
-

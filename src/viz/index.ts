@@ -13,6 +13,14 @@ export {
   formatLogTick,
   formatValue,
 } from './charts.js';
-export type { Point, Series, LineChartOptions, Bar, BarChartOptions, TrainingLogRow, TrainingChartOptions } from './charts.js';
+export type {
+  Point,
+  Series,
+  LineChartOptions,
+  Bar,
+  BarChartOptions,
+  TrainingLogRow,
+  TrainingChartOptions,
+} from './charts.js';
 export { refinementBoard, boardText, defaultBox } from './board.js';
 export type { BoxShape, RefinementStep, RefinementBoardOptions, BoardTextOptions } from './board.js';

@@ -59,10 +59,16 @@ export const text = (content: string, attrs: Attrs = {}): string => `<text${attr
 export const title = (content: string): string => `<title>${esc(content)}</title>`;
 
 /** `points` attribute value for a polyline. */
-export const points = (pts: readonly (readonly [number, number])[]): string => pts.map(([x, y]) => `${num(x)},${num(y)}`).join(' ');
+export const points = (pts: readonly (readonly [number, number])[]): string =>
+  pts.map(([x, y]) => `${num(x)},${num(y)}`).join(' ');
 
 /** Wraps children in a root `<svg>` with a white background. */
-export const svgDoc = (width: number, height: number, children: readonly string[], opts: { label?: string } = {}): string =>
+export const svgDoc = (
+  width: number,
+  height: number,
+  children: readonly string[],
+  opts: { label?: string } = {},
+): string =>
   el(
     'svg',
     {
@@ -81,7 +87,7 @@ export const svgDoc = (width: number, height: number, children: readonly string[
 export const textWidth = (s: string, fontSize: number): number => {
   let w = 0;
   for (const ch of s) {
-    if ('il.,:;|!\'`'.includes(ch)) w += 0.28;
+    if ("il.,:;|!'`".includes(ch)) w += 0.28;
     else if ('mwMW'.includes(ch)) w += 0.85;
     else if (ch >= 'A' && ch <= 'Z') w += 0.66;
     else if (ch === ' ') w += 0.28;
@@ -101,6 +107,15 @@ export const hashId = (s: string): string => {
 };
 
 /** Default categorical palette (colour-blind friendly, Okabe–Ito / Tableau-like). */
-export const PALETTE: readonly string[] = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf'];
+export const PALETTE: readonly string[] = [
+  '#1f77b4',
+  '#d62728',
+  '#2ca02c',
+  '#ff7f0e',
+  '#9467bd',
+  '#8c564b',
+  '#e377c2',
+  '#17becf',
+];
 
 export const colorAt = (i: number): string => PALETTE[i % PALETTE.length] ?? '#000000';

@@ -101,7 +101,13 @@ const nodeSolution = (() => {
     if (E.isLeft(ck)) throw new Error(`${ck.left.file}: ${ck.left.message}`);
     const p = parsePuzzle(puzzle);
     if (E.isLeft(p)) throw new Error(p.left);
-    const solved = solvePuzzle(ck.right.config, toBackend(evalModel(ck.right.state), reference), ck.right.hyper.loss_type, p.right, 'max');
+    const solved = solvePuzzle(
+      ck.right.config,
+      toBackend(evalModel(ck.right.state), reference),
+      ck.right.hyper.loss_type,
+      p.right,
+      'max',
+    );
     if (E.isLeft(solved)) throw new Error(solved.left);
     const sol = solved.right;
     cache.set(puzzle, sol);
@@ -111,7 +117,10 @@ const nodeSolution = (() => {
 
 const startServer = (): Promise<{ child: ChildProcess; url: string }> =>
   new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(root, 'tools', 'serve-web.mjs'), '--port', '0', '--no-build'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [join(root, 'tools', 'serve-web.mjs'), '--port', '0', '--no-build'], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     const timer = setTimeout(() => reject(new Error(`serve-web did not start in 10 s: ${out}${err}`)), 10_000);
@@ -133,7 +142,13 @@ const startServer = (): Promise<{ child: ChildProcess; url: string }> =>
 const readBanner = (page: Page): Promise<Banner> =>
   page.evaluate(() => {
     const e = document.getElementById('backend-banner')!;
-    return { kernelClass: e.dataset.kernelClass ?? '', mode: e.dataset.mode ?? '', fallback: e.dataset.fallback ?? '', onGpu: e.dataset.onGpu ?? '', text: e.textContent ?? '' };
+    return {
+      kernelClass: e.dataset.kernelClass ?? '',
+      mode: e.dataset.mode ?? '',
+      fallback: e.dataset.fallback ?? '',
+      onGpu: e.dataset.onGpu ?? '',
+      text: e.textContent ?? '',
+    };
   });
 
 const readStatus = (page: Page): Promise<string> =>
@@ -151,7 +166,11 @@ const openPage = async (ctx: BrowserContext, url: string, errors: string[], init
   });
   if (init !== undefined) await page.addInitScript({ content: hideWebGl(init.all) });
   await page.goto(url);
-  await page.waitForFunction(() => ['ready', 'error'].includes(document.getElementById('status')?.dataset.state ?? ''), undefined, { timeout: 60_000 });
+  await page.waitForFunction(
+    () => ['ready', 'error'].includes(document.getElementById('status')?.dataset.state ?? ''),
+    undefined,
+    { timeout: 60_000 },
+  );
   const status = await readStatus(page);
   expect(status, 'page status after loading').toMatch(/^ready: /);
   return page;
@@ -176,7 +195,11 @@ const solveOnPage = async (page: Page, puzzle: string): Promise<PageResult> => {
     const rows = [...document.querySelectorAll('.step-row')];
     const v = document.getElementById('verdict')!;
     return {
-      steps: rows.map((r) => ({ step: Number(r.dataset.step), board: r.dataset.board ?? '', qHalt: Number(r.dataset.qhalt) })),
+      steps: rows.map((r) => ({
+        step: Number(r.dataset.step),
+        board: r.dataset.board ?? '',
+        qHalt: Number(r.dataset.qhalt),
+      })),
       answer: v.dataset.answer ?? '',
       valid: v.dataset.valid === 'true',
     };
@@ -189,7 +212,10 @@ const expectSameAsNode = (puzzle: string, got: PageResult): void => {
   for (const [i, w] of want.steps.entries()) {
     const g = got.steps[i]!;
     expect(g.board, `${puzzle}: board after step ${w.step}`).toBe(puzzleString(w.tokens));
-    expect(Math.abs(g.qHalt - w.qHaltProb), `${puzzle}: P(halt) after step ${w.step} (page ${g.qHalt}, node ${w.qHaltProb})`).toBeLessThanOrEqual(1e-4);
+    expect(
+      Math.abs(g.qHalt - w.qHaltProb),
+      `${puzzle}: P(halt) after step ${w.step} (page ${g.qHalt}, node ${w.qHaltProb})`,
+    ).toBeLessThanOrEqual(1e-4);
   }
   expect(got.answer).toBe(puzzleString(want.answer));
   expect(got.valid).toBe(want.valid);
@@ -237,11 +263,18 @@ if (!haveChromium && process.env.CI !== undefined && process.env.CI !== '') {
       const page = await openPage(ctx!, server!.url, errors);
       try {
         const banner = await readBanner(page);
-        expect(banner, banner.text).toMatchObject({ kernelClass: 'WebGL2Kernel', mode: 'webgl2', fallback: 'false', onGpu: 'true' });
+        expect(banner, banner.text).toMatchObject({
+          kernelClass: 'WebGL2Kernel',
+          mode: 'webgl2',
+          fallback: 'false',
+          onGpu: 'true',
+        });
         // The one it corrects at step 2 last, so that the screenshot shows it.
         for (const puzzle of [PUZZLES[1]!, PUZZLES[0]!]) expectSameAsNode(puzzle, await solveOnPage(page, puzzle));
         // Every gpu.js kernel call ran on WebGL2 (none fell back to the CPU kernel at build time).
-        const ranOn = JSON.parse(await page.evaluate(() => document.getElementById('run-stats')!.dataset.ranOn ?? '{}')) as Record<string, number>;
+        const ranOn = JSON.parse(
+          await page.evaluate(() => document.getElementById('run-stats')!.dataset.ranOn ?? '{}'),
+        ) as Record<string, number>;
         expect(Object.keys(ranOn)).toEqual(['WebGL2Kernel']);
         expect(errors).toEqual([]);
       } finally {

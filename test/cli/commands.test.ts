@@ -9,27 +9,57 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 const root = join(import.meta.dirname, '..', '..');
-const trm = (args: string[]) => spawnSync(process.execPath, [join(root, 'bin', 'trm.js'), ...args], { cwd: root, encoding: 'utf8', timeout: 300_000 });
+const trm = (args: string[]) =>
+  spawnSync(process.execPath, [join(root, 'bin', 'trm.js'), ...args], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 300_000,
+  });
 const oneLine = (s: string) => s.trim().split('\n').length === 1;
 
 // A tiny run shared by the tests below: trained once.
 const dir = mkdtempSync(join(tmpdir(), 'trm-cli-'));
 const ckpt = join(dir, 'run', 'checkpoint.safetensors');
-const tiny = ['arch.hidden_size=16', 'arch.puzzle_emb_ndim=16', 'arch.batch_size=8', 'global_batch_size=8', 'data.train_count=40', 'data.test_count=10'];
+const tiny = [
+  'arch.hidden_size=16',
+  'arch.puzzle_emb_ndim=16',
+  'arch.batch_size=8',
+  'global_batch_size=8',
+  'data.train_count=40',
+  'data.test_count=10',
+];
 
 beforeAll(() => {
-  execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: root });
-  const r = trm(['train', '--preset', 'sudoku4', '--steps', '3', '--out', join(dir, 'run'), '--backend', 'reference', ...tiny]);
+  execFileSync(
+    process.execPath,
+    [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'],
+    { cwd: root },
+  );
+  const r = trm([
+    'train',
+    '--preset',
+    'sudoku4',
+    '--steps',
+    '3',
+    '--out',
+    join(dir, 'run'),
+    '--backend',
+    'reference',
+    ...tiny,
+  ]);
   if (r.status !== 0) throw new Error(`train failed: ${r.stderr}`);
 }, 300_000);
 
 describe('trm train', () => {
   it('writes the checkpoint and a JSONL log with one line per step', () => {
     expect(existsSync(ckpt)).toBe(true);
-    const lines = readFileSync(join(dir, 'run', 'log.jsonl'), 'utf8').trim().split('\n');
+    const lines = readFileSync(join(dir, 'run', 'log.jsonl'), 'utf8')
+      .trim()
+      .split('\n');
     expect(lines).toHaveLength(3);
     const row = JSON.parse(lines[2]!) as Record<string, number>;
-    for (const k of ['step', 'loss', 'lm_loss', 'q_halt_loss', 'accuracy', 'exact_accuracy', 'lr', 'elapsed_s']) expect(row).toHaveProperty(k);
+    for (const k of ['step', 'loss', 'lm_loss', 'q_halt_loss', 'accuracy', 'exact_accuracy', 'lr', 'elapsed_s'])
+      expect(row).toHaveProperty(k);
     expect(row.step).toBe(3);
   });
 
@@ -41,7 +71,19 @@ describe('trm train', () => {
 
   it('says which kernels ran: the WebAssembly backend with its threads and the fused product build', () => {
     // bin/trm.js turns on relaxed SIMD (a V8 flag in Node 20), so the product is the fma build.
-    const r = trm(['train', '--resume', ckpt, '--steps', '6', '--out', join(dir, 'run-wasm'), '--backend', 'wasm', '--threads', '2']);
+    const r = trm([
+      'train',
+      '--resume',
+      ckpt,
+      '--steps',
+      '6',
+      '--out',
+      join(dir, 'run-wasm'),
+      '--backend',
+      'wasm',
+      '--threads',
+      '2',
+    ]);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/now at step 6\) in [\d.]+ s on wasm \(2 threads, fma\)/);
   });
@@ -113,7 +155,11 @@ describe('trm solve', () => {
     expect(r.stdout).toMatch(/after supervision step 1: P\(halt\) = 0\.\d+/);
     expect(r.stdout).toMatch(/after supervision step 4/);
     const j = trm(['solve', '--checkpoint', ckpt, '--puzzle', '1..4.4.....3.2..', '--json', '--backend', 'reference']);
-    const doc = JSON.parse(j.stdout) as { steps: { board: string; q_halt_prob: number }[]; answer: string; valid: boolean };
+    const doc = JSON.parse(j.stdout) as {
+      steps: { board: string; q_halt_prob: number }[];
+      answer: string;
+      valid: boolean;
+    };
     expect(doc.steps).toHaveLength(4);
     expect(doc.answer).toHaveLength(16);
     expect(typeof doc.valid).toBe('boolean');
@@ -161,7 +207,12 @@ describe('trm export / import', () => {
     const off = join(dir, 'official2.safetensors');
     trm(['export', '--checkpoint', ckpt, '--out', off]);
     const cfg = JSON.parse(readFileSync(`${off}.config.json`, 'utf8')) as Record<string, unknown>;
-    writeFileSync(join(dir, 'wrong.yaml'), Object.entries({ ...cfg, hidden_size: 32 }).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join('\n'));
+    writeFileSync(
+      join(dir, 'wrong.yaml'),
+      Object.entries({ ...cfg, hidden_size: 32 })
+        .map(([k, v]) => `${k}: ${JSON.stringify(v)}`)
+        .join('\n'),
+    );
     const r = trm(['import', off, '--config', join(dir, 'wrong.yaml'), '--out', join(dir, 'x.safetensors')]);
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/inner\.\S+: shape/);

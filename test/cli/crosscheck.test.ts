@@ -11,19 +11,32 @@ import { fromStorage, storage } from '../../src/tensor/tensor.js';
 import * as E from 'fp-ts/lib/Either.js';
 
 const root = join(import.meta.dirname, '..', '..');
-const trm = (args: string[]) => spawnSync(process.execPath, [join(root, 'bin', 'trm.js'), ...args], { cwd: root, encoding: 'utf8' });
+const trm = (args: string[]) =>
+  spawnSync(process.execPath, [join(root, 'bin', 'trm.js'), ...args], { cwd: root, encoding: 'utf8' });
 const fixture = (name: string) => join(root, 'test', 'fixtures', 'official', name);
 
 beforeAll(() => {
   // The CLI runs from dist/ (built by `npm ci` through `prepare`); rebuild so the test sees this tree.
-  execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: root });
+  execFileSync(
+    process.execPath,
+    [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'],
+    { cwd: root },
+  );
 }, 120_000);
 
 describe('trm crosscheck', () => {
   it('exits 0 and prints one JSON object for matching traces', () => {
-    const r = trm(['crosscheck', fixture('maze_attn_learned_train.safetensors'), fixture('arc_attn_rope_eval.safetensors'), '--json']);
+    const r = trm([
+      'crosscheck',
+      fixture('maze_attn_learned_train.safetensors'),
+      fixture('arc_attn_rope_eval.safetensors'),
+      '--json',
+    ]);
     expect(r.status).toBe(0);
-    const doc = JSON.parse(r.stdout) as { ok: boolean; files: { file: string; ok: boolean; first_divergence: unknown; rows: unknown[] }[] };
+    const doc = JSON.parse(r.stdout) as {
+      ok: boolean;
+      files: { file: string; ok: boolean; first_divergence: unknown; rows: unknown[] }[];
+    };
     expect(doc.ok).toBe(true);
     expect(doc.files).toHaveLength(2);
     for (const f of doc.files) {
@@ -52,7 +65,10 @@ describe('trm crosscheck', () => {
     expect(r.stdout).toMatch(/ok {3}step {2}0 {2}z_H/);
     const j = trm(['crosscheck', bad, '--json']);
     expect(j.status).toBe(1);
-    const doc = JSON.parse(j.stdout) as { ok: boolean; files: { first_divergence: { step: number; tensor: string } }[] };
+    const doc = JSON.parse(j.stdout) as {
+      ok: boolean;
+      files: { first_divergence: { step: number; tensor: string } }[];
+    };
     expect(doc.ok).toBe(false);
     expect(doc.files[0]!.first_divergence).toMatchObject({ step: 1, tensor: 'logits' });
   });
@@ -65,7 +81,10 @@ describe('trm crosscheck', () => {
     expect(missing.stderr).toContain('nope.safetensors');
 
     const notTrace = join(dir, 'plain.safetensors');
-    writeFileSync(notTrace, encodeSafetensors([{ name: 'w', tensor: fromStorage([1], new Float32Array([1])) }], { format: 'something-else' }));
+    writeFileSync(
+      notTrace,
+      encodeSafetensors([{ name: 'w', tensor: fromStorage([1], new Float32Array([1])) }], { format: 'something-else' }),
+    );
     const r2 = trm(['crosscheck', notTrace]);
     expect(r2.status).toBe(2);
     expect(r2.stderr).toMatch(/plain\.safetensors: __metadata__\.format/);

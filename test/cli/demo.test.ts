@@ -11,23 +11,42 @@ import { beforeAll, expect, it } from 'vitest';
 const root = join(import.meta.dirname, '..', '..');
 
 beforeAll(() => {
-  execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: root });
+  execFileSync(
+    process.execPath,
+    [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'],
+    { cwd: root },
+  );
 }, 120_000);
 
 it('trm demo trains, evaluates, solves and writes pictures', () => {
   const out = join(mkdtempSync(join(tmpdir(), 'trm-demo-')), 'run');
-  const r = spawnSync(process.execPath, [join(root, 'bin', 'trm.js'), 'demo', '--budget', '4', '--eval-count', '32', '--out', out], {
-    cwd: root,
-    encoding: 'utf8',
-    timeout: 300_000,
-  });
+  const r = spawnSync(
+    process.execPath,
+    [join(root, 'bin', 'trm.js'), 'demo', '--budget', '4', '--eval-count', '32', '--out', out],
+    {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: 300_000,
+    },
+  );
   expect(r.status, r.stderr).toBe(0);
   expect(r.stdout).toMatch(/held-out: 32 puzzles never seen in training/);
   expect(r.stdout).toMatch(/after supervision step 4: P\(halt\) = /);
-  for (const f of ['checkpoint.safetensors', 'log.jsonl', 'loss.svg', 'accuracy.svg', 'exact_by_step.svg', 'refinement.svg', 'summary.json']) {
+  for (const f of [
+    'checkpoint.safetensors',
+    'log.jsonl',
+    'loss.svg',
+    'accuracy.svg',
+    'exact_by_step.svg',
+    'refinement.svg',
+    'summary.json',
+  ]) {
     expect(existsSync(join(out, f)), f).toBe(true);
   }
-  const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as { steps: number; held_out: { count: number } };
+  const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as {
+    steps: number;
+    held_out: { count: number };
+  };
   expect(summary.steps).toBeGreaterThan(0);
   expect(summary.held_out.count).toBe(32);
   expect(readFileSync(join(out, 'refinement.svg'), 'utf8')).toMatch(/^<svg/);

@@ -28,7 +28,7 @@ const load = (prefix: string, s: string): ArcPuzzle[] => {
 const voteWithLabels = (ds: Dataset): Votes => {
   let votes = emptyVotes;
   for (const { batch } of testBatches(ds.splits.test!, { globalBatchSize: 256 })) {
-    const labels = Int32Array.from(batch.labels.data, (v) => (Math.max(v , 0)));
+    const labels = Int32Array.from(batch.labels.data, (v) => Math.max(v, 0));
     votes = addVotes(ds.identifiers, votes, {
       puzzleIdentifiers: batch.puzzleIdentifiers.data,
       inputs: batch.inputs.data,
@@ -64,10 +64,26 @@ describe('ARC bad input names the file and the puzzle/field', () => {
   const dir = mkdtempSync(join(tmpdir(), 'trm-arc-bad-'));
   const cases: [string, string, RegExp][] = [
     ['malformed', '{"p1": {"train": [', /bad_malformed_challenges\.json: malformed JSON/],
-    ['big', JSON.stringify({ p1: { train: [{ input: Array.from({ length: 31 }, () => [0]), output: [[0]] }], test: [] } }), /puzzle p1 train\[0\]\.input: grid has 31 rows/],
-    ['colour', JSON.stringify({ p2: { train: [{ input: [[0, 10]], output: [[0]] }], test: [] } }), /puzzle p2 train\[0\]\.input row 0 col 1: colour 10/],
-    ['ragged', JSON.stringify({ p3: { train: [], test: [{ input: [[1, 2], [3]] }] } }), /puzzle p3 test\[0\]\.input row 1: ragged row/],
-    ['wide', JSON.stringify({ p4: { train: [{ input: [Array.from({ length: 31 }, () => 1)], output: [[0]] }], test: [] } }), /grid has 31 columns/],
+    [
+      'big',
+      JSON.stringify({ p1: { train: [{ input: Array.from({ length: 31 }, () => [0]), output: [[0]] }], test: [] } }),
+      /puzzle p1 train\[0\]\.input: grid has 31 rows/,
+    ],
+    [
+      'colour',
+      JSON.stringify({ p2: { train: [{ input: [[0, 10]], output: [[0]] }], test: [] } }),
+      /puzzle p2 train\[0\]\.input row 0 col 1: colour 10/,
+    ],
+    [
+      'ragged',
+      JSON.stringify({ p3: { train: [], test: [{ input: [[1, 2], [3]] }] } }),
+      /puzzle p3 test\[0\]\.input row 1: ragged row/,
+    ],
+    [
+      'wide',
+      JSON.stringify({ p4: { train: [{ input: [Array.from({ length: 31 }, () => 1)], output: [[0]] }], test: [] } }),
+      /grid has 31 columns/,
+    ],
   ];
   it.each(cases)('%s', (name, text, re) => {
     writeFileSync(join(dir, `bad_${name}_challenges.json`), text);
@@ -79,7 +95,10 @@ describe('ARC bad input names the file and the puzzle/field', () => {
 });
 
 describe('ARC build on the fixtures (§3)', () => {
-  const subsets = [['training', load(FIXTURES, 'training')], ['evaluation', load(FIXTURES, 'evaluation')]] as const;
+  const subsets = [
+    ['training', load(FIXTURES, 'training')],
+    ['evaluation', load(FIXTURES, 'evaluation')],
+  ] as const;
   const { dataset: ds, shortGroups } = buildArcDataset(key(42), subsets, { testSetName: 'evaluation', numAug: 3 });
   const train = ds.splits.train!;
   const test = ds.splits.test!;
@@ -88,7 +107,10 @@ describe('ARC build on the fixtures (§3)', () => {
     // training: 3 puzzles with 3+2+2 pairs; evaluation demos 2+1
     expect(train.metadata.total_groups).toBe(5);
     expect(test.metadata.total_groups).toBe(2);
-    const groupSizes = Array.from(train.sets[0]!.groupIndices.subarray(1), (v, g) => v - train.sets[0]!.groupIndices[g]!);
+    const groupSizes = Array.from(
+      train.sets[0]!.groupIndices.subarray(1),
+      (v, g) => v - train.sets[0]!.groupIndices[g]!,
+    );
     const examples = train.sets[0]!.inputs.length / 900;
     expect(train.sets[0]!.puzzleIndices.at(-1)).toBe(examples);
     // every version of a group has as many examples as its original: 3, 2, 2 (training), 2, 1 (evaluation demos)
@@ -143,7 +165,12 @@ describe('ARC build on the fixtures (§3)', () => {
     const id = ds.identifiers.indexOf('99999999');
     const row = (pred: number[][], q: number) => {
       const g = { h: pred.length, w: pred[0]!.length, data: Uint8Array.from(pred.flat()) };
-      return { puzzleIdentifiers: [id], inputs: encodeGrid(pz.test[0]!.input), predictions: encodeGrid(g), qHaltLogits: [q] };
+      return {
+        puzzleIdentifiers: [id],
+        inputs: encodeGrid(pz.test[0]!.input),
+        predictions: encodeGrid(g),
+        qHaltLogits: [q],
+      };
     };
     let v = addVotes(ds.identifiers, emptyVotes, row([[1]], -3));
     v = addVotes(ds.identifiers, v, row([[6], [0], [0], [6]], 2));
@@ -160,7 +187,13 @@ describe.skipIf(!existsSync(ARC_DIR))('ARC-1 acceptance (real files in ../shared
   it('builds training+evaluation+concept with num_aug 2, counts match §3.1, pass@2 = 1 over all 419 test pairs', () => {
     const prefix = join(ARC_DIR, 'arc-agi');
     const subsets = (['training', 'evaluation', 'concept'] as const).map((s) => [s, load(prefix, s)] as const);
-    expect(subsets.map(([, ps]) => [ps.length, ps.reduce((a, p) => a + p.train.length, 0), ps.reduce((a, p) => a + p.test.length, 0)])).toEqual([
+    expect(
+      subsets.map(([, ps]) => [
+        ps.length,
+        ps.reduce((a, p) => a + p.train.length, 0),
+        ps.reduce((a, p) => a + p.test.length, 0),
+      ]),
+    ).toEqual([
       [400, 1302, 416],
       [400, 1363, 419],
       [160, 427, 480],

@@ -44,7 +44,11 @@ describe('training batches', () => {
     expect(x.inputs.shape).toEqual([4, 3]);
     expect(x.inputs.dtype).toBe('int32');
     expect(Array.from(x.inputs.data)).toEqual(Array.from(b[0]!.batch.inputs.data));
-    expect(Array.from(x.labels.data).filter((_, i) => i % 3 === 0).every((v) => v === IGNORE_LABEL)).toBe(true);
+    expect(
+      Array.from(x.labels.data)
+        .filter((_, i) => i % 3 === 0)
+        .every((v) => v === IGNORE_LABEL),
+    ).toBe(true);
     expect(a[0]!.effectiveSize).toBe(4);
   });
 

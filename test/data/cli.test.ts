@@ -20,7 +20,9 @@ describe('trm data', () => {
   it('sudoku --size 4 writes train/test in the official format', async () => {
     const c = capture();
     const out = join(dir, 'sudoku4');
-    expect(await runDataCommand('sudoku', { size: '4', count: '20', testCount: '10', numAug: '2', out, seed: '1' }, c.io)).toBe(0);
+    expect(
+      await runDataCommand('sudoku', { size: '4', count: '20', testCount: '10', numAug: '2', out, seed: '1' }, c.io),
+    ).toBe(0);
     const ds = readDataset(out);
     expect(E.isRight(ds)).toBe(true);
     if (E.isRight(ds)) {
@@ -34,14 +36,28 @@ describe('trm data', () => {
   it('sudoku --size 9 --count 1000 takes well under a minute', async () => {
     const c = capture();
     const t0 = performance.now();
-    expect(await runDataCommand('sudoku', { size: 9, count: 1000, testCount: 0, out: join(dir, 'sudoku9') }, c.io)).toBe(0);
+    expect(
+      await runDataCommand('sudoku', { size: 9, count: 1000, testCount: 0, out: join(dir, 'sudoku9') }, c.io),
+    ).toBe(0);
     expect(performance.now() - t0).toBeLessThan(30_000);
   });
 
   it('maze and arc', async () => {
     const c = capture();
     expect(await runDataCommand('maze', { size: '10', count: '3', out: join(dir, 'maze') }, c.io)).toBe(0);
-    expect(await runDataCommand('arc', { prefix: 'test/fixtures/arc/tiny', subsets: ['training', 'evaluation'], testSet: 'evaluation', numAug: '2', out: join(dir, 'arc') }, c.io)).toBe(0);
+    expect(
+      await runDataCommand(
+        'arc',
+        {
+          prefix: 'test/fixtures/arc/tiny',
+          subsets: ['training', 'evaluation'],
+          testSet: 'evaluation',
+          numAug: '2',
+          out: join(dir, 'arc'),
+        },
+        c.io,
+      ),
+    ).toBe(0);
     expect(existsSync(join(dir, 'arc', 'test_puzzles.json'))).toBe(true);
     expect(E.isRight(readDataset(join(dir, 'arc')))).toBe(true);
   });
@@ -52,8 +68,17 @@ describe('trm data', () => {
     expect(c.err.at(-1)).toMatch(/--size: sudoku supports 4, 6 or 9/);
     expect(await runDataCommand('sudoku', { size: '4' }, c.io)).toBe(2);
     expect(await runDataCommand('maze', { count: 'many', out: join(dir, 'x2') }, c.io)).toBe(2);
-    writeFileSync(join(dir, 'bad_broken_challenges.json'), JSON.stringify({ p: { train: [{ input: [[1, 2], [3]], output: [[0]] }], test: [] } }));
-    expect(await runDataCommand('arc', { prefix: join(dir, 'bad'), subsets: 'broken', testSet: 'broken', numAug: 1, out: join(dir, 'x3') }, c.io)).toBe(2);
+    writeFileSync(
+      join(dir, 'bad_broken_challenges.json'),
+      JSON.stringify({ p: { train: [{ input: [[1, 2], [3]], output: [[0]] }], test: [] } }),
+    );
+    expect(
+      await runDataCommand(
+        'arc',
+        { prefix: join(dir, 'bad'), subsets: 'broken', testSet: 'broken', numAug: 1, out: join(dir, 'x3') },
+        c.io,
+      ),
+    ).toBe(2);
     expect(c.err.at(-1)).toMatch(/bad_broken_challenges\.json: puzzle p train\[0\]\.input row 1: ragged row/);
     expect(readdirSync(dir).filter((f) => f.startsWith('x') || f.includes('.tmp-'))).toEqual([]);
   });
@@ -81,6 +106,8 @@ describe('reading a damaged dataset names the file', () => {
     expect(E.isLeft(r) && formatBoundaryError(r.left)).toMatch(/train\/all__labels\.npy: npy magic: not a \.npy file/);
     writeFileSync(join(out, 'test', 'dataset.json'), '{"pad_id": 0}');
     const m = readDataset(out, ['test']);
-    expect(E.isLeft(m) && formatBoundaryError(m.left)).toMatch(/test\/dataset\.json: metadata: Invalid value undefined supplied to : PuzzleDatasetMetadata\/ignore_label_id/);
+    expect(E.isLeft(m) && formatBoundaryError(m.left)).toMatch(
+      /test\/dataset\.json: metadata: Invalid value undefined supplied to : PuzzleDatasetMetadata\/ignore_label_id/,
+    );
   });
 });

@@ -13,7 +13,13 @@ describe('maze dataset', () => {
   const mazes = generateMazes(key(0), 4, { size: 12 });
   it('vocab 6, seq_len N², ids 0; --aug puts the 8 dihedral transforms in each training group', () => {
     const ds = mazeDataset(mazes, mazes.slice(0, 2), { aug: true });
-    expect(ds.splits.train!.metadata).toMatchObject({ vocab_size: 6, seq_len: 144, total_groups: 4, total_puzzles: 4, num_puzzle_identifiers: 1 });
+    expect(ds.splits.train!.metadata).toMatchObject({
+      vocab_size: 6,
+      seq_len: 144,
+      total_groups: 4,
+      total_puzzles: 4,
+      num_puzzle_identifiers: 1,
+    });
     expect(Array.from(ds.splits.train!.sets[0]!.groupIndices)).toEqual([0, 8, 16, 24, 32]);
     expect(ds.splits.test!.sets[0]!.inputs.length).toBe(2 * 144);
   });
@@ -32,7 +38,11 @@ describe('maze dataset', () => {
   });
 
   it('rejects characters outside "# SGo" with file, line, column and cell', () => {
-    const r = E.flatMap(parsePuzzleCsv('m.csv', `source,q,a,rating\nx,# SX,# SG,0\n`), (rows) => mazesFromCsv('m.csv', rows));
-    expect(E.isLeft(r) && formatBoundaryError(r.left)).toBe('m.csv: line 2 column q cell 3: character "X" is not in "# SGo"');
+    const r = E.flatMap(parsePuzzleCsv('m.csv', `source,q,a,rating\nx,# SX,# SG,0\n`), (rows) =>
+      mazesFromCsv('m.csv', rows),
+    );
+    expect(E.isLeft(r) && formatBoundaryError(r.left)).toBe(
+      'm.csv: line 2 column q cell 3: character "X" is not in "# SGo"',
+    );
   });
 });

@@ -39,7 +39,12 @@ describe('sudoku generation', () => {
 
   it('held-out splits share no puzzle string (or relabelling class) with training', () => {
     for (const by of ['puzzle', 'relabel'] as const) {
-      const { train, test } = generateSudokuSplits(key(3), { box: BOXES[4], trainCount: 100, testCount: 50, disjointBy: by });
+      const { train, test } = generateSudokuSplits(key(3), {
+        box: BOXES[4],
+        trainCount: 100,
+        testCount: 50,
+        disjointBy: by,
+      });
       const k = by === 'puzzle' ? puzzleKey : relabelKey;
       const held = new Set(test.items.map((i) => k(i.puzzle)));
       expect(train.items.length).toBe(100);
@@ -65,7 +70,18 @@ describe('sudoku dataset layout (§1)', () => {
 
   it('groups hold the original then num_aug copies; ids all 0; total_puzzles = groups', () => {
     const m = ds.splits.train!.metadata;
-    expect(m).toMatchObject({ pad_id: 0, ignore_label_id: 0, blank_identifier_id: 0, vocab_size: 6, seq_len: 16, num_puzzle_identifiers: 1, total_groups: 10, total_puzzles: 10, mean_puzzle_examples: 1, sets: ['all'] });
+    expect(m).toMatchObject({
+      pad_id: 0,
+      ignore_label_id: 0,
+      blank_identifier_id: 0,
+      vocab_size: 6,
+      seq_len: 16,
+      num_puzzle_identifiers: 1,
+      total_groups: 10,
+      total_puzzles: 10,
+      mean_puzzle_examples: 1,
+      sets: ['all'],
+    });
     const s = ds.splits.train!.sets[0]!;
     expect(Array.from(s.groupIndices)).toEqual(Array.from({ length: 11 }, (_, g) => 4 * g));
     expect(s.puzzleIdentifiers.every((id) => id === 0)).toBe(true);
@@ -77,7 +93,8 @@ describe('sudoku dataset layout (§1)', () => {
   it('augmented training puzzles never equal a held-out puzzle string', () => {
     const held = new Set(test.items.map((i) => puzzleKey(i.puzzle)));
     const s = ds.splits.train!.sets[0]!;
-    for (let p = 0; p < s.inputs.length / 16; p++) expect(held.has(puzzleKey(s.inputs.subarray(p * 16, p * 16 + 16)))).toBe(false);
+    for (let p = 0; p < s.inputs.length / 16; p++)
+      expect(held.has(puzzleKey(s.inputs.subarray(p * 16, p * 16 + 16)))).toBe(false);
   });
 });
 
@@ -103,7 +120,11 @@ describe('official CSV import (§1)', () => {
     expect(bad('source,q,a\n')).toMatch(/^t\.csv: line 1 \(header\)/);
     expect(bad(`source,q,a,rating\nx,${q},${a}\n`)).toMatch(/t\.csv: line 2: expected 4 columns/);
     expect(bad(`source,q,a,rating\nx,${q},${a},hard\n`)).toMatch(/line 2 column rating/);
-    expect(bad(`source,q,a,rating\nx,${q},${a},1\nx,${q.slice(1)},${a},1\n`)).toMatch(/line 3 column q: expected 81 characters/);
-    expect(bad(`source,q,a,rating\nx,${q},${a.slice(0, 80)}x,1\n`)).toMatch(/line 2 column a cell 80: bad character "x"/);
+    expect(bad(`source,q,a,rating\nx,${q},${a},1\nx,${q.slice(1)},${a},1\n`)).toMatch(
+      /line 3 column q: expected 81 characters/,
+    );
+    expect(bad(`source,q,a,rating\nx,${q},${a.slice(0, 80)}x,1\n`)).toMatch(
+      /line 2 column a cell 80: bad character "x"/,
+    );
   });
 });

@@ -63,7 +63,13 @@ export const maxAbs = (x: ArrayLike<number>): number => {
  * max |got − want| ≤ rtol · scale, where scale defaults to max(1, max |want|): agreement within
  * float32 rounding relative to the largest magnitude (sums and products pass their own scale).
  */
-export const expectClose = (got: ArrayLike<number>, want: ArrayLike<number>, rtol: number, scale?: number, what = ''): void => {
+export const expectClose = (
+  got: ArrayLike<number>,
+  want: ArrayLike<number>,
+  rtol: number,
+  scale?: number,
+  what = '',
+): void => {
   expect(got.length, `${what}: length`).toBe(want.length);
   const s = scale ?? Math.max(1, maxAbs(want));
   let worst = 0;
@@ -99,7 +105,10 @@ export const shapeArb = (minRank: number, maxRank: number): fc.Arbitrary<number[
 /** A shape that broadcasts to `out`: leading axes dropped, some axes set to 1. */
 export const broadcastableTo = (out: Shape): fc.Arbitrary<number[]> =>
   fc
-    .tuple(fc.integer({ min: 0, max: out.length }), fc.array(fc.boolean(), { minLength: out.length, maxLength: out.length }))
+    .tuple(
+      fc.integer({ min: 0, max: out.length }),
+      fc.array(fc.boolean(), { minLength: out.length, maxLength: out.length }),
+    )
     .map(([drop, ones]) => out.slice(drop).map((d, i) => (ones[i + drop] ? 1 : d)));
 
 /** The NumPy broadcast of shapes known to be compatible. */

@@ -23,32 +23,63 @@ const bcastIndex = (i: number, outS: readonly number[], s: readonly number[]): n
 
 describe('collapse', () => {
   it('merges axes with the same broadcast pattern and drops size-1 axes', () => {
-    expect(collapse([2, 3, 4], [[2, 3, 4], [4]])).toEqual({ dims: [6, 4], strides: [[4, 1], [0, 1]] });
-    expect(collapse([2, 1, 3], [[2, 1, 3], [2, 1, 3]])).toEqual({ dims: [6], strides: [[1], [1]] });
+    expect(collapse([2, 3, 4], [[2, 3, 4], [4]])).toEqual({
+      dims: [6, 4],
+      strides: [
+        [4, 1],
+        [0, 1],
+      ],
+    });
+    expect(
+      collapse(
+        [2, 1, 3],
+        [
+          [2, 1, 3],
+          [2, 1, 3],
+        ],
+      ),
+    ).toEqual({ dims: [6], strides: [[1], [1]] });
     expect(collapse([], [[], []])).toEqual({ dims: [1], strides: [[0], [0]] });
-    expect(collapse([3, 4], [[3, 1], [1, 4]])).toEqual({ dims: [3, 4], strides: [[1, 0], [0, 1]] });
+    expect(
+      collapse(
+        [3, 4],
+        [
+          [3, 1],
+          [1, 4],
+        ],
+      ),
+    ).toEqual({
+      dims: [3, 4],
+      strides: [
+        [1, 0],
+        [0, 1],
+      ],
+    });
   });
 
   it('addresses every operand element as NumPy broadcasting does', () => {
     fc.assert(
-      fc.property(shapeArb(0, 6).chain((out) => fc.tuple(broadcastableTo(out), broadcastableTo(out), broadcastableTo(out))), (shapes) => {
-        const outS = broadcast(...shapes);
-        const { dims, strides } = collapse(outS, shapes);
-        expect(size(dims)).toBe(size(outS));
-        for (let i = 0; i < size(outS); i++) {
-          // Unravel i over the collapsed dims.
-          let rem = i;
-          const idx = new Array<number>(dims.length);
-          for (let d = dims.length - 1; d >= 0; d--) {
-            idx[d] = rem % dims[d]!;
-            rem = Math.floor(rem / dims[d]!);
+      fc.property(
+        shapeArb(0, 6).chain((out) => fc.tuple(broadcastableTo(out), broadcastableTo(out), broadcastableTo(out))),
+        (shapes) => {
+          const outS = broadcast(...shapes);
+          const { dims, strides } = collapse(outS, shapes);
+          expect(size(dims)).toBe(size(outS));
+          for (let i = 0; i < size(outS); i++) {
+            // Unravel i over the collapsed dims.
+            let rem = i;
+            const idx = new Array<number>(dims.length);
+            for (let d = dims.length - 1; d >= 0; d--) {
+              idx[d] = rem % dims[d]!;
+              rem = Math.floor(rem / dims[d]!);
+            }
+            shapes.forEach((s, j) => {
+              const got = idx.reduce((acc, v, d) => acc + v * strides[j]![d]!, 0);
+              expect(got).toBe(bcastIndex(i, outS, s));
+            });
           }
-          shapes.forEach((s, j) => {
-            const got = idx.reduce((acc, v, d) => acc + v * strides[j]![d]!, 0);
-            expect(got).toBe(bcastIndex(i, outS, s));
-          });
-        }
-      }),
+        },
+      ),
       { numRuns: 200 },
     );
   });
@@ -63,7 +94,13 @@ describe('collapse', () => {
 describe('flatten', () => {
   it('copies rows and layers into one fresh array and checks the count', () => {
     const row = Float32Array.from([1, 2]);
-    const out = flatten([[row, Float32Array.from([3, 4])], [Float32Array.from([5, 6]), Float32Array.from([7, 8])]], 8);
+    const out = flatten(
+      [
+        [row, Float32Array.from([3, 4])],
+        [Float32Array.from([5, 6]), Float32Array.from([7, 8])],
+      ],
+      8,
+    );
     expect(Array.from(out)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
     const one = flatten(row, 2);
     expect(one).not.toBe(row);

@@ -33,7 +33,9 @@ describe('mode selection', () => {
   });
 
   it('requireGpu refuses a CPU kernel class', () => {
-    expect(() => createGpuJsBackend({ mode: 'webasm', requireGpu: true })).toThrow(/WebAssemblyKernel, not on a graphics device/);
+    expect(() => createGpuJsBackend({ mode: 'webasm', requireGpu: true })).toThrow(
+      /WebAssemblyKernel, not on a graphics device/,
+    );
     expect(() => createGpuJsBackend({ mode: 'cpu', requireGpu: true })).toThrow(/CPUKernel/);
   });
 
@@ -77,7 +79,9 @@ describe.each(modes)('mode %s', (mode) => {
     const ge = (n: number, what: string): void => {
       const a = randF32(rand, n, -2, 2, 5);
       const b = randF32(rand, 1, -2, 2, 5);
-      expect(Array.from(be.binary('ge', a, [n], b, [], [n])), what).toEqual(Array.from(reference.binary('ge', a, [n], b, [], [n])));
+      expect(Array.from(be.binary('ge', a, [n], b, [], [n])), what).toEqual(
+        Array.from(reference.binary('ge', a, [n], b, [], [n])),
+      );
     };
     for (let it = 0; it < 12; it++) {
       ge(500, `large, round ${it}`); // stays cached: used every round
@@ -121,7 +125,8 @@ describe.each(modes)('mode %s', (mode) => {
     const be = createGpuJsBackend({ mode });
     const rtol = rtolFor(mode);
     const rand = prng(5);
-    const on = (data: Float32Array, shape: number[]) => [fromStorage(shape, data.slice(), be), fromStorage(shape, data.slice(), reference)] as const;
+    const on = (data: Float32Array, shape: number[]) =>
+      [fromStorage(shape, data.slice(), be), fromStorage(shape, data.slice(), reference)] as const;
     const [xg, xr] = on(randF32(rand, 2 * 3 * 5 * 7), [2, 3, 5, 7]);
     const [wg, wr] = on(randF32(rand, 7 * 6), [7, 6]);
     const pairs = [
@@ -142,7 +147,8 @@ describe.each(modes)('mode %s', (mode) => {
     expectClose(storage(g), storage(gather(wr, idsR)), 0);
     expectClose(storage(scatterAdd(g, ids, 7)), storage(scatterAdd(gather(wr, idsR), idsR, 7)), rtol * 4);
     const s = be.stats();
-    for (const op of ['exp', 'max', 'sum', 'matmul', 'rmsNorm', 'where', 'gather', 'scatterAdd']) expect(s.gpujs[op] ?? 0, op).toBeGreaterThan(0);
+    for (const op of ['exp', 'max', 'sum', 'matmul', 'rmsNorm', 'where', 'gather', 'scatterAdd'])
+      expect(s.gpujs[op] ?? 0, op).toBeGreaterThan(0);
     expect(Object.keys(s.ranOn)).toEqual([be.kernelClass]);
     be.close();
   });

@@ -90,7 +90,8 @@ describe.each(modes)('gpu.js backend, mode %s', (mode) => {
           const cmp = comparisons.includes(op);
           // Comparisons on a coarse grid, so that equal values occur.
           const a = randF32(rand, size(aS), -2, 2, cmp ? 5 : undefined);
-          const b = op === 'div' ? randF32(rand, size(bS), 0.5, 3) : randF32(rand, size(bS), -2, 2, cmp ? 5 : undefined);
+          const b =
+            op === 'div' ? randF32(rand, size(bS), 0.5, 3) : randF32(rand, size(bS), -2, 2, cmp ? 5 : undefined);
           const before = be.stats().gpujs[op] ?? 0;
           const got = be.binary(op, a, aS, b, bS, outS);
           const want = reference.binary(op, a, aS, b, bS, outS);
@@ -106,10 +107,22 @@ describe.each(modes)('gpu.js backend, mode %s', (mode) => {
 
   it('binary and where on layouts that stay 4–5 axes after collapsing (z split in the kernel)', () => {
     const cases: [number[], number[]][] = [
-      [[3, 1, 5, 1], [1, 4, 1, 2]],
-      [[2, 1, 3, 1, 5], [1, 3, 1, 4, 1]],
-      [[5, 1, 3, 1, 2], [5, 7, 1, 2, 1]],
-      [[1, 6, 1, 3], [4, 1, 5, 1]],
+      [
+        [3, 1, 5, 1],
+        [1, 4, 1, 2],
+      ],
+      [
+        [2, 1, 3, 1, 5],
+        [1, 3, 1, 4, 1],
+      ],
+      [
+        [5, 1, 3, 1, 2],
+        [5, 7, 1, 2, 1],
+      ],
+      [
+        [1, 6, 1, 3],
+        [4, 1, 5, 1],
+      ],
     ];
     const rand = prng(11);
     for (const [aS, bS] of cases) {
@@ -117,10 +130,20 @@ describe.each(modes)('gpu.js backend, mode %s', (mode) => {
       const a = randF32(rand, size(aS));
       const b = randF32(rand, size(bS));
       for (const op of ['sub', 'atan2'] as const) {
-        expectClose(be.binary(op, a, aS, b, bS, outS), reference.binary(op, a, aS, b, bS, outS), rtol, undefined, `${op} ${JSON.stringify([aS, bS])}`);
+        expectClose(
+          be.binary(op, a, aS, b, bS, outS),
+          reference.binary(op, a, aS, b, bS, outS),
+          rtol,
+          undefined,
+          `${op} ${JSON.stringify([aS, bS])}`,
+        );
       }
       const c = randF32(rand, size(bS), -1, 2, 3);
-      expectExact(be.where(c, bS, a, aS, b, bS, outS), reference.where(c, bS, a, aS, b, bS, outS), `where ${JSON.stringify([aS, bS])}`);
+      expectExact(
+        be.where(c, bS, a, aS, b, bS, outS),
+        reference.where(c, bS, a, aS, b, bS, outS),
+        `where ${JSON.stringify([aS, bS])}`,
+      );
     }
     expect(be.stats().delegated).toEqual({});
   });
@@ -202,7 +225,13 @@ describe.each(modes)('gpu.js backend, mode %s', (mode) => {
           const before = be.stats().gpujs['matmul'] ?? 0;
           const got = be.matmul(a, b, spec);
           expect(got).toBeInstanceOf(Float32Array);
-          expectClose(got, reference.matmul(a, b, spec), rtol * k, maxAbs(a) * maxAbs(b), JSON.stringify({ m, k, n, transA, transB, batch, batched }));
+          expectClose(
+            got,
+            reference.matmul(a, b, spec),
+            rtol * k,
+            maxAbs(a) * maxAbs(b),
+            JSON.stringify({ m, k, n, transA, transB, batch, batched }),
+          );
           expectOnGpuJs('matmul', before);
         },
       ),
@@ -223,7 +252,13 @@ describe.each(modes)('gpu.js backend, mode %s', (mode) => {
     // One destination row receiving 1500 rows.
     const ids = Int32Array.from({ length: 1600 }, (_, i) => (i < 1500 ? 3 : i % 5));
     const v = randF32(rand, 1600 * 3);
-    expectClose(be.scatterAdd(v, ids, 5, 3), reference.scatterAdd(v, ids, 5, 3), rtol * 1500, 2, 'scatterAdd count=1500');
+    expectClose(
+      be.scatterAdd(v, ids, 5, 3),
+      reference.scatterAdd(v, ids, 5, 3),
+      rtol * 1500,
+      2,
+      'scatterAdd count=1500',
+    );
     expect(be.stats().delegated).toEqual({});
   });
 
@@ -240,7 +275,13 @@ describe.each(modes)('gpu.js backend, mode %s', (mode) => {
           const ids = Int32Array.from({ length: nIds }, () => Math.floor(rand() * rows));
           expectExact(be.gather(table, rows, cols, ids), reference.gather(table, rows, cols, ids), 'gather');
           const values = randF32(rand, nIds * cols);
-          expectClose(be.scatterAdd(values, ids, rows, cols), reference.scatterAdd(values, ids, rows, cols), rtol * nIds, 2, 'scatterAdd');
+          expectClose(
+            be.scatterAdd(values, ids, rows, cols),
+            reference.scatterAdd(values, ids, rows, cols),
+            rtol * nIds,
+            2,
+            'scatterAdd',
+          );
         },
       ),
       runs,
@@ -262,8 +303,9 @@ describe.each(modes)('gpu.js backend, mode %s: hand-overs to the reference are b
   });
   afterAll(() => be.close());
 
-  const bytes = (x: ArrayLike<number> & { buffer: ArrayBufferLike; byteOffset: number; byteLength: number }): number[] =>
-    Array.from(new Uint8Array(x.buffer, x.byteOffset, x.byteLength));
+  const bytes = (
+    x: ArrayLike<number> & { buffer: ArrayBufferLike; byteOffset: number; byteLength: number },
+  ): number[] => Array.from(new Uint8Array(x.buffer, x.byteOffset, x.byteLength));
 
   it('float64 data never runs on gpu.js (single precision)', () => {
     const rand = prng(1);

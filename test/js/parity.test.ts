@@ -33,31 +33,70 @@ const broadcastPair = shapeArb.chain((s) =>
     .tuple(fc.integer({ min: 0, max: s.length }), fc.array(fc.boolean(), { minLength: s.length, maxLength: s.length }))
     .map(([drop, ones]) => [s, s.map((d, i) => (ones[i] ? 1 : d)).slice(drop)] as const),
 );
-const UNARY: readonly UnaryOp[] = ['neg', 'exp', 'log', 'sqrt', 'rsqrt', 'sigmoid', 'silu', 'abs', 'sign', 'sin', 'cos'];
-const BINARY: readonly BinaryOp[] = ['add', 'sub', 'mul', 'div', 'maximum', 'minimum', 'atan2', 'eq', 'ne', 'lt', 'le', 'gt', 'ge'];
+const UNARY: readonly UnaryOp[] = [
+  'neg',
+  'exp',
+  'log',
+  'sqrt',
+  'rsqrt',
+  'sigmoid',
+  'silu',
+  'abs',
+  'sign',
+  'sin',
+  'cos',
+];
+const BINARY: readonly BinaryOp[] = [
+  'add',
+  'sub',
+  'mul',
+  'div',
+  'maximum',
+  'minimum',
+  'atan2',
+  'eq',
+  'ne',
+  'lt',
+  'le',
+  'gt',
+  'ge',
+];
 
 describe('js backend = reference, bit for bit', () => {
   it('unary', () => {
     fc.assert(
-      fc.property(fc.constantFrom(...UNARY), fc.integer({ min: 0, max: 300 }), fc.boolean(), fc.nat(), (op, n, f64, seed) => {
-        const x = data(n, seed, f64, -4, 4);
-        expectSame(jsBackend.unary(op, x), reference.unary(op, x), op);
-      }),
+      fc.property(
+        fc.constantFrom(...UNARY),
+        fc.integer({ min: 0, max: 300 }),
+        fc.boolean(),
+        fc.nat(),
+        (op, n, f64, seed) => {
+          const x = data(n, seed, f64, -4, 4);
+          expectSame(jsBackend.unary(op, x), reference.unary(op, x), op);
+        },
+      ),
       RUNS,
     );
   });
 
   it('binary and where with broadcasting, either way round', () => {
     fc.assert(
-      fc.property(fc.constantFrom(...BINARY), broadcastPair, fc.boolean(), fc.boolean(), fc.nat(), (op, [s, t], swap, f64, seed) => {
-        const [as, bs]: [Shape, Shape] = swap ? [t, s] : [s, t];
-        const out = s;
-        const a = data(size(as), seed, f64);
-        const b = data(size(bs), seed + 1, f64);
-        expectSame(jsBackend.binary(op, a, as, b, bs, out), reference.binary(op, a, as, b, bs, out), op);
-        const c = a.map((v) => (v > 0 ? 1 : 0));
-        expectSame(jsBackend.where(c, as, a, as, b, bs, out), reference.where(c, as, a, as, b, bs, out), 'where');
-      }),
+      fc.property(
+        fc.constantFrom(...BINARY),
+        broadcastPair,
+        fc.boolean(),
+        fc.boolean(),
+        fc.nat(),
+        (op, [s, t], swap, f64, seed) => {
+          const [as, bs]: [Shape, Shape] = swap ? [t, s] : [s, t];
+          const out = s;
+          const a = data(size(as), seed, f64);
+          const b = data(size(bs), seed + 1, f64);
+          expectSame(jsBackend.binary(op, a, as, b, bs, out), reference.binary(op, a, as, b, bs, out), op);
+          const c = a.map((v) => (v > 0 ? 1 : 0));
+          expectSame(jsBackend.where(c, as, a, as, b, bs, out), reference.where(c, as, a, as, b, bs, out), 'where');
+        },
+      ),
       RUNS,
     );
   });
@@ -65,7 +104,11 @@ describe('js backend = reference, bit for bit', () => {
   it('matmul in the four transposed forms, batched at arbitrary offsets', () => {
     fc.assert(
       fc.property(
-        fc.record({ m: fc.integer({ min: 0, max: 9 }), k: fc.integer({ min: 0, max: 9 }), n: fc.integer({ min: 0, max: 9 }) }),
+        fc.record({
+          m: fc.integer({ min: 0, max: 9 }),
+          k: fc.integer({ min: 0, max: 9 }),
+          n: fc.integer({ min: 0, max: 9 }),
+        }),
         fc.boolean(),
         fc.boolean(),
         fc.array(fc.tuple(fc.nat(5), fc.nat(5)), { minLength: 1, maxLength: 3 }),
@@ -84,18 +127,30 @@ describe('js backend = reference, bit for bit', () => {
 
   it('reduce, argmax and the row kernels', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 5 }), fc.integer({ min: 1, max: 7 }), fc.integer({ min: 0, max: 5 }), fc.boolean(), fc.nat(), (outer, n, inner, f64, seed) => {
-        const x = data(outer * n * inner, seed, f64);
-        for (const op of ['sum', 'max'] as const) expectSame(jsBackend.reduce(op, x, outer, n, inner), reference.reduce(op, x, outer, n, inner), op);
-        expectSame(jsBackend.argmax(x, outer, n, inner), reference.argmax(x, outer, n, inner), 'argmax');
-        const rows = outer * inner;
-        const g = data(rows * n, seed + 2, f64);
-        expectSame(jsBackend.rmsNorm(x, rows, n, 1e-5), reference.rmsNorm(x, rows, n, 1e-5), 'rmsNorm');
-        expectSame(jsBackend.rmsNormGrad(g, x, rows, n, 1e-5), reference.rmsNormGrad(g, x, rows, n, 1e-5), 'rmsNormGrad');
-        const h = data(rows * 2 * n, seed + 3, f64);
-        expectSame(jsBackend.swiglu(h, rows, n), reference.swiglu(h, rows, n), 'swiglu');
-        expectSame(jsBackend.swigluGrad(g, h, rows, n), reference.swigluGrad(g, h, rows, n), 'swigluGrad');
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: 5 }),
+        fc.integer({ min: 1, max: 7 }),
+        fc.integer({ min: 0, max: 5 }),
+        fc.boolean(),
+        fc.nat(),
+        (outer, n, inner, f64, seed) => {
+          const x = data(outer * n * inner, seed, f64);
+          for (const op of ['sum', 'max'] as const)
+            expectSame(jsBackend.reduce(op, x, outer, n, inner), reference.reduce(op, x, outer, n, inner), op);
+          expectSame(jsBackend.argmax(x, outer, n, inner), reference.argmax(x, outer, n, inner), 'argmax');
+          const rows = outer * inner;
+          const g = data(rows * n, seed + 2, f64);
+          expectSame(jsBackend.rmsNorm(x, rows, n, 1e-5), reference.rmsNorm(x, rows, n, 1e-5), 'rmsNorm');
+          expectSame(
+            jsBackend.rmsNormGrad(g, x, rows, n, 1e-5),
+            reference.rmsNormGrad(g, x, rows, n, 1e-5),
+            'rmsNormGrad',
+          );
+          const h = data(rows * 2 * n, seed + 3, f64);
+          expectSame(jsBackend.swiglu(h, rows, n), reference.swiglu(h, rows, n), 'swiglu');
+          expectSame(jsBackend.swigluGrad(g, h, rows, n), reference.swigluGrad(g, h, rows, n), 'swigluGrad');
+        },
+      ),
       RUNS,
     );
   });
@@ -122,7 +177,10 @@ describe('js backend = reference, bit for bit', () => {
           const other = shape.map((d, i) => (i === axis ? 2 : d));
           const y = data(size(other), seed + 1, f64);
           const cat = shape.map((d, i) => (i === axis ? d + 2 : d));
-          const parts = [{ data: x, shape }, { data: y, shape: other }];
+          const parts = [
+            { data: x, shape },
+            { data: y, shape: other },
+          ];
           expectSame(jsBackend.concat(parts, axis, cat), reference.concat(parts, axis, cat), 'concat');
         }
         const cols = 3;
@@ -131,8 +189,13 @@ describe('js backend = reference, bit for bit', () => {
         const ids = Int32Array.from({ length: size(shape) % 7 }, (_, i) => (seed + i * 3) % rows);
         expectSame(jsBackend.gather(table, rows, cols, ids), reference.gather(table, rows, cols, ids), 'gather');
         const vals = data(ids.length * cols, seed + 5, f64);
-        expectSame(jsBackend.scatterAdd(vals, ids, rows, cols), reference.scatterAdd(vals, ids, rows, cols), 'scatterAdd');
-        for (const dt of ['float32', 'float64', 'int32'] as const) expectSame(jsBackend.cast(x, dt), reference.cast(x, dt), `cast ${dt}`);
+        expectSame(
+          jsBackend.scatterAdd(vals, ids, rows, cols),
+          reference.scatterAdd(vals, ids, rows, cols),
+          'scatterAdd',
+        );
+        for (const dt of ['float32', 'float64', 'int32'] as const)
+          expectSame(jsBackend.cast(x, dt), reference.cast(x, dt), `cast ${dt}`);
       }),
       RUNS,
     );

@@ -16,7 +16,16 @@ const YELLOW = 'fill="#ffe866"';
 const countChanged = (svg: string): number => (svg.match(new RegExp(`<rect [^>]*${YELLOW}`, 'g')) ?? []).length - 1; // minus legend swatch
 
 describe('refinementBoard', () => {
-  const opts = { size: 4, box: [2, 2] as const, puzzle: puz4, steps: [{ preds: step1, qHaltProb: 0.25 }, { preds: step2, qHaltProb: 0.9312 }], solution: sol4 };
+  const opts = {
+    size: 4,
+    box: [2, 2] as const,
+    puzzle: puz4,
+    steps: [
+      { preds: step1, qHaltProb: 0.25 },
+      { preds: step2, qHaltProb: 0.9312 },
+    ],
+    solution: sol4,
+  };
 
   it('is well-formed, deterministic, with captions', () => {
     const svg = refinementBoard(opts);
@@ -59,12 +68,21 @@ describe('refinementBoard', () => {
   it('works for 6×6 and 9×9 and escapes the title', () => {
     const s6 = tok('123456456123231564564231312645645312');
     const p6 = s6.map((t, i) => (i % 4 === 0 ? t : 1));
-    const svg6 = refinementBoard({ size: 6, box: [2, 3], puzzle: p6, steps: [{ preds: s6, qHaltProb: 0.5 }], title: 'six <&> six' });
+    const svg6 = refinementBoard({
+      size: 6,
+      box: [2, 3],
+      puzzle: p6,
+      steps: [{ preds: s6, qHaltProb: 0.5 }],
+      title: 'six <&> six',
+    });
     expect(checkXml(svg6)).toEqual([]);
     expect(svg6).toContain('six &lt;&amp;&gt; six');
     const s9 = tok('534678912672195348198342567859761423426853791713924856961537284287419635345286179');
     const p9 = s9.map((t, i) => (i % 3 === 0 ? t : 1));
-    const steps = Array.from({ length: 16 }, (_, k) => ({ preds: s9.map((t, i) => (i < 16 - k ? 2 : t)), qHaltProb: k / 15 }));
+    const steps = Array.from({ length: 16 }, (_, k) => ({
+      preds: s9.map((t, i) => (i < 16 - k ? 2 : t)),
+      qHaltProb: k / 15,
+    }));
     const svg9 = refinementBoard({ size: 9, puzzle: p9, steps, solution: s9 });
     expect(checkXml(svg9)).toEqual([]);
     expect(svg9).toContain('step 16 · P(halt)=1');
@@ -87,7 +105,9 @@ describe('refinementBoard', () => {
 
 describe('boardText', () => {
   it('draws box separators and blanks', () => {
-    expect(boardText({ size: 4, tokens: puz4 })).toBe(['1  .  | .  4', '.  .  | 1  .', '------+------', '.  1  | .  .', '4  .  | .  1', ''].join('\n'));
+    expect(boardText({ size: 4, tokens: puz4 })).toBe(
+      ['1  .  | .  4', '.  .  | 1  .', '------+------', '.  1  | .  .', '4  .  | .  1', ''].join('\n'),
+    );
   });
 
   it('marks changed cells with *', () => {
@@ -114,11 +134,15 @@ describe('boardText', () => {
 
   it('handles 6×6 and 9×9 layouts', () => {
     const s6 = tok('123456456123231564564231312645645312');
-    const lines6 = boardText({ size: 6, box: [2, 3], tokens: s6 }).trimEnd().split('\n');
+    const lines6 = boardText({ size: 6, box: [2, 3], tokens: s6 })
+      .trimEnd()
+      .split('\n');
     expect(lines6).toHaveLength(8);
     expect(lines6[0]).toBe('1  2  3  | 4  5  6');
     expect(lines6[2]).toBe('---------+---------');
-    const lines9 = boardText({ size: 9, tokens: tok('.'.repeat(81)) }).trimEnd().split('\n');
+    const lines9 = boardText({ size: 9, tokens: tok('.'.repeat(81)) })
+      .trimEnd()
+      .split('\n');
     expect(lines9).toHaveLength(11);
     expect(lines9[3]).toBe('---------+----------+---------');
   });

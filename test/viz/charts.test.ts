@@ -15,7 +15,8 @@ import {
 import { checkXml } from './xml.js';
 
 const polylines = (svg: string): string[] => [...svg.matchAll(/<polyline points="([^"]*)"/g)].map((m) => m[1] ?? '');
-const coords = (pts: string): [number, number][] => pts.split(' ').map((p) => p.split(',').map(Number) as [number, number]);
+const coords = (pts: string): [number, number][] =>
+  pts.split(' ').map((p) => p.split(',').map(Number) as [number, number]);
 
 const rows: TrainingLogRow[] = Array.from({ length: 50 }, (_, i) => ({
   step: i * 10,
@@ -55,8 +56,32 @@ describe('lineChart', () => {
   const base = { title: 'loss', xLabel: 'step', yLabel: 'loss' };
 
   it('is well-formed and deterministic', () => {
-    const a = lineChart({ ...base, series: [{ name: 's', points: [[0, 1], [1, 2], [2, 1.5]] }] });
-    const b = lineChart({ ...base, series: [{ name: 's', points: [[0, 1], [1, 2], [2, 1.5]] }] });
+    const a = lineChart({
+      ...base,
+      series: [
+        {
+          name: 's',
+          points: [
+            [0, 1],
+            [1, 2],
+            [2, 1.5],
+          ],
+        },
+      ],
+    });
+    const b = lineChart({
+      ...base,
+      series: [
+        {
+          name: 's',
+          points: [
+            [0, 1],
+            [1, 2],
+            [2, 1.5],
+          ],
+        },
+      ],
+    });
     expect(checkXml(a)).toEqual([]);
     expect(a).toBe(b);
     expect(polylines(a)).toHaveLength(1);
@@ -64,7 +89,12 @@ describe('lineChart', () => {
   });
 
   it('escapes titles, labels and series names', () => {
-    const svg = lineChart({ title: 'a <b> & c', xLabel: 'x<', yLabel: '>y', series: [{ name: 'n&m', points: [[0, 1]] }] });
+    const svg = lineChart({
+      title: 'a <b> & c',
+      xLabel: 'x<',
+      yLabel: '>y',
+      series: [{ name: 'n&m', points: [[0, 1]] }],
+    });
     expect(checkXml(svg)).toEqual([]);
     expect(svg).toContain('a &lt;b&gt; &amp; c');
     expect(svg).toContain('n&amp;m');
@@ -82,7 +112,23 @@ describe('lineChart', () => {
   });
 
   it('skips NaN / infinite values, splitting the line', () => {
-    const svg = lineChart({ ...base, series: [{ name: 's', points: [[0, 1], [1, 2], [2, Number.NaN], [3, 2], [4, 3], [Number.NaN, 1], [6, Infinity]] }] });
+    const svg = lineChart({
+      ...base,
+      series: [
+        {
+          name: 's',
+          points: [
+            [0, 1],
+            [1, 2],
+            [2, Number.NaN],
+            [3, 2],
+            [4, 3],
+            [Number.NaN, 1],
+            [6, Infinity],
+          ],
+        },
+      ],
+    });
     expect(checkXml(svg)).toEqual([]);
     expect(svg).not.toMatch(/NaN|Infinity/);
     const lines = polylines(svg);
@@ -91,13 +137,42 @@ describe('lineChart', () => {
   });
 
   it('draws an isolated point as a dot', () => {
-    const svg = lineChart({ ...base, series: [{ name: 's', points: [[0, 1], [1, Number.NaN], [2, 3], [3, 4]] }] });
+    const svg = lineChart({
+      ...base,
+      series: [
+        {
+          name: 's',
+          points: [
+            [0, 1],
+            [1, Number.NaN],
+            [2, 3],
+            [3, 4],
+          ],
+        },
+      ],
+    });
     expect(svg).toMatch(/<circle /);
     expect(polylines(svg)).toHaveLength(1);
   });
 
   it('log scale skips non-positive values and labels decades', () => {
-    const svg = lineChart({ ...base, logY: true, series: [{ name: 's', points: [[0, 10], [1, 0], [2, -1], [3, 1], [4, 0.1], [5, 0.01]] }] });
+    const svg = lineChart({
+      ...base,
+      logY: true,
+      series: [
+        {
+          name: 's',
+          points: [
+            [0, 10],
+            [1, 0],
+            [2, -1],
+            [3, 1],
+            [4, 0.1],
+            [5, 0.01],
+          ],
+        },
+      ],
+    });
     expect(checkXml(svg)).toEqual([]);
     expect(svg).not.toMatch(/NaN|Infinity/);
     const lines = polylines(svg);
@@ -108,13 +183,38 @@ describe('lineChart', () => {
   });
 
   it('log scale with only non-positive values renders "no data"', () => {
-    const svg = lineChart({ ...base, logY: true, series: [{ name: 's', points: [[0, 0], [1, -2]] }] });
+    const svg = lineChart({
+      ...base,
+      logY: true,
+      series: [
+        {
+          name: 's',
+          points: [
+            [0, 0],
+            [1, -2],
+          ],
+        },
+      ],
+    });
     expect(checkXml(svg)).toEqual([]);
     expect(svg).toContain('no data');
   });
 
   it('respects yRange (ticks 0..1) and keeps points inside the plot', () => {
-    const svg = lineChart({ ...base, yRange: [0, 1], series: [{ name: 's', points: [[0, 0], [1, 0.5], [2, 1]] }] });
+    const svg = lineChart({
+      ...base,
+      yRange: [0, 1],
+      series: [
+        {
+          name: 's',
+          points: [
+            [0, 0],
+            [1, 0.5],
+            [2, 1],
+          ],
+        },
+      ],
+    });
     for (const label of ['>0<', '>0.2<', '>0.4<', '>0.6<', '>0.8<', '>1<']) expect(svg).toContain(label);
     const ys = coords(polylines(svg)[0] ?? '').map((p) => p[1]);
     expect(Math.max(...ys)).toBeLessThanOrEqual(360);
@@ -130,14 +230,37 @@ describe('lineChart', () => {
   });
 
   it('honours width and height', () => {
-    const svg = lineChart({ ...base, width: 800, height: 200, series: [{ name: 's', points: [[0, 1], [1, 2]] }] });
+    const svg = lineChart({
+      ...base,
+      width: 800,
+      height: 200,
+      series: [
+        {
+          name: 's',
+          points: [
+            [0, 1],
+            [1, 2],
+          ],
+        },
+      ],
+    });
     expect(svg).toContain('viewBox="0 0 800 200"');
   });
 });
 
 describe('barChart', () => {
   it('renders one bar per finite value, n/a for NaN', () => {
-    const svg = barChart({ title: 'exact <acc>', xLabel: 's', yLabel: 'acc', yRange: [0, 1], bars: [{ label: '1', value: 0.5 }, { label: '2', value: Number.NaN }, { label: '3', value: 0.9 }] });
+    const svg = barChart({
+      title: 'exact <acc>',
+      xLabel: 's',
+      yLabel: 'acc',
+      yRange: [0, 1],
+      bars: [
+        { label: '1', value: 0.5 },
+        { label: '2', value: Number.NaN },
+        { label: '3', value: 0.9 },
+      ],
+    });
     expect(checkXml(svg)).toEqual([]);
     expect(svg).toContain('exact &lt;acc&gt;');
     expect(svg.match(/<rect [^>]*fill="#1f77b4"/g)).toHaveLength(2);
@@ -148,7 +271,15 @@ describe('barChart', () => {
 
   it('handles no bars and negative values', () => {
     expect(checkXml(barChart({ title: 't', xLabel: 'x', yLabel: 'y', bars: [] }))).toEqual([]);
-    const svg = barChart({ title: 't', xLabel: 'x', yLabel: 'y', bars: [{ label: 'a', value: -2 }, { label: 'b', value: 3 }] });
+    const svg = barChart({
+      title: 't',
+      xLabel: 'x',
+      yLabel: 'y',
+      bars: [
+        { label: 'a', value: -2 },
+        { label: 'b', value: 3 },
+      ],
+    });
     expect(checkXml(svg)).toEqual([]);
     expect(svg).toContain('>-2<');
   });

@@ -17,7 +17,6 @@ import { tensor } from '../../src/tensor/tensor.js';
 import { add, matmul, matmulT } from '../../src/ops/index.js';
 import { uniform as randF32 } from './data.js';
 
-
 // This file runs in its own process (vitest pool: forks): turn relaxed SIMD on, as bin/trm.js
 // does, so that both builds of the product are checked where the engine has it.
 enableRelaxedSimd();
@@ -118,9 +117,25 @@ describe.each(BUILDS)('wasm backend: matmul (fma %s)', (fma) => {
 
   it('gives empty and all-zero results for zero-sized dimensions', () => {
     const be = createWasmBackend({ minMatmulFlops: 0 });
-    const z = be.matmul(new Float32Array(0), new Float32Array(0), { m: 2, k: 0, n: 3, transA: false, transB: false, aOffsets: [0], bOffsets: [0] });
+    const z = be.matmul(new Float32Array(0), new Float32Array(0), {
+      m: 2,
+      k: 0,
+      n: 3,
+      transA: false,
+      transB: false,
+      aOffsets: [0],
+      bOffsets: [0],
+    });
     expectExact(z, new Float32Array(6));
-    const e = be.matmul(new Float32Array(0), new Float32Array(6), { m: 0, k: 2, n: 3, transA: false, transB: false, aOffsets: [0], bOffsets: [0] });
+    const e = be.matmul(new Float32Array(0), new Float32Array(6), {
+      m: 0,
+      k: 2,
+      n: 3,
+      transA: false,
+      transB: false,
+      aOffsets: [0],
+      bOffsets: [0],
+    });
     expectExact(e, new Float32Array(0));
   });
 
@@ -220,7 +235,17 @@ describe.runIf(wasmSimdSupported())('wasm backend: purity and lifecycle', () => 
   it('refuses work after close()', () => {
     const be = createWasmBackend();
     be.close();
-    expect(() => be.matmul(new Float32Array(4), new Float32Array(4), { m: 2, k: 2, n: 2, transA: false, transB: false, aOffsets: [0], bOffsets: [0] })).toThrow(/closed/);
+    expect(() =>
+      be.matmul(new Float32Array(4), new Float32Array(4), {
+        m: 2,
+        k: 2,
+        n: 2,
+        transA: false,
+        transB: false,
+        aOffsets: [0],
+        bOffsets: [0],
+      }),
+    ).toThrow(/closed/);
     expect(() => be.unary('neg', new Float32Array(1))).toThrow(/closed/);
   });
 
@@ -229,7 +254,10 @@ describe.runIf(wasmSimdSupported())('wasm backend: purity and lifecycle', () => 
     const av = randF32(2 * 9 * 20, 31);
     const bv = randF32(20 * 15, 32);
     const bias = randF32(15, 33);
-    const onWasm = add(matmul(tensor(av, [2, 9, 20], { backend: be }), tensor(bv, [20, 15], { backend: be })), tensor(bias, [15], { backend: be }));
+    const onWasm = add(
+      matmul(tensor(av, [2, 9, 20], { backend: be }), tensor(bv, [20, 15], { backend: be })),
+      tensor(bias, [15], { backend: be }),
+    );
     const onRef = add(matmul(tensor(av, [2, 9, 20]), tensor(bv, [20, 15])), tensor(bias, [15]));
     expect(onWasm.backend).toBe(be);
     expect(onWasm.shape).toEqual([2, 9, 15]);

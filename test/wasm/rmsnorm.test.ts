@@ -12,12 +12,18 @@ import * as ops from '../../src/ops/index.js';
 import { uniform } from './data.js';
 import { tensor } from '../../src/tensor/tensor.js';
 
-
 /**
  * Largest error of `got` against the reference, relative to the size of the terms each value is
  * made of: |x·r| for the norm, |r·g| + |c·x| for its VJP (which cancels).
  */
-const worstRelative = (got: Float32Array, g: Float32Array | null, x: Float32Array, rows: number, n: number, eps: number): number => {
+const worstRelative = (
+  got: Float32Array,
+  g: Float32Array | null,
+  x: Float32Array,
+  rows: number,
+  n: number,
+  eps: number,
+): number => {
   const want = g === null ? reference.rmsNorm(x, rows, n, eps) : reference.rmsNormGrad(g, x, rows, n, eps);
   let w = 0;
   for (let r = 0; r < rows; r++) {
@@ -85,9 +91,15 @@ describe('rmsNorm', () => {
     const dy = tensor(Float64Array.from(uniform(2 * 3 * 5, 10, -1, 1)), [2, 3, 5]);
     for (const axis of [-1, 1, 0]) {
       const fused = vjp(([a]) => ops.rmsNorm(a!, 1e-6, axis), [x], dy);
-      const composed = vjp(([a]) => ops.mul(a!, ops.rsqrt(ops.add(ops.mean(ops.mul(a!, a!), axis, true), 1e-6))), [x], dy);
+      const composed = vjp(
+        ([a]) => ops.mul(a!, ops.rsqrt(ops.add(ops.mean(ops.mul(a!, a!), axis, true), 1e-6))),
+        [x],
+        dy,
+      );
       Array.from(fused.value.data).forEach((v, i) => expect(Math.abs(v - composed.value.data[i]!)).toBeLessThan(1e-12));
-      Array.from(fused.grad[0]!.data).forEach((v, i) => expect(Math.abs(v - composed.grad[0]!.data[i]!)).toBeLessThan(1e-12));
+      Array.from(fused.grad[0]!.data).forEach((v, i) =>
+        expect(Math.abs(v - composed.grad[0]!.data[i]!)).toBeLessThan(1e-12),
+      );
     }
   });
 });

@@ -12,7 +12,6 @@ import * as ops from '../../src/ops/index.js';
 import { uniform } from './data.js';
 import { tensor } from '../../src/tensor/tensor.js';
 
-
 /** Largest |x − y| relative to max(|y|, floor), NaN where exactly one is NaN. */
 const worst = (x: Float32Array, y: Float32Array, floor: number): number => {
   let w = 0;
@@ -53,7 +52,8 @@ describe('fused SwiGLU gate kernels', () => {
         const i = r * 2 * inter + j;
         const a = h[r * 2 * inter + (j % inter)]!;
         const s = 1 / (1 + Math.exp(-a));
-        const terms = j < inter ? Math.abs(g[r * inter + j]! * h[i + inter]! * s) * (1 + Math.abs(a * (1 - s))) : Math.abs(ref[i]!);
+        const terms =
+          j < inter ? Math.abs(g[r * inter + j]! * h[i + inter]! * s) * (1 + Math.abs(a * (1 - s))) : Math.abs(ref[i]!);
         if (!Number.isFinite(a)) continue;
         w = Math.max(w, Math.abs(grad[i]! - ref[i]!) / Math.max(terms, 1e-30));
       }
@@ -78,8 +78,16 @@ describe('fused SwiGLU gate kernels', () => {
     const [rows, inter] = [5, 6];
     const h = uniform(rows * 2 * inter, 3, -6, 6);
     const g = uniform(rows * inter, 4, -2, 2);
-    expect(worst(be.swiglu(h, rows, inter) as Float32Array, reference.swiglu(h, rows, inter) as Float32Array, 1e-6)).toBeLessThan(1e-6);
-    expect(worst(be.swigluGrad(g, h, rows, inter) as Float32Array, reference.swigluGrad(g, h, rows, inter) as Float32Array, 1e-6)).toBeLessThan(1e-6);
+    expect(
+      worst(be.swiglu(h, rows, inter) as Float32Array, reference.swiglu(h, rows, inter) as Float32Array, 1e-6),
+    ).toBeLessThan(1e-6);
+    expect(
+      worst(
+        be.swigluGrad(g, h, rows, inter) as Float32Array,
+        reference.swigluGrad(g, h, rows, inter) as Float32Array,
+        1e-6,
+      ),
+    ).toBeLessThan(1e-6);
     expect(be.stats().gpujs).toMatchObject({ swiglu: 1, swigluGrad: 1 });
     be.close();
   });
@@ -90,7 +98,11 @@ describe('swigluGate', () => {
     const h = tensor(Float64Array.from(uniform(3 * 2 * 10, 9, -5, 5)), [3, 2, 10]);
     const dy = tensor(Float64Array.from(uniform(3 * 2 * 5, 10, -1, 1)), [3, 2, 5]);
     const fused = vjp(([x]) => ops.swigluGate(x!), [h], dy);
-    const composed = vjp(([x]) => ops.mul(ops.silu(ops.slice(x!, [0, 0, 0], [3, 2, 5])), ops.slice(x!, [0, 0, 5])), [h], dy);
+    const composed = vjp(
+      ([x]) => ops.mul(ops.silu(ops.slice(x!, [0, 0, 0], [3, 2, 5])), ops.slice(x!, [0, 0, 5])),
+      [h],
+      dy,
+    );
     const close = (a: ArrayLike<number>, b: ArrayLike<number>): void =>
       Array.from(a).forEach((v, i) => expect(Math.abs(v - b[i]!)).toBeLessThan(1e-12 * Math.max(1, Math.abs(b[i]!))));
     close(fused.value.data, composed.value.data);
@@ -98,6 +110,8 @@ describe('swigluGate', () => {
   });
 
   it('names the op and the shape when the last axis is odd', () => {
-    expect(() => ops.swigluGate(tensor(new Float32Array(6), [2, 3]))).toThrow('swigluGate: the last axis must have even length [gate | up], got [2,3]');
+    expect(() => ops.swigluGate(tensor(new Float32Array(6), [2, 3]))).toThrow(
+      'swigluGate: the last axis must have even length [gate | up], got [2,3]',
+    );
   });
 });

@@ -8,13 +8,21 @@ import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MatmulSpec } from '../../src/backend/backend.js';
 import { Fn, assemble, withSharedMemory } from '../../src/accel/wasm/asm.js';
-import { KC, MC, NC, type WasmBackend, createThreadedWasmBackend, createWasmBackend, relaxedSimdSupported, wasmSimdSupported } from '../../src/accel/wasm/index.js';
+import {
+  KC,
+  MC,
+  NC,
+  type WasmBackend,
+  createThreadedWasmBackend,
+  createWasmBackend,
+  relaxedSimdSupported,
+  wasmSimdSupported,
+} from '../../src/accel/wasm/index.js';
 import { enableRelaxedSimd } from '../../src/accel/wasm/relaxed-simd.js';
 import { MR, NR, kernelModuleBytes } from '../../src/accel/wasm/kernels.js';
 import type { KernelExports } from '../../src/accel/wasm/kernels.js';
 import { LAYOUT, SYNC, type SharedJob, type WorkerConstructor, startWorkers } from '../../src/accel/wasm/threads.js';
 import { uniform as randF32 } from './data.js';
-
 
 const forms: readonly (readonly [boolean, boolean])[] = [
   [false, false],
@@ -24,7 +32,16 @@ const forms: readonly (readonly [boolean, boolean])[] = [
 ];
 
 /** A product's operands: `batch` matrices at padded offsets, A and/or B possibly shared by all. */
-const product = (m: number, k: number, n: number, transA: boolean, transB: boolean, batch = 1, shareA = false, shareB = false) => {
+const product = (
+  m: number,
+  k: number,
+  n: number,
+  transA: boolean,
+  transB: boolean,
+  batch = 1,
+  shareA = false,
+  shareB = false,
+) => {
   const pad = 5;
   const aOffsets = Array.from({ length: batch }, (_, i) => (shareA ? pad : pad + i * (m * k + pad)));
   const bOffsets = Array.from({ length: batch }, (_, i) => (shareB ? 3 : 3 + i * (k * n + 1)));
@@ -77,11 +94,23 @@ describe('asm: shared memory import', () => {
   });
 
   it.runIf(wasmSimdSupported())('makes a kernel module that takes a shared memory, and only a shared one', () => {
-    const api = (globalThis as unknown as { WebAssembly: { Module: new (b: Uint8Array) => object; Instance: new (m: object, i: object) => object; Memory: new (d: object) => object } }).WebAssembly;
+    const api = (
+      globalThis as unknown as {
+        WebAssembly: {
+          Module: new (b: Uint8Array) => object;
+          Instance: new (m: object, i: object) => object;
+          Memory: new (d: object) => object;
+        };
+      }
+    ).WebAssembly;
     const module = new api.Module(withSharedMemory(kernelModuleBytes(), 1000));
-    expect(() => new api.Instance(module, { env: { memory: new api.Memory({ initial: 1, maximum: 1000, shared: true }) } })).not.toThrow();
+    expect(
+      () => new api.Instance(module, { env: { memory: new api.Memory({ initial: 1, maximum: 1000, shared: true }) } }),
+    ).not.toThrow();
     expect(() => new api.Instance(module, { env: { memory: new api.Memory({ initial: 1 }) } })).toThrow();
-    expect(() => new api.Instance(module, { env: { memory: new api.Memory({ initial: 1, maximum: 1001, shared: true }) } })).toThrow();
+    expect(
+      () => new api.Instance(module, { env: { memory: new api.Memory({ initial: 1, maximum: 1001, shared: true }) } }),
+    ).toThrow();
   });
 });
 
@@ -125,8 +154,13 @@ describe.runIf(wasmSimdSupported())('wasm backend: threads', () => {
       const split = await createThreadedWasmBackend({ threads: 3, minMatmulFlops: 0, minSplitFlops: 0, fma });
       try {
         expect(split.stats()).toMatchObject({ fma, threadsReady: 3 });
-        for (const [m, k, n] of [[MR * 5 + 3, KC + 5, NR * 7 + 5], [2 * MC + 1, 2 * KC + 1, 9], [13, 9, NC + NR + 3]] as const) {
-          for (const [transA, transB] of forms) expect(compare(single, split, product(m, k, n, transA, transB))).toBe(true);
+        for (const [m, k, n] of [
+          [MR * 5 + 3, KC + 5, NR * 7 + 5],
+          [2 * MC + 1, 2 * KC + 1, 9],
+          [13, 9, NC + NR + 3],
+        ] as const) {
+          for (const [transA, transB] of forms)
+            expect(compare(single, split, product(m, k, n, transA, transB))).toBe(true);
         }
         expect(split.stats().splitMatmuls).toBeGreaterThan(0);
       } finally {
@@ -149,8 +183,16 @@ describe.runIf(wasmSimdSupported())('wasm backend: threads', () => {
         const h = randF32(rows * 2 * inter, rows + inter);
         const g = randF32(rows * inter, rows * 3 + inter);
         const before = split.stats().splitCalls;
-        expectSameBits(split.swiglu(h, rows, inter) as Float32Array, single.swiglu(h, rows, inter) as Float32Array, `swiglu ${rows}×${inter}`);
-        expectSameBits(split.swigluGrad(g, h, rows, inter) as Float32Array, single.swigluGrad(g, h, rows, inter) as Float32Array, `swigluGrad ${rows}×${inter}`);
+        expectSameBits(
+          split.swiglu(h, rows, inter) as Float32Array,
+          single.swiglu(h, rows, inter) as Float32Array,
+          `swiglu ${rows}×${inter}`,
+        );
+        expectSameBits(
+          split.swigluGrad(g, h, rows, inter) as Float32Array,
+          single.swigluGrad(g, h, rows, inter) as Float32Array,
+          `swigluGrad ${rows}×${inter}`,
+        );
         expect(split.stats().splitCalls - before).toBe(rows > 1 ? 2 : 0);
       }
       expect(single.stats().wasm).toMatchObject({ swiglu: 4, swigluGrad: 4 });
@@ -162,8 +204,16 @@ describe.runIf(wasmSimdSupported())('wasm backend: threads', () => {
         const x = randF32(rows * n, rows * 5 + n);
         const g = randF32(rows * n, rows + n * 3);
         const before = split.stats().splitCalls;
-        expectSameBits(split.rmsNorm(x, rows, n, 1e-5) as Float32Array, single.rmsNorm(x, rows, n, 1e-5) as Float32Array, `rmsNorm ${rows}×${n}`);
-        expectSameBits(split.rmsNormGrad(g, x, rows, n, 1e-5) as Float32Array, single.rmsNormGrad(g, x, rows, n, 1e-5) as Float32Array, `rmsNormGrad ${rows}×${n}`);
+        expectSameBits(
+          split.rmsNorm(x, rows, n, 1e-5) as Float32Array,
+          single.rmsNorm(x, rows, n, 1e-5) as Float32Array,
+          `rmsNorm ${rows}×${n}`,
+        );
+        expectSameBits(
+          split.rmsNormGrad(g, x, rows, n, 1e-5) as Float32Array,
+          single.rmsNormGrad(g, x, rows, n, 1e-5) as Float32Array,
+          `rmsNormGrad ${rows}×${n}`,
+        );
         expect(split.stats().splitCalls - before).toBe(2);
       }
     } finally {
@@ -181,7 +231,9 @@ describe.runIf(wasmSimdSupported())('wasm backend: threads', () => {
     ];
     for (const [batch, shareA, shareB] of cases) {
       for (const [transA, transB] of forms) {
-        expect(compare(one, three, product(MR * 3 + 1, 37, NR * 4 + 3, transA, transB, batch, shareA, shareB))).toBe(true);
+        expect(compare(one, three, product(MR * 3 + 1, 37, NR * 4 + 3, transA, transB, batch, shareA, shareB))).toBe(
+          true,
+        );
       }
     }
     // Fewer batches than threads, each past MC, KC and NC: the threads share every block of each
@@ -215,7 +267,15 @@ describe.runIf(wasmSimdSupported())('wasm backend: threads', () => {
 
   it('releases the workers of a shared product at once when the calling thread fails before its share', async () => {
     // The pool alone, on a 64×64·64×64 product laid out by hand (byte addresses in a 4 MiB memory).
-    const api = (globalThis as unknown as { WebAssembly: { Module: new (b: Uint8Array) => object; Instance: new (m: object, i: object) => { exports: unknown }; Memory: new (d: object) => { buffer: SharedArrayBuffer } } }).WebAssembly;
+    const api = (
+      globalThis as unknown as {
+        WebAssembly: {
+          Module: new (b: Uint8Array) => object;
+          Instance: new (m: object, i: object) => { exports: unknown };
+          Memory: new (d: object) => { buffer: SharedArrayBuffer };
+        };
+      }
+    ).WebAssembly;
     const module = new api.Module(withSharedMemory(kernelModuleBytes(), 1000));
     const memory = new api.Memory({ initial: 64, maximum: 1000, shared: true });
     const kern = new api.Instance(module, { env: { memory } }).exports as KernelExports;
@@ -224,8 +284,41 @@ describe.runIf(wasmSimdSupported())('wasm backend: threads', () => {
     words.set([A, B, C], table >> 2);
     const n = 64;
     // table, count, m, n, k, aI, aP, bJ, bP, ldc, packA, tile, stride, packB0, packB1, KC, MC, NC, NR, sync, flags, flagCount, threads, self, timeoutMs
-    const job = [table, 1, n, n, n, n * 4, 4, 4, n * 4, n * 4, 0x120000, 0x160000, 0x60000, 0x200000, 0x280000, KC, MC, NC, NR, sync, flags, 64, 0, 0, 60_000] as unknown as SharedJob;
-    const pool = startWorkers({ Worker: Worker as WorkerConstructor, workers: 1, module, memory, timeoutMs: 60_000, startupMs: 10_000 });
+    const job = [
+      table,
+      1,
+      n,
+      n,
+      n,
+      n * 4,
+      4,
+      4,
+      n * 4,
+      n * 4,
+      0x120000,
+      0x160000,
+      0x60000,
+      0x200000,
+      0x280000,
+      KC,
+      MC,
+      NC,
+      NR,
+      sync,
+      flags,
+      64,
+      0,
+      0,
+      60_000,
+    ] as unknown as SharedJob;
+    const pool = startWorkers({
+      Worker: Worker as WorkerConstructor,
+      workers: 1,
+      module,
+      memory,
+      timeoutMs: 60_000,
+      startupMs: 10_000,
+    });
     try {
       await pool.ready();
       expect(pool.readyCount()).toBe(1);
@@ -233,9 +326,17 @@ describe.runIf(wasmSimdSupported())('wasm backend: threads', () => {
       const failing = (): void => {
         throw new RangeError('Array buffer allocation failed');
       };
-      expect(() => pool.run(kern, words, [{ shared: job }, { shared: job }], () => 'the product', failing)).toThrow(/^wasm: the product: Array buffer allocation failed$/);
+      expect(() => pool.run(kern, words, [{ shared: job }, { shared: job }], () => 'the product', failing)).toThrow(
+        /^wasm: the product: Array buffer allocation failed$/,
+      );
       // The pool is still usable, and the same job runs when A is declared present.
-      pool.run(kern, words, [{ shared: job }, { shared: job }], () => 'the product', () => Atomics.store(words, (sync >> 2) + SYNC.A_READY, 1));
+      pool.run(
+        kern,
+        words,
+        [{ shared: job }, { shared: job }],
+        () => 'the product',
+        () => Atomics.store(words, (sync >> 2) + SYNC.A_READY, 1),
+      );
     } finally {
       pool.close();
     }
@@ -307,9 +408,17 @@ describe.runIf(wasmSimdSupported())('wasm backend: threads', () => {
 
   it('computes on the calling thread what workers not yet ready, or crashed, would have', async () => {
     // A worker that never signals ready.
-    const silent = createWasmBackend({ threads: 2, Worker: recordingWorker([], () => 'setInterval(() => {}, 1000)'), minSplitFlops: 0 });
+    const silent = createWasmBackend({
+      threads: 2,
+      Worker: recordingWorker([], () => 'setInterval(() => {}, 1000)'),
+      minSplitFlops: 0,
+    });
     // A worker that dies at start.
-    const crashing = createWasmBackend({ threads: 3, Worker: recordingWorker([], () => 'throw new Error("boom")'), minSplitFlops: 0 });
+    const crashing = createWasmBackend({
+      threads: 3,
+      Worker: recordingWorker([], () => 'throw new Error("boom")'),
+      minSplitFlops: 0,
+    });
     try {
       await crashing.ready();
       for (const be of [silent, crashing]) {
@@ -340,11 +449,16 @@ describe.runIf(wasmSimdSupported())('wasm backend: threads', () => {
     const fails = recordingWorker([], (src) => {
       expect(src).toContain(call);
       expect(src).toContain(sharedStart);
-      return src.replace(call, 'gemm(null, words,').replace(sharedStart, `if (self > 0) throw new TypeError('injected'); ${sharedStart}`);
+      return src
+        .replace(call, 'gemm(null, words,')
+        .replace(sharedStart, `if (self > 0) throw new TypeError('injected'); ${sharedStart}`);
     });
     const p = product(64, 40, 48, false, false);
     for (const [Stub, message] of [
-      [hangs, /matmul m=64 k=40 n=48 transA=false transB=false batch=1: worker 1 did not finish its part within 200 ms/],
+      [
+        hangs,
+        /matmul m=64 k=40 n=48 transA=false transB=false batch=1: worker 1 did not finish its part within 200 ms/,
+      ],
       [fails, /matmul m=64 k=40 n=48 .*: worker 1 failed: TypeError/],
     ] as const) {
       const be = createWasmBackend({ threads: 2, Worker: Stub, minSplitFlops: 0, workerTimeoutMs: 200 });

@@ -16,7 +16,7 @@ import type { TypedArray } from '../../src/core/dtype.js';
 
 /** xorshift32 stream of uint32. */
 const stream = (seed: number): (() => number) => {
-  let s = (seed | 0) || 1;
+  let s = seed | 0 || 1;
   return () => {
     s ^= s << 13;
     s ^= s >>> 17;
@@ -52,11 +52,53 @@ const sweep = (lo: number, hi: number, max: number): Float32Array => {
 };
 
 const SPECIALS = new Float32Array([
-  0, -0, 1, -1, 0.5, -0.5, Infinity, -Infinity, NaN, -NaN,
-  1e-45, -1e-45, 1.1754942e-38, -1.1754942e-38, 1.17549435e-38, -1.17549435e-38, 3.4028235e38, -3.4028235e38,
-  88.72283, 88.72284, 88.7229, 89, 89.1, 100, 1e10, -1e10,
-  -87.33654, -87.3366, -103.27893, -103.972, -103.973, -104, -109.4, -109.5, -110, -120, -120.5, -200, -1e30,
-  1e-7, -1e-7, 2 ** -24, -(2 ** -24), 0.34657359, -0.34657359, 0.6931472, -0.6931472,
+  0,
+  -0,
+  1,
+  -1,
+  0.5,
+  -0.5,
+  Infinity,
+  -Infinity,
+  NaN,
+  -NaN,
+  1e-45,
+  -1e-45,
+  1.1754942e-38,
+  -1.1754942e-38,
+  1.17549435e-38,
+  -1.17549435e-38,
+  3.4028235e38,
+  -3.4028235e38,
+  88.72283,
+  88.72284,
+  88.7229,
+  89,
+  89.1,
+  100,
+  1e10,
+  -1e10,
+  -87.33654,
+  -87.3366,
+  -103.27893,
+  -103.972,
+  -103.973,
+  -104,
+  -109.4,
+  -109.5,
+  -110,
+  -120,
+  -120.5,
+  -200,
+  -1e30,
+  1e-7,
+  -1e-7,
+  2 ** -24,
+  -(2 ** -24),
+  0.34657359,
+  -0.34657359,
+  0.6931472,
+  -0.6931472,
 ]);
 
 /** Position of a float32 on the number line, counted in ulps (−0 and +0 coincide). */
@@ -110,7 +152,10 @@ describe.runIf(wasmSimdSupported())('wasm backend: unary kernels', () => {
     ['random bit patterns', randomBits(1 << 20, 9)],
     ['exp overflow edge [88, 90]', sweep(88, 90, 1 << 16)],
     ['normal/subnormal/zero edge [−125, −80]', sweep(-125, -80, 1 << 18)],
-    ['around zero [−2⁻²⁰, 2⁻²⁰]', new Float32Array([...sweep(-(2 ** -20), -(2 ** -149), 1 << 14), ...sweep(0, 2 ** -20, 1 << 14)])],
+    [
+      'around zero [−2⁻²⁰, 2⁻²⁰]',
+      new Float32Array([...sweep(-(2 ** -20), -(2 ** -149), 1 << 14), ...sweep(0, 2 ** -20, 1 << 14)]),
+    ],
     ['special values', SPECIALS],
   ];
 
@@ -121,7 +166,8 @@ describe.runIf(wasmSimdSupported())('wasm backend: unary kernels', () => {
       for (const [name, xs] of inputs) {
         seen[name] = maxUlps(xs, be.unary(op, xs), reference.unary(op, xs), op);
       }
-      for (const [name, ulps] of Object.entries(seen)) expect({ name, ulps }).toEqual({ name, ulps: Math.min(ulps, bound) });
+      for (const [name, ulps] of Object.entries(seen))
+        expect({ name, ulps }).toEqual({ name, ulps: Math.min(ulps, bound) });
       expect(be.stats().wasm.unary).toBe(inputs.length);
       expect(be.stats().delegated).toEqual({});
     });
@@ -140,7 +186,11 @@ describe.runIf(wasmSimdSupported())('wasm backend: unary kernels', () => {
     const be = createWasmBackend({ minElements: 0 });
     const xs = new Float32Array([Infinity, -Infinity, NaN, 0, -0, 89, -104, -1e30, 1e30]);
     expectExact(be.unary('exp', xs), new Float32Array([Infinity, 0, NaN, 1, 1, Infinity, 0, 0, Infinity]), 'exp');
-    expectExact(be.unary('sigmoid', xs), new Float32Array([1, 0, NaN, 0.5, 0.5, 1, reference.unary('sigmoid', xs)[6]!, 0, 1]), 'sigmoid');
+    expectExact(
+      be.unary('sigmoid', xs),
+      new Float32Array([1, 0, NaN, 0.5, 0.5, 1, reference.unary('sigmoid', xs)[6]!, 0, 1]),
+      'sigmoid',
+    );
     // silu(−∞) = −∞·0 = NaN, silu(−0) = −0, and a huge negative v gives −0 (v·e^v underflows).
     expectExact(be.unary('silu', xs), reference.unary('silu', xs), 'silu');
     expect(Object.is(be.unary('silu', xs)[4], -0)).toBe(true);
@@ -169,15 +219,31 @@ describe.runIf(wasmSimdSupported())('wasm backend: chunked element-wise streamin
 
   it('gives the reference results across chunk boundaries for every layout (chunks of 1, 7, 64)', () => {
     const layouts: readonly (readonly [number[], number[], number[]])[] = [
-      [[5, 41], [5, 41], [5, 41]],
+      [
+        [5, 41],
+        [5, 41],
+        [5, 41],
+      ],
       [[5, 41], [], [5, 41]],
       [[], [5, 41], [5, 41]],
       [[9, 3, 11], [11], [9, 3, 11]],
       [[3, 70], [70], [3, 70]], // a row longer than a chunk
       [[13], [9, 13], [9, 13]],
-      [[9, 11, 5], [9, 11, 1], [9, 11, 5]],
-      [[9, 1], [9, 100], [9, 100]], // a column row longer than a chunk
-      [[2, 3, 1], [2, 3, 13], [2, 3, 13]],
+      [
+        [9, 11, 5],
+        [9, 11, 1],
+        [9, 11, 5],
+      ],
+      [
+        [9, 1],
+        [9, 100],
+        [9, 100],
+      ], // a column row longer than a chunk
+      [
+        [2, 3, 1],
+        [2, 3, 13],
+        [2, 3, 13],
+      ],
     ];
     for (const chunkElements of [1, 7, 64]) {
       const be = createWasmBackend({ minElements: 0, chunkElements });
@@ -185,7 +251,11 @@ describe.runIf(wasmSimdSupported())('wasm backend: chunked element-wise streamin
         const a = uniform(sz(aS), sz(aS) + 1, -3, 3);
         const b = uniform(sz(bS), sz(bS) + 2, -3, 3);
         for (const op of ['add', 'sub', 'mul', 'div'] as readonly BinaryOp[]) {
-          expectExact(be.binary(op, a, aS, b, bS, out), reference.binary(op, a, aS, b, bS, out), `${op} ${aS}∘${bS} chunk ${chunkElements}`);
+          expectExact(
+            be.binary(op, a, aS, b, bS, out),
+            reference.binary(op, a, aS, b, bS, out),
+            `${op} ${aS}∘${bS} chunk ${chunkElements}`,
+          );
         }
       }
       expect(be.stats().wasm.binary).toBe(layouts.length * 4);
@@ -220,7 +290,9 @@ describe.runIf(wasmSimdSupported())('wasm backend: chunked element-wise streamin
   it('gives an empty result for empty input', () => {
     const be = createWasmBackend({ minElements: 0 });
     expect(be.unary('exp', new Float32Array(0))).toEqual(new Float32Array(0));
-    expect(be.binary('add', new Float32Array(0), [0, 3], new Float32Array(3), [3], [0, 3])).toEqual(new Float32Array(0));
+    expect(be.binary('add', new Float32Array(0), [0, 3], new Float32Array(3), [3], [0, 3])).toEqual(
+      new Float32Array(0),
+    );
   });
 });
 
@@ -239,7 +311,11 @@ describe.runIf(wasmSimdSupported())('wasm backend: where', () => {
     const out = [1, 6, 17, 20];
     for (const [c, cS] of cases) {
       const shape = cS.length === 4 ? out : [6, 17, 20];
-      expectExact(be.where(c, cS, a, shape, b, shape, shape), reference.where(c, cS, a, shape, b, shape, shape), `where ${cS}`);
+      expectExact(
+        be.where(c, cS, a, shape, b, shape, shape),
+        reference.where(c, cS, a, shape, b, shape, shape),
+        `where ${cS}`,
+      );
     }
     expect(be.stats().wasm.where).toBe(cases.length);
     expect(be.stats().delegated).toEqual({});
@@ -248,7 +324,11 @@ describe.runIf(wasmSimdSupported())('wasm backend: where', () => {
     const s = [6, 17, 20];
     expectExact(be.where(cFull, s, a, s, b, s, s), reference.where(cFull, s, a, s, b, s, s), 'per element');
     const c1 = new Float32Array([1, 0, 1, 0, 1, 0]);
-    expectExact(be.where(c1, [6, 1, 1], a.subarray(0, 20), [20], b, s, s), reference.where(c1, [6, 1, 1], a.subarray(0, 20), [20], b, s, s), 'bcast a');
+    expectExact(
+      be.where(c1, [6, 1, 1], a.subarray(0, 20), [20], b, s, s),
+      reference.where(c1, [6, 1, 1], a.subarray(0, 20), [20], b, s, s),
+      'bcast a',
+    );
     const a64 = Float64Array.from(a);
     expectExact(be.where(c1, [6, 1, 1], a64, s, a64, s, s), reference.where(c1, [6, 1, 1], a64, s, a64, s, s), 'f64');
     expect(be.stats().delegated).toEqual({ 'where:small': 1, 'where:broadcast': 1, 'where:dtype': 1 });

@@ -22,7 +22,7 @@
  * least-recently-used cache and destroyed on eviction and in `close()`.
  */
 import { GPU } from 'gpu.js';
-import type { DType, TypedArray } from '../../core/dtype.js';
+import type { TypedArray } from '../../core/dtype.js';
 import type { Shape } from '../../core/shape.js';
 import { size } from '../../core/shape.js';
 import type { Backend, BinaryOp, MatmulSpec, ReduceOp, UnaryOp } from '../../backend/backend.js';
@@ -265,7 +265,11 @@ export const createGpuJsBackend = (opts: GpuJsBackendOptions): GpuJsBackend => {
       cache.delete(key);
       cache.set(key, entry);
     }
-    if (entry.n !== n || entry.argLengths.length !== args.length || args.some((a, i) => !(a instanceof Float32Array) || a.length !== entry.argLengths[i])) {
+    if (
+      entry.n !== n ||
+      entry.argLengths.length !== args.length ||
+      args.some((a, i) => !(a instanceof Float32Array) || a.length !== entry.argLengths[i])
+    ) {
       throw new Error(`gpujs: internal error: arguments do not match the kernel compiled for '${key}'`);
     }
     let result: unknown;
@@ -276,7 +280,10 @@ export const createGpuJsBackend = (opts: GpuJsBackendOptions): GpuJsBackend => {
       cache.delete(key);
       cachedValues -= entry.footprint;
       destroyKernel(entry.kernel.kernel, false);
-      throw new Error(`gpujs: ${op} kernel '${key}' failed on ${entry.kernel.kernel.constructor.name}: ${(e as Error).message}`, { cause: e });
+      throw new Error(
+        `gpujs: ${op} kernel '${key}' failed on ${entry.kernel.kernel.constructor.name}: ${(e as Error).message}`,
+        { cause: e },
+      );
     }
     bump(ranOn, entry.kernel.kernel.constructor.name);
     calls.computed(op);
@@ -304,7 +311,14 @@ export const createGpuJsBackend = (opts: GpuJsBackendOptions): GpuJsBackend => {
     return run(op, `unary:${op}:${f.length}`, () => unarySource(op), [f.length], [f]);
   };
 
-  const binary = (op: BinaryOp, a: TypedArray, aShape: Shape, b: TypedArray, bShape: Shape, outShape: Shape): TypedArray => {
+  const binary = (
+    op: BinaryOp,
+    a: TypedArray,
+    aShape: Shape,
+    b: TypedArray,
+    bShape: Shape,
+    outShape: Shape,
+  ): TypedArray => {
     const ref = (): TypedArray => fallback.binary(op, a, aShape, b, bShape, outShape);
     const n = size(outShape);
     const g = guard(n, [a, b]);
@@ -312,9 +326,16 @@ export const createGpuJsBackend = (opts: GpuJsBackendOptions): GpuJsBackend => {
     const fa = a as Float32Array;
     const fb = b as Float32Array;
     if (!allFinite(fa) || !allFinite(fb)) return delegate(op, 'nonfinite', ref);
-    if ((op === 'div' && hasZero(fb)) || (op === 'atan2' && hasZero(fa) && hasZero(fb))) return delegate(op, 'domain', ref);
+    if ((op === 'div' && hasZero(fb)) || (op === 'atan2' && hasZero(fa) && hasZero(fb)))
+      return delegate(op, 'domain', ref);
     const layout = collapse(outShape, [aShape, bShape]);
-    return run(op, `binary:${op}:${layoutKey(layout)}:${fa.length}:${fb.length}`, () => binarySource(op, layout), outputOf(layout.dims), [fa, fb]);
+    return run(
+      op,
+      `binary:${op}:${layoutKey(layout)}:${fa.length}:${fb.length}`,
+      () => binarySource(op, layout),
+      outputOf(layout.dims),
+      [fa, fb],
+    );
   };
 
   const where = (
@@ -361,7 +382,14 @@ export const createGpuJsBackend = (opts: GpuJsBackendOptions): GpuJsBackend => {
     if (g !== null) return delegate('argmax', g, ref);
     const f = x as Float32Array;
     if (!allFinite(f)) return delegate('argmax', 'nonfinite', ref);
-    const idx = run('argmax', `argmax:${outer}:${n}:${inner}`, () => argmaxSource(n, inner), [inner, outer], [f], n + 1);
+    const idx = run(
+      'argmax',
+      `argmax:${outer}:${n}:${inner}`,
+      () => argmaxSource(n, inner),
+      [inner, outer],
+      [f],
+      n + 1,
+    );
     const out = new Int32Array(idx.length);
     for (let i = 0; i < idx.length; i++) out[i] = Math.round(idx[i]!);
     return out;
@@ -373,7 +401,8 @@ export const createGpuJsBackend = (opts: GpuJsBackendOptions): GpuJsBackend => {
     const batch = aOffsets.length;
     const g = guard(batch * m * n, [a, b]) ?? (k === 0 ? 'empty' : null);
     if (g !== null) return delegate('matmul', g, ref);
-    if (bOffsets.length !== batch) throw new Error(`gpujs: matmul: ${batch} A offsets but ${bOffsets.length} B offsets`);
+    if (bOffsets.length !== batch)
+      throw new Error(`gpujs: matmul: ${batch} A offsets but ${bOffsets.length} B offsets`);
     const fa = a as Float32Array;
     const fb = b as Float32Array;
     const offs = new Float32Array(2 * batch);
@@ -410,7 +439,13 @@ export const createGpuJsBackend = (opts: GpuJsBackendOptions): GpuJsBackend => {
     }
     const ft = table as Float32Array;
     if (!allFinite(ft)) return delegate('gather', 'nonfinite', ref);
-    return run('gather', `gather:${rows}:${cols}:${ids.length}`, () => gatherSource(cols), [cols, ids.length], [ft, fids]);
+    return run(
+      'gather',
+      `gather:${rows}:${cols}:${ids.length}`,
+      () => gatherSource(cols),
+      [cols, ids.length],
+      [ft, fids],
+    );
   };
 
   const scatterAdd = (values: TypedArray, ids: Int32Array, rows: number, cols: number): TypedArray => {
@@ -495,7 +530,14 @@ export const createGpuJsBackend = (opts: GpuJsBackendOptions): GpuJsBackend => {
     if (n > 4096) return delegate('rmsNormGrad', 'size', ref);
     const [fg, fx] = [gr as Float32Array, x as Float32Array];
     if (!allFinite(fg) || !allFinite(fx)) return delegate('rmsNormGrad', 'nonfinite', ref);
-    return run('rmsNormGrad', `rmsNormGrad:${rows}:${n}:${eps}`, () => rmsNormGradSource(n, eps), [n, rows], [fg, fx], n + 1);
+    return run(
+      'rmsNormGrad',
+      `rmsNormGrad:${rows}:${n}:${eps}`,
+      () => rmsNormGradSource(n, eps),
+      [n, rows],
+      [fg, fx],
+      n + 1,
+    );
   };
 
   const close = (): void => {

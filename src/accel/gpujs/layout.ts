@@ -27,7 +27,7 @@ export const collapse = (outShape: Shape, operandShapes: readonly Shape[]): Layo
     if (size === 1) continue;
     const full = padded.map((p) => p[d] !== 1);
     const last = axes[axes.length - 1];
-    if (last !== undefined && last.full.every((f, j) => f === full[j])) last.size *= size;
+    if (last?.full.every((f, j) => f === full[j])) last.size *= size;
     else axes.push({ size, full });
   }
   if (axes.length === 0) return { dims: [1], strides: operandShapes.map(() => [0]) };

@@ -14,8 +14,7 @@ import type { Shape } from '../../core/shape.js';
 import { size, strides } from '../../core/shape.js';
 import type { Backend, BinaryOp, MatmulSpec, ReduceOp, UnaryOp } from '../../backend/backend.js';
 
-const like = (x: TypedArray, n: number): TypedArray =>
-  new (x.constructor as new (n: number) => TypedArray)(n);
+const like = (x: TypedArray, n: number): TypedArray => new (x.constructor as new (n: number) => TypedArray)(n);
 
 /** σ(v) with one exp and no overflow: e = exp(−|v|) ∈ (0, 1]. */
 const sigmoid = (v: number): number => {
@@ -57,7 +56,7 @@ export const binaryFn: Record<BinaryOp, (a: number, b: number) => number> = {
 const broadcastStrides = (shape: Shape, outShape: Shape): number[] => {
   const s = strides(shape);
   const off = outShape.length - shape.length;
-  return outShape.map((d, i) => (i < off || shape[i - off] === 1 ? 0 : s[i - off]!));
+  return outShape.map((_d, i) => (i < off || shape[i - off] === 1 ? 0 : s[i - off]!));
 };
 
 /**
@@ -258,30 +257,72 @@ const matmul = (a: TypedArray, b: TypedArray, spec: MatmulSpec): TypedArray => {
       const a2 = a1 + ars;
       const a3 = a2 + ars;
       for (let j = 0; j < n4; j += 4) {
-        let c00 = 0, c01 = 0, c02 = 0, c03 = 0;
-        let c10 = 0, c11 = 0, c12 = 0, c13 = 0;
-        let c20 = 0, c21 = 0, c22 = 0, c23 = 0;
-        let c30 = 0, c31 = 0, c32 = 0, c33 = 0;
+        let c00 = 0,
+          c01 = 0,
+          c02 = 0,
+          c03 = 0;
+        let c10 = 0,
+          c11 = 0,
+          c12 = 0,
+          c13 = 0;
+        let c20 = 0,
+          c21 = 0,
+          c22 = 0,
+          c23 = 0;
+        let c30 = 0,
+          c31 = 0,
+          c32 = 0,
+          c33 = 0;
         let bp = bOff + j * bcs;
         let ap = 0;
         for (let p = 0; p < k; p++) {
-          const x0 = a[a0 + ap]!, x1 = a[a1 + ap]!, x2 = a[a2 + ap]!, x3 = a[a3 + ap]!;
-          const y0 = b[bp]!, y1 = b[bp + bcs]!, y2 = b[bp + 2 * bcs]!, y3 = b[bp + 3 * bcs]!;
-          c00 += x0 * y0; c01 += x0 * y1; c02 += x0 * y2; c03 += x0 * y3;
-          c10 += x1 * y0; c11 += x1 * y1; c12 += x1 * y2; c13 += x1 * y3;
-          c20 += x2 * y0; c21 += x2 * y1; c22 += x2 * y2; c23 += x2 * y3;
-          c30 += x3 * y0; c31 += x3 * y1; c32 += x3 * y2; c33 += x3 * y3;
+          const x0 = a[a0 + ap]!,
+            x1 = a[a1 + ap]!,
+            x2 = a[a2 + ap]!,
+            x3 = a[a3 + ap]!;
+          const y0 = b[bp]!,
+            y1 = b[bp + bcs]!,
+            y2 = b[bp + 2 * bcs]!,
+            y3 = b[bp + 3 * bcs]!;
+          c00 += x0 * y0;
+          c01 += x0 * y1;
+          c02 += x0 * y2;
+          c03 += x0 * y3;
+          c10 += x1 * y0;
+          c11 += x1 * y1;
+          c12 += x1 * y2;
+          c13 += x1 * y3;
+          c20 += x2 * y0;
+          c21 += x2 * y1;
+          c22 += x2 * y2;
+          c23 += x2 * y3;
+          c30 += x3 * y0;
+          c31 += x3 * y1;
+          c32 += x3 * y2;
+          c33 += x3 * y3;
           ap += acs;
           bp += brs;
         }
         const r0 = cOff + i * n + j;
-        out[r0] = c00; out[r0 + 1] = c01; out[r0 + 2] = c02; out[r0 + 3] = c03;
+        out[r0] = c00;
+        out[r0 + 1] = c01;
+        out[r0 + 2] = c02;
+        out[r0 + 3] = c03;
         const r1 = r0 + n;
-        out[r1] = c10; out[r1 + 1] = c11; out[r1 + 2] = c12; out[r1 + 3] = c13;
+        out[r1] = c10;
+        out[r1 + 1] = c11;
+        out[r1 + 2] = c12;
+        out[r1 + 3] = c13;
         const r2 = r1 + n;
-        out[r2] = c20; out[r2 + 1] = c21; out[r2 + 2] = c22; out[r2 + 3] = c23;
+        out[r2] = c20;
+        out[r2 + 1] = c21;
+        out[r2 + 2] = c22;
+        out[r2 + 3] = c23;
         const r3 = r2 + n;
-        out[r3] = c30; out[r3 + 1] = c31; out[r3 + 2] = c32; out[r3 + 3] = c33;
+        out[r3] = c30;
+        out[r3 + 1] = c31;
+        out[r3 + 2] = c32;
+        out[r3 + 3] = c33;
       }
     }
     // Edges: the rows below m4 and the columns right of n4, one dot product each.
@@ -328,7 +369,12 @@ const permute = (x: TypedArray, shape: Shape, perm: readonly number[]): TypedArr
   const rank = shape.length;
   // Swapping the last two axes (mlp_t's token mixing, attention's heads) is a batched transpose:
   // done in cache-sized tiles instead of the generic odometer below.
-  if (rank >= 2 && perm[rank - 1] === rank - 2 && perm[rank - 2] === rank - 1 && perm.every((p, i) => i >= rank - 2 || p === i)) {
+  if (
+    rank >= 2 &&
+    perm[rank - 1] === rank - 2 &&
+    perm[rank - 2] === rank - 1 &&
+    perm.every((p, i) => i >= rank - 2 || p === i)
+  ) {
     return transposeLast2(x, size(shape.slice(0, -2)), shape[rank - 2]!, shape[rank - 1]!);
   }
   const inStrides = strides(shape);
@@ -391,14 +437,30 @@ const copyBox = (
 
 const slice = (x: TypedArray, shape: Shape, starts: readonly number[], sizes: readonly number[]): TypedArray => {
   const out = like(x, size(sizes));
-  copyBox(x, shape, starts, out, sizes, sizes.map(() => 0), sizes);
+  copyBox(
+    x,
+    shape,
+    starts,
+    out,
+    sizes,
+    sizes.map(() => 0),
+    sizes,
+  );
   return out;
 };
 
 const pad = (x: TypedArray, shape: Shape, before: readonly number[], outShape: Shape, value: number): TypedArray => {
   const out = like(x, size(outShape));
   if (value !== 0) out.fill(value);
-  copyBox(x, shape, shape.map(() => 0), out, outShape, before, shape);
+  copyBox(
+    x,
+    shape,
+    shape.map(() => 0),
+    out,
+    outShape,
+    before,
+    shape,
+  );
   return out;
 };
 

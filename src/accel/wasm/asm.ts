@@ -390,7 +390,11 @@ const memoryImports = (options: AssembleOptions): number[] => {
  * A module importing its memory as env.memory, exporting every function by name, and initialising
  * the given data segments at each instantiation.
  */
-export const assemble = (fns: readonly Fn[], data: readonly DataSegment[] = [], options: AssembleOptions = {}): Uint8Array => {
+export const assemble = (
+  fns: readonly Fn[],
+  data: readonly DataSegment[] = [],
+  options: AssembleOptions = {},
+): Uint8Array => {
   const types = fns.map((f) => [
     0x60,
     ...vec(f.paramTypes.map((t) => [valTypeCode[t]])),
@@ -401,14 +405,23 @@ export const assemble = (fns: readonly Fn[], data: readonly DataSegment[] = [], 
   const exports = vec(fns.map((f, i) => [...name(f.name), 0x00, ...uleb(i)]));
   const code = vec(fns.map((f) => f.encode()));
   return new Uint8Array([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    0x01,
+    0x00,
+    0x00,
+    0x00,
     ...section(1, vec(types)),
     ...section(2, memoryImports(options)),
     ...section(3, funcs),
     ...section(7, exports),
     ...section(10, code),
     // Data: active segments of memory 0: flag 0, offset expression `i32.const offset; end`, bytes.
-    ...(data.length === 0 ? [] : section(11, vec(data.map((d) => [0x00, 0x41, ...sleb(d.offset), 0x0b, ...uleb(d.bytes.length), ...d.bytes])))),
+    ...(data.length === 0
+      ? []
+      : section(11, vec(data.map((d) => [0x00, 0x41, ...sleb(d.offset), 0x0b, ...uleb(d.bytes.length), ...d.bytes])))),
   ]);
 };
 

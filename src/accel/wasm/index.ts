@@ -49,15 +49,38 @@
  * calling thread. With one thread (the default) nothing of this exists: an unshared memory and no
  * workers, as a browser page without cross-origin isolation needs.
  */
-import type { DType, TypedArray } from '../../core/dtype.js';
+import type { TypedArray } from '../../core/dtype.js';
 import type { Shape } from '../../core/shape.js';
 import { size } from '../../core/shape.js';
-import type { Backend, BinaryOp, MatmulSpec, ReduceOp, UnaryOp } from '../../backend/backend.js';
+import type { Backend, BinaryOp, MatmulSpec, UnaryOp } from '../../backend/backend.js';
 import { jsBackend as fallback } from '../js/index.js';
 import { ledger, overlay } from '../overlay.js';
 import { withSharedMemory } from './asm.js';
-import { CONST_BYTES, CONSTS, type ElementwiseOp, type KernelExports, MR, NR, UNARY_OPS, type WasmUnaryOp, kernelModuleBytes } from './kernels.js';
-import { type KernelCall, type ProductLayout, type Scratch, type SharedJob, SYNC as SYNC_INDEX, SYNC_WORDS, type WorkerConstructor, type WorkerPool, gemmPart, maxSharedUnits, splitJobs, startWorkers } from './threads.js';
+import {
+  CONST_BYTES,
+  CONSTS,
+  type ElementwiseOp,
+  type KernelExports,
+  MR,
+  NR,
+  UNARY_OPS,
+  type WasmUnaryOp,
+  kernelModuleBytes,
+} from './kernels.js';
+import {
+  type KernelCall,
+  type ProductLayout,
+  type Scratch,
+  type SharedJob,
+  SYNC as SYNC_INDEX,
+  SYNC_WORDS,
+  type WorkerConstructor,
+  type WorkerPool,
+  gemmPart,
+  maxSharedUnits,
+  splitJobs,
+  startWorkers,
+} from './threads.js';
 
 /** Cache blocking of the product: a KC×NC block of B and an MC×KC block of A are packed at a time. */
 export const KC = 256;
@@ -172,7 +195,7 @@ const kernelModule = (api: WasmApi, fma: boolean, shared: boolean): object => {
 
 const validates = (fma: boolean): boolean => {
   try {
-    return wasmApi !== undefined && wasmApi.validate(moduleBytes(fma));
+    return wasmApi?.validate(moduleBytes(fma)) === true;
   } catch {
     return false;
   }
@@ -219,7 +242,33 @@ const touched = (n: number): Float32Array => {
  */
 const sharedJob = (p: ProductLayout, flags: number, flagCount: number, timeoutMs: number): SharedJob => {
   const s = scratchOf(0);
-  return [p.table, p.batch, p.m, p.n, p.k, p.aI, p.aP, p.bJ, p.bP, p.ldc, s.packA, s.tile, SCRATCH_BYTES, s.packB, scratchOf(1).packB, KC, MC, NC, NR, SYNC, flags, flagCount, 0, 0, timeoutMs];
+  return [
+    p.table,
+    p.batch,
+    p.m,
+    p.n,
+    p.k,
+    p.aI,
+    p.aP,
+    p.bJ,
+    p.bP,
+    p.ldc,
+    s.packA,
+    s.tile,
+    SCRATCH_BYTES,
+    s.packB,
+    scratchOf(1).packB,
+    KC,
+    MC,
+    NC,
+    NR,
+    SYNC,
+    flags,
+    flagCount,
+    0,
+    0,
+    timeoutMs,
+  ];
 };
 
 /**
@@ -274,7 +323,8 @@ const workerFor = (options: WasmBackendOptions, threads: number): WorkerConstruc
   if (options.Worker === undefined) {
     throw new Error(`wasm: threads: ${threads} needs a Worker constructor (in Node, use createThreadedWasmBackend)`);
   }
-  if (typeof SharedArrayBuffer === 'undefined') throw new Error('wasm: threads need SharedArrayBuffer, which this runtime lacks');
+  if (typeof SharedArrayBuffer === 'undefined')
+    throw new Error('wasm: threads need SharedArrayBuffer, which this runtime lacks');
   return options.Worker;
 };
 
@@ -284,7 +334,8 @@ export const createWasmBackend = (options: WasmBackendOptions = {}): WasmBackend
   const maxMemoryBytes = Math.min(options.maxMemoryBytes ?? MAX_MEMORY_BYTES, MAX_MEMORY_BYTES);
   const chunk = Math.max(1, Math.floor(options.chunkElements ?? CHUNK));
   const threads = options.threads ?? 1;
-  if (!Number.isInteger(threads) || threads < 1) throw new Error(`wasm: threads must be a positive integer, got ${threads}`);
+  if (!Number.isInteger(threads) || threads < 1)
+    throw new Error(`wasm: threads must be a positive integer, got ${threads}`);
   const minSplitFlops = options.minSplitFlops ?? 2 ** 20;
   const minSplitElements = options.minSplitElements ?? 2 ** 16;
   const workerTimeoutMs = options.workerTimeoutMs ?? 60_000;
@@ -295,7 +346,9 @@ export const createWasmBackend = (options: WasmBackendOptions = {}): WasmBackend
   const relaxed = relaxedSimdSupported();
   const fma = options.fma ?? relaxed;
   if (fma && !relaxed) {
-    throw new Error('wasm: fma needs WebAssembly relaxed SIMD, which this runtime lacks (Node 20: see enableRelaxedSimd)');
+    throw new Error(
+      'wasm: fma needs WebAssembly relaxed SIMD, which this runtime lacks (Node 20: see enableRelaxedSimd)',
+    );
   }
   const Worker = threads > 1 ? workerFor(options, threads) : null;
   /** Start of the heap, past every thread's packing buffers. */
@@ -343,7 +396,6 @@ export const createWasmBackend = (options: WasmBackendOptions = {}): WasmBackend
     if (view.byteLength !== mem.buffer.byteLength) view = new Float32Array(mem.buffer);
     return view;
   };
-
 
   const matmul = (a: TypedArray, b: TypedArray, spec: MatmulSpec): TypedArray => {
     const run = (): TypedArray => fallback.matmul(a, b, spec);
@@ -406,12 +458,18 @@ export const createWasmBackend = (options: WasmBackendOptions = {}): WasmBackend
     if (shared) {
       const job = { shared: sharedJob(layout, flagsAt, flagCount, workerTimeoutMs) };
       const aReady = (SYNC >> 2) + SYNC_INDEX.A_READY;
-      pool.run(k, words, jobs.map(() => job), what, () => {
-        f32.set(a, aAt >> 2);
-        Atomics.store(words, aReady, 1);
-        Atomics.notify(words, aReady);
-        out = touched(outLen);
-      });
+      pool.run(
+        k,
+        words,
+        jobs.map(() => job),
+        what,
+        () => {
+          f32.set(a, aAt >> 2);
+          Atomics.store(words, aReady, 1);
+          Atomics.notify(words, aReady);
+          out = touched(outLen);
+        },
+      );
     } else {
       f32.set(a, aAt >> 2);
       pool.run(k, words, jobs, what, () => {
@@ -471,7 +529,14 @@ export const createWasmBackend = (options: WasmBackendOptions = {}): WasmBackend
     return out;
   };
 
-  const binary = (op: BinaryOp, a: TypedArray, aShape: Shape, b: TypedArray, bShape: Shape, outShape: Shape): TypedArray => {
+  const binary = (
+    op: BinaryOp,
+    a: TypedArray,
+    aShape: Shape,
+    b: TypedArray,
+    bShape: Shape,
+    outShape: Shape,
+  ): TypedArray => {
     const run = (): TypedArray => fallback.binary(op, a, aShape, b, bShape, outShape);
     if (!(a instanceof Float32Array) || !(b instanceof Float32Array)) return delegate('binary', 'dtype', run);
     if (!elementwise.has(op)) return delegate('binary', 'op', run);
@@ -491,9 +556,13 @@ export const createWasmBackend = (options: WasmBackendOptions = {}): WasmBackend
     } else if (a.length === 1 && b.length === n) {
       result = stream('binary', b, a, false, n, 1, 1, (A, B, m) => k[`${e}_sv`](B, A, A, m));
     } else if (a.length === n && isTrailingBroadcast(bShape, outShape)) {
-      result = stream('binary', a, b, false, n / b.length, b.length, 0, (A, B, r) => k[`${e}_row`](A, B, A, r, b.length));
+      result = stream('binary', a, b, false, n / b.length, b.length, 0, (A, B, r) =>
+        k[`${e}_row`](A, B, A, r, b.length),
+      );
     } else if (b.length === n && isTrailingBroadcast(aShape, outShape)) {
-      result = stream('binary', b, a, false, n / a.length, a.length, 0, (A, B, r) => k[`${e}_rowr`](A, B, A, r, a.length));
+      result = stream('binary', b, a, false, n / a.length, a.length, 0, (A, B, r) =>
+        k[`${e}_rowr`](A, B, A, r, a.length),
+      );
     } else if (a.length === n && isColumnBroadcast(bShape, outShape)) {
       const len = n / b.length;
       result = stream('binary', a, b, true, b.length, len, 1, (A, B, r) => k[`${e}_col`](A, B, A, r, len));
@@ -520,12 +589,21 @@ export const createWasmBackend = (options: WasmBackendOptions = {}): WasmBackend
    * [B, S, D]): each block is copied whole from a or b with TypedArray.set. No arithmetic, so the
    * result is the reference's bit for bit; this runs in JS and is counted as `where` in stats().wasm.
    */
-  const where = (c: TypedArray, cS: Shape, a: TypedArray, aS: Shape, b: TypedArray, bS: Shape, outS: Shape): TypedArray => {
+  const where = (
+    c: TypedArray,
+    cS: Shape,
+    a: TypedArray,
+    aS: Shape,
+    b: TypedArray,
+    bS: Shape,
+    outS: Shape,
+  ): TypedArray => {
     const run = (): TypedArray => fallback.where(c, cS, a, aS, b, bS, outS);
     if (!(a instanceof Float32Array) || !(b instanceof Float32Array)) return delegate('where', 'dtype', run);
     const n = size(outS);
     const block = c.length === 0 ? 0 : n / c.length;
-    if (a.length !== n || b.length !== n || n === 0 || !isBlockBroadcast(cS, outS)) return delegate('where', 'broadcast', run);
+    if (a.length !== n || b.length !== n || n === 0 || !isBlockBroadcast(cS, outS))
+      return delegate('where', 'broadcast', run);
     // Blocks under 16 values: per-block set() costs more than the reference's loop.
     if (block < 16) return delegate('where', 'small', run);
     live('where');
@@ -576,7 +654,12 @@ export const createWasmBackend = (options: WasmBackendOptions = {}): WasmBackend
         // Thread t takes rows [lo, hi): every address moves by lo rows of its own width.
         const jobs = Array.from({ length: parts }, (_, t) => {
           const [lo, hi] = [Math.floor((nr * t) / parts), Math.floor((nr * (t + 1)) / parts)];
-          return call(at.map((a, i) => a + lo * inputs[i]!.width * 4), outAt + lo * width * 4, hi - lo, scalarsAt);
+          return call(
+            at.map((a, i) => a + lo * inputs[i]!.width * 4),
+            outAt + lo * width * 4,
+            hi - lo,
+            scalarsAt,
+          );
         });
         pool!.run(k, words, jobs, () => `${op} rows=${rows} width=${width}`);
         splitCalls++;
@@ -587,8 +670,15 @@ export const createWasmBackend = (options: WasmBackendOptions = {}): WasmBackend
   };
 
   /** SwiGLU's gate and its VJP in WebAssembly when the half width is a multiple of 4. */
-  const swigluJob = (op: 'swiglu' | 'swigluGrad', g: TypedArray | null, h: TypedArray, rows: number, inter: number): TypedArray => {
-    const run = (): TypedArray => (g === null ? fallback.swiglu(h, rows, inter) : fallback.swigluGrad(g, h, rows, inter));
+  const swigluJob = (
+    op: 'swiglu' | 'swigluGrad',
+    g: TypedArray | null,
+    h: TypedArray,
+    rows: number,
+    inter: number,
+  ): TypedArray => {
+    const run = (): TypedArray =>
+      g === null ? fallback.swiglu(h, rows, inter) : fallback.swigluGrad(g, h, rows, inter);
     if (!(h instanceof Float32Array) || (g !== null && !(g instanceof Float32Array))) return delegate(op, 'dtype', run);
     if (inter % 4 !== 0) return delegate(op, 'layout', run);
     if (rows * inter < minElements) return delegate(op, 'small', run);
@@ -604,15 +694,30 @@ export const createWasmBackend = (options: WasmBackendOptions = {}): WasmBackend
   };
 
   /** RMS norm over rows of n and its VJP in WebAssembly. */
-  const rmsNormJob = (op: 'rmsNorm' | 'rmsNormGrad', g: TypedArray | null, x: TypedArray, rows: number, n: number, eps: number): TypedArray => {
-    const run = (): TypedArray => (g === null ? fallback.rmsNorm(x, rows, n, eps) : fallback.rmsNormGrad(g, x, rows, n, eps));
+  const rmsNormJob = (
+    op: 'rmsNorm' | 'rmsNormGrad',
+    g: TypedArray | null,
+    x: TypedArray,
+    rows: number,
+    n: number,
+    eps: number,
+  ): TypedArray => {
+    const run = (): TypedArray =>
+      g === null ? fallback.rmsNorm(x, rows, n, eps) : fallback.rmsNormGrad(g, x, rows, n, eps);
     if (!(x instanceof Float32Array) || (g !== null && !(g instanceof Float32Array))) return delegate(op, 'dtype', run);
     if (rows * n < minElements || n === 0) return delegate(op, 'small', run);
     const xIn = { data: x, width: n };
     const consts = [1 / n, eps];
     const result =
       g === null
-        ? rowStream(op, [xIn], n, rows, ([xa], out, nr, c) => ({ name: 'rms_norm', args: [xa!, out, nr, n, c] }), consts)
+        ? rowStream(
+            op,
+            [xIn],
+            n,
+            rows,
+            ([xa], out, nr, c) => ({ name: 'rms_norm', args: [xa!, out, nr, n, c] }),
+            consts,
+          )
         : rowStream(
             op,
             [{ data: g as Float32Array, width: n }, xIn],
@@ -643,7 +748,8 @@ export const createWasmBackend = (options: WasmBackendOptions = {}): WasmBackend
     // Everything else is data movement or a reduction: handed over whole ('dtype' for non-float32
     // data, 'op' otherwise; concat reads its first part).
     reasonOf: (op, args) => {
-      const first = op === 'concat' ? (args[0] as readonly { readonly data: TypedArray }[])[0]?.data : (args[0] as TypedArray);
+      const first =
+        op === 'concat' ? (args[0] as readonly { readonly data: TypedArray }[])[0]?.data : (args[0] as TypedArray);
       return first === undefined ? 'op' : dtypeOrOp(first);
     },
     close: (): void => {
@@ -673,7 +779,9 @@ export const createWasmBackend = (options: WasmBackendOptions = {}): WasmBackend
  * it imports node:worker_threads). Resolves once the workers are ready. `threads` defaults to the
  * machine's available parallelism; the other options are createWasmBackend's.
  */
-export const createThreadedWasmBackend = async (options: Omit<WasmBackendOptions, 'Worker'> = {}): Promise<WasmBackend> => {
+export const createThreadedWasmBackend = async (
+  options: Omit<WasmBackendOptions, 'Worker'> = {},
+): Promise<WasmBackend> => {
   const { Worker } = await import('node:worker_threads');
   const threads = options.threads ?? (await import('node:os')).availableParallelism();
   const backend = createWasmBackend({ ...options, threads, Worker });

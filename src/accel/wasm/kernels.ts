@@ -57,28 +57,48 @@ const pack = (name: string, R: number): Fn => {
       f.get('sInner').i32(4).i32Eq().if();
       // Contiguous full panel: R/4 vector copies per p.
       f.doCountdown('p', () => {
-        for (let v = 0; v < Math.floor(R / 4); v++) f.get('dst').get('s').v128Load(v * 16).v128Store(v * 16);
-        for (let r = R - (R % 4); r < R; r++) f.get('dst').get('s').f32Load(r * 4).f32Store(r * 4);
+        for (let v = 0; v < Math.floor(R / 4); v++)
+          f.get('dst')
+            .get('s')
+            .v128Load(v * 16)
+            .v128Store(v * 16);
+        for (let r = R - (R % 4); r < R; r++)
+          f.get('dst')
+            .get('s')
+            .f32Load(r * 4)
+            .f32Store(r * 4);
         f.get('s').get('sOuter').i32Add().set('s');
-        f.get('dst').i32(R * 4).i32Add().set('dst');
+        f.get('dst')
+          .i32(R * 4)
+          .i32Add()
+          .set('dst');
       });
       f.else();
       // Strided full panel: R scalar copies per p, unrolled.
       f.doCountdown('p', () => {
         f.get('s').set('t');
         for (let r = 0; r < R; r++) {
-          f.get('dst').get('t').f32Load().f32Store(r * 4);
+          f.get('dst')
+            .get('t')
+            .f32Load()
+            .f32Store(r * 4);
           if (r < R - 1) f.get('t').get('sInner').i32Add().set('t');
         }
         f.get('s').get('sOuter').i32Add().set('s');
-        f.get('dst').i32(R * 4).i32Add().set('dst');
+        f.get('dst')
+          .i32(R * 4)
+          .i32Add()
+          .set('dst');
       });
       f.end();
     }
     f.else();
     // Last, partial panel: zero the slot, then copy the w real values.
     f.doCountdown('p', () => {
-      for (let r = 0; r < R; r++) f.get('dst').f32(0).f32Store(r * 4);
+      for (let r = 0; r < R; r++)
+        f.get('dst')
+          .f32(0)
+          .f32Store(r * 4);
       f.get('s').set('t');
       f.i32(0).set('r');
       f.forLt('r', 'w', 1, () => {
@@ -86,7 +106,10 @@ const pack = (name: string, R: number): Fn => {
         f.get('t').get('sInner').i32Add().set('t');
       });
       f.get('s').get('sOuter').i32Add().set('s');
-      f.get('dst').i32(R * 4).i32Add().set('dst');
+      f.get('dst')
+        .i32(R * 4)
+        .i32Add()
+        .set('dst');
     });
     f.end();
   });
@@ -125,16 +148,27 @@ const macro = (fma: boolean): Fn => {
       for (let r = 0; r < MR; r++) for (let v = 0; v < V; v++) f.f32x4Const(0).set(acc(r, v));
       f.get('kc').set('p');
       f.doCountdown('p', () => {
-        for (let v = 0; v < V; v++) f.get('b').v128Load(v * 16).set(bv(v));
+        for (let v = 0; v < V; v++)
+          f.get('b')
+            .v128Load(v * 16)
+            .set(bv(v));
         for (let r = 0; r < MR; r++) {
-          f.get('a').v128Load32Splat(r * 4).set('av');
+          f.get('a')
+            .v128Load32Splat(r * 4)
+            .set('av');
           for (let v = 0; v < V; v++) {
             if (fma) f.get('av').get(bv(v)).get(acc(r, v)).f32x4RelaxedMadd().set(acc(r, v));
             else f.get(acc(r, v)).get('av').get(bv(v)).f32x4Mul().f32x4Add().set(acc(r, v));
           }
         }
-        f.get('a').i32(MR * 4).i32Add().set('a');
-        f.get('b').i32(NR * 4).i32Add().set('b');
+        f.get('a')
+          .i32(MR * 4)
+          .i32Add()
+          .set('a');
+        f.get('b')
+          .i32(NR * 4)
+          .i32Add()
+          .set('b');
       });
       // row = C + ir·ldc + jr·4
       f.get('C').get('ir').get('ldc').i32Mul().i32Add().get('jr').i32(2).i32Shl().i32Add().set('row');
@@ -143,13 +177,21 @@ const macro = (fma: boolean): Fn => {
         f.get('acc').if();
         for (let r = 0; r < MR; r++) {
           for (let v = 0; v < V; v++) {
-            f.get('row').get('row').v128Load(v * 16).get(acc(r, v)).f32x4Add().v128Store(v * 16);
+            f.get('row')
+              .get('row')
+              .v128Load(v * 16)
+              .get(acc(r, v))
+              .f32x4Add()
+              .v128Store(v * 16);
           }
           if (r < MR - 1) f.get('row').get('ldc').i32Add().set('row');
         }
         f.else();
         for (let r = 0; r < MR; r++) {
-          for (let v = 0; v < V; v++) f.get('row').get(acc(r, v)).v128Store(v * 16);
+          for (let v = 0; v < V; v++)
+            f.get('row')
+              .get(acc(r, v))
+              .v128Store(v * 16);
           if (r < MR - 1) f.get('row').get('ldc').i32Add().set('row');
         }
         f.end();
@@ -157,7 +199,11 @@ const macro = (fma: boolean): Fn => {
       f.else();
       {
         // Edge tile: spill to T (MR×NR, row stride NR), copy the mr×nr corner out.
-        for (let r = 0; r < MR; r++) for (let v = 0; v < V; v++) f.get('T').get(acc(r, v)).v128Store((r * NR + v * 4) * 4);
+        for (let r = 0; r < MR; r++)
+          for (let v = 0; v < V; v++)
+            f.get('T')
+              .get(acc(r, v))
+              .v128Store((r * NR + v * 4) * 4);
         f.i32(0).set('x');
         f.forLt('x', 'mr', 1, () => {
           f.i32(0).set('y');
@@ -340,8 +386,8 @@ export const EXP_HI = 89;
 export const EXP_LO = -120;
 const LOG2E = 1.4426950408889634;
 const C1 = 0.693359375;
-const C2 = -2.12194440e-4;
-const EXP_POLY = [1.987569150e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1];
+const C2 = -2.1219444e-4;
+const EXP_POLY = [1.98756915e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1];
 
 /** 1.5·2²³: adding it rounds |y| < 2²² to an integer (ties to even) held in the low mantissa bits. */
 const MAGIC = 12582912;
@@ -385,11 +431,24 @@ const loadConstants = (f: Fn, ...names: string[]): void => {
   for (const name of names) {
     const i = CONSTANTS.findIndex(([n]) => n === name);
     if (i < 0) throw new Error(`kernels: unknown constant ${name}`);
-    f.locals('v128', name).i32(CONSTS).v128Load(i * 16).set(name);
+    f.locals('v128', name)
+      .i32(CONSTS)
+      .v128Load(i * 16)
+      .set(name);
   }
 };
 
-const EXP_CONSTANTS = ['cHi', 'cLo', 'cLog2e', 'cMagic', 'cC1', 'cC2', 'cOne', 'c127', ...EXP_POLY.map((_, i) => `cP${i}`)];
+const EXP_CONSTANTS = [
+  'cHi',
+  'cLo',
+  'cLog2e',
+  'cMagic',
+  'cC1',
+  'cC2',
+  'cOne',
+  'c127',
+  ...EXP_POLY.map((_, i) => `cP${i}`),
+];
 
 /**
  * Emits the parts of exp(local `x`) into the v128 locals p (e^r), s1 = 2^n1 and s2 = 2^n2, so that
@@ -648,31 +707,40 @@ const rmsNormKernel = (grad: boolean): Fn => {
  * --experimental-wasm-relaxed-simd, see relaxed-simd.ts). Every other kernel is the same in both.
  */
 export const kernelModuleBytes = (opts: { readonly fma: boolean } = { fma: false }): Uint8Array =>
-  assemble([
-    pack('packA', MR),
-    pack('packB', NR),
-    macro(opts.fma),
-    ...ELEMENTWISE_OPS.flatMap((op) => [
-      binary(op, 'vv'),
-      binary(op, 'vs'),
-      binary(op, 'sv'),
-      binaryRow(op, false),
-      binaryRow(op, true),
-      binaryCol(op, false),
-      binaryCol(op, true),
-    ]),
-    ...UNARY_OPS.map(unaryKernel),
-    swigluKernel(false),
-    swigluKernel(true),
-    rmsNormKernel(false),
-    rmsNormKernel(true),
-  ], [{ offset: CONSTS, bytes: constantBytes() }]);
+  assemble(
+    [
+      pack('packA', MR),
+      pack('packB', NR),
+      macro(opts.fma),
+      ...ELEMENTWISE_OPS.flatMap((op) => [
+        binary(op, 'vv'),
+        binary(op, 'vs'),
+        binary(op, 'sv'),
+        binaryRow(op, false),
+        binaryRow(op, true),
+        binaryCol(op, false),
+        binaryCol(op, true),
+      ]),
+      ...UNARY_OPS.map(unaryKernel),
+      swigluKernel(false),
+      swigluKernel(true),
+      rmsNormKernel(false),
+      rmsNormKernel(true),
+    ],
+    [{ offset: CONSTS, bytes: constantBytes() }],
+  );
 
 type BinaryExports = {
   readonly [K in `${ElementwiseOp}_${'vv' | 'vs' | 'sv'}`]: (a: number, b: number, out: number, n: number) => void;
 };
 type RowExports = {
-  readonly [K in `${ElementwiseOp}_${'row' | 'rowr' | 'col' | 'colr'}`]: (a: number, b: number, out: number, rows: number, len: number) => void;
+  readonly [K in `${ElementwiseOp}_${'row' | 'rowr' | 'col' | 'colr'}`]: (
+    a: number,
+    b: number,
+    out: number,
+    rows: number,
+    len: number,
+  ) => void;
 };
 type UnaryExports = {
   readonly [K in `unary_${WasmUnaryOp}`]: (x: number, out: number, n: number) => void;
@@ -682,7 +750,17 @@ type UnaryExports = {
 export interface KernelExports extends BinaryExports, RowExports, UnaryExports {
   packA(src: number, sInner: number, sOuter: number, total: number, kc: number, dst: number): void;
   packB(src: number, sInner: number, sOuter: number, total: number, kc: number, dst: number): void;
-  macro(Ap: number, Bp: number, C: number, mc: number, nc: number, kc: number, ldc: number, acc: number, T: number): void;
+  macro(
+    Ap: number,
+    Bp: number,
+    C: number,
+    mc: number,
+    nc: number,
+    kc: number,
+    ldc: number,
+    acc: number,
+    T: number,
+  ): void;
   swiglu(h: number, out: number, rows: number, inter: number): void;
   swiglu_grad(g: number, h: number, out: number, rows: number, inter: number): void;
   rms_norm(x: number, out: number, rows: number, n: number, consts: number): void;

@@ -136,7 +136,8 @@ export const UNITS_PER_THREAD = 16;
  * cuts ⌈m/MC⌉ row blocks, and columns into at most ⌈UNITS_PER_THREAD·threads/rowBlocks⌉ runs when
  * there are fewer row blocks than UNITS_PER_THREAD·threads (it throws if the flags are too few).
  */
-export const maxSharedUnits = (m: number, MC: number, threads: number): number => Math.ceil(m / MC) + UNITS_PER_THREAD * threads;
+export const maxSharedUnits = (m: number, MC: number, threads: number): number =>
+  Math.ceil(m / MC) + UNITS_PER_THREAD * threads;
 
 /** What a thread runs: a part of a product, its share of a shared product, or a kernel call. */
 export type Job = GemmJob | { readonly shared: SharedJob } | KernelCall;
@@ -199,8 +200,33 @@ export const gemmPart = (kern: GemmKernels, words: Int32Array, job: GemmJob): vo
  * Self-contained: the worker's source is this function's text (see the file comment).
  */
 export const gemmShared = (kern: GemmKernels, words: Int32Array, job: SharedJob): void => {
-  const [table, count, m, n, k, aI, aP, bJ, bP, ldc, packA0, tile0, stride, packB0, packB1, KC, MC, NC, NR, sync, flags, flagCount, threads, self, timeoutMs] =
-    job;
+  const [
+    table,
+    count,
+    m,
+    n,
+    k,
+    aI,
+    aP,
+    bJ,
+    bP,
+    ldc,
+    packA0,
+    tile0,
+    stride,
+    packB0,
+    packB1,
+    KC,
+    MC,
+    NC,
+    NR,
+    sync,
+    flags,
+    flagCount,
+    threads,
+    self,
+    timeoutMs,
+  ] = job;
   // The words of SYNC (threads.ts), by index.
   const UNIT = sync >> 2;
   const ABORT = UNIT + 1;
@@ -242,14 +268,31 @@ export const gemmShared = (kern: GemmKernels, words: Int32Array, job: SharedJob)
         const nc = Math.min(NC, n - jc);
         const panels = Math.ceil(nc / NR);
         // Few row blocks: cut the columns too, for about UNITS_PER_THREAD units per thread.
-        const colRuns = mBlocks >= UNITS_PER_THREAD * threads ? 1 : Math.min(panels, Math.ceil((UNITS_PER_THREAD * threads) / mBlocks));
+        const colRuns =
+          mBlocks >= UNITS_PER_THREAD * threads
+            ? 1
+            : Math.min(panels, Math.ceil((UNITS_PER_THREAD * threads) / mBlocks));
         const runWidth = Math.ceil(panels / colRuns) * NR;
         const runs = Math.ceil(nc / runWidth);
         if (mBlocks * runs > flagCount) throw new Error(`${mBlocks * runs} units per block, flags for ${flagCount}`);
         for (let pc = 0; pc < k; pc += KC) {
           const q = before[blocks.length & 1]!;
           const chunks = Math.ceil(panels / PACK_CHUNK_PANELS);
-          blocks.push([words[at]!, words[at + 1]!, words[at + 2]!, jc, nc, pc, Math.min(KC, k - pc), runs, runWidth, units, chunks, q[0]!, q[1]!]);
+          blocks.push([
+            words[at]!,
+            words[at + 1]!,
+            words[at + 2]!,
+            jc,
+            nc,
+            pc,
+            Math.min(KC, k - pc),
+            runs,
+            runWidth,
+            units,
+            chunks,
+            q[0]!,
+            q[1]!,
+          ]);
           q[0]! += chunks;
           q[1]! += mBlocks * runs;
           units += mBlocks * runs;
@@ -262,7 +305,8 @@ export const gemmShared = (kern: GemmKernels, words: Int32Array, job: SharedJob)
     let packedA = -1;
     for (let g = Atomics.add(words, UNIT, 1); g < units; g = Atomics.add(words, UNIT, 1)) {
       while (i + 1 < blocks.length && blocks[i + 1]![9]! <= g) i++;
-      const [aBase, bBase, cBase, jc, nc, pc, kc, runs, runWidth, first, chunks, chunksBefore, unitsBefore] = blocks[i]!;
+      const [aBase, bBase, cBase, jc, nc, pc, kc, runs, runWidth, first, chunks, chunksBefore, unitsBefore] =
+        blocks[i]!;
       const q = i & 1;
       const packB = q === 0 ? packB0 : packB1;
       if (prepared !== i) {
@@ -290,7 +334,17 @@ export const gemmShared = (kern: GemmKernels, words: Int32Array, job: SharedJob)
         kern.packA(aBase! + ic * aI + pc! * aP, aI, aP, mc, kc!, packA);
         packedA = i * mBlocks + ib;
       }
-      kern.macro(packA, packB + j0 * kc! * 4, cBase! + ic * ldc + (jc! + j0) * 4, mc, Math.min(runWidth!, nc! - j0), kc!, ldc, pc! > 0 ? 1 : 0, tile);
+      kern.macro(
+        packA,
+        packB + j0 * kc! * 4,
+        cBase! + ic * ldc + (jc! + j0) * 4,
+        mc,
+        Math.min(runWidth!, nc! - j0),
+        kc!,
+        ldc,
+        pc! > 0 ? 1 : 0,
+        tile,
+      );
       // Unit u's flag holds the latest block done + 1 (a later batch or column block's first unit
       // may finish before an earlier block's: keep the larger).
       for (let f = Atomics.load(words, FLAGS + u); f < i + 1; f = Atomics.load(words, FLAGS + u)) {
@@ -362,7 +416,8 @@ const split = (p: ProductLayout, threads: number): Part[] => {
   const whole = { b0: 0, b1: p.batch, i0: 0, i1: p.m, j0: 0, j1: p.n };
   if (p.batch >= threads) return cuts(p.batch, threads, 1).map(([b0, b1]) => ({ ...whole, b0, b1 }));
   // Fewer batches than threads: cut the side with more register tiles, for the evener split.
-  if (Math.ceil(p.m / MR) >= Math.ceil(p.n / NR)) return cuts(p.m, threads, MR).map(([i0, i1]) => ({ ...whole, i0, i1 }));
+  if (Math.ceil(p.m / MR) >= Math.ceil(p.n / NR))
+    return cuts(p.m, threads, MR).map(([i0, i1]) => ({ ...whole, i0, i1 }));
   return cuts(p.n, threads, NR).map(([j0, j1]) => ({ ...whole, j0, j1 }));
 };
 
@@ -448,8 +503,11 @@ const workerMain = (
   calls: readonly string[],
 ): void => {
   const c = new Int32Array(data.control);
-  const api = (globalThis as unknown as { WebAssembly: { Instance: new (m: object, i: object) => { exports: unknown } } }).WebAssembly;
-  const kern = new api.Instance(data.module, { env: { memory: data.memory } }).exports as GemmKernels & Record<string, (...a: number[]) => void>;
+  const api = (
+    globalThis as unknown as { WebAssembly: { Instance: new (m: object, i: object) => { exports: unknown } } }
+  ).WebAssembly;
+  const kern = new api.Instance(data.module, { env: { memory: data.memory } }).exports as GemmKernels &
+    Record<string, (...a: number[]) => void>;
   let words = new Int32Array(data.memory.buffer);
   // Not over STOPPING: a backend closed before its worker started must not see it ready.
   Atomics.compareExchange(c, L.STATE, L.STARTING, L.READY);
@@ -603,7 +661,10 @@ export const startWorkers = (o: PoolOptions): WorkerPool => {
   const threads: Thread[] = [];
   for (let i = 0; i < o.workers; i++) {
     const control = new Int32Array(new SharedArrayBuffer(CONTROL_WORDS * 4));
-    const worker = new o.Worker(source, { eval: true, workerData: { module: o.module, memory: o.memory, control: control.buffer } });
+    const worker = new o.Worker(source, {
+      eval: true,
+      workerData: { module: o.module, memory: o.memory, control: control.buffer },
+    });
     // Never keep the process alive for a worker (see `ready` for the wait at start-up).
     worker.unref();
     const t: Thread = { worker, control, alive: true, seq: 0 };
@@ -633,7 +694,13 @@ export const startWorkers = (o: PoolOptions): WorkerPool => {
       });
     }));
 
-  const run = (kern: KernelExports, words: Int32Array, given: readonly Job[], what: () => string, meanwhile?: () => void): void => {
+  const run = (
+    kern: KernelExports,
+    words: Int32Array,
+    given: readonly Job[],
+    what: () => string,
+    meanwhile?: () => void,
+  ): void => {
     const helpers = threads.filter(isReady).slice(0, given.length - 1);
     const jobs = shareAmong(given, helpers.length + 1, words);
     const seqs = helpers.map((t, i) => post(t, jobs[i + 1]!));
@@ -664,9 +731,15 @@ export const startWorkers = (o: PoolOptions): WorkerPool => {
     }
     // A shared product: the first thread to fail (its number in the abort word) made the others
     // give up (ABANDONED). Report that cause first, then what else went wrong (a hung worker).
-    const messages = [own === null ? null : own.error instanceof Error ? own.error.message : String(own.error), ...errors];
+    const messages = [
+      own === null ? null : own.error instanceof Error ? own.error.message : String(own.error),
+      ...errors,
+    ];
     const cause = Atomics.load(words, abortAt) - 1;
-    const report = [cause >= 0 ? messages[cause] : null, ...messages.filter((m, self) => self !== cause && m !== null && !m.includes(ABANDONED))];
+    const report = [
+      cause >= 0 ? messages[cause] : null,
+      ...messages.filter((m, self) => self !== cause && m !== null && !m.includes(ABANDONED)),
+    ];
     const said = report.filter((m): m is string => m !== null && m !== undefined);
     if (said.length > 0) throw new Error(`wasm: ${what()}: ${said.join('; ')}`);
     const any = messages.find((m) => m !== null);
