@@ -31,7 +31,7 @@ export const MAX_ARC_SIDE = 30;
 const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === 'object' && u !== null && !Array.isArray(u);
 
 /** Decodes one grid; `where` is its path for errors (e.g. `puzzle 007bbfb7 train[0].input`). */
-export const decodeGrid = (file: string, where: string, u: unknown): Grid => {
+const decodeGrid = (file: string, where: string, u: unknown): Grid => {
   if (!Array.isArray(u) || u.length === 0) return fail(file, where, 'expected a non-empty list of rows');
   if (u.length > MAX_ARC_SIDE) fail(file, where, `grid has ${u.length} rows (max ${MAX_ARC_SIDE})`);
   const first = u[0];

@@ -15,9 +15,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
-import { PathReporter } from 'io-ts/lib/PathReporter.js';
 import { type AtomicOptions, type OutputFile, writeDirAtomic } from '../io/atomic-dir.js';
-import { type BoundaryError, catchBoundary, fsError, fail, orFail } from '../io/errors.js';
+import { type BoundaryError, catchBoundary, decode, fail, fsError, orFail } from '../io/errors.js';
 import { orderedEntries, stringifyEntries } from '../io/json-order.js';
 import { decodeNpy, encodeNpy, npyToInt32 } from '../io/npy.js';
 
@@ -197,9 +196,7 @@ const readTokens = (file: string, seqLen: number): Uint8Array => {
 };
 
 const decodeMetadata = (file: string, u: unknown): Metadata => {
-  const r = Metadata.decode(u);
-  if (E.isLeft(r)) return fail(file, 'metadata', PathReporter.report(r).join('; '));
-  return r.right;
+  return orFail(decode(Metadata, file, u, 'metadata'));
 };
 
 /** Reads `<dir>/<split>/`: metadata and every set it lists. */

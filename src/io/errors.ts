@@ -73,10 +73,10 @@ export const decode = <A, O>(
 };
 
 /**
- * Early exit from deep loops inside one decoder (a dataset's puzzles, an ARC file's grids):
- * `fail` throws a `BoundaryErrorSignal` and `catchBoundary` around the decoder turns it back into
- * a `Left`. It never crosses a module's public function: every exported reader returns `Either`.
- * Any other exception is a bug and propagates.
+ * Early exit from deep loops inside one decoder (the dataset reader's puzzles, an ARC file's
+ * grids, CSV rows): `fail` throws a `BoundaryErrorSignal` and `catchBoundary` around the decoder
+ * turns it back into a `Left`. It never crosses a module's public function: every exported reader
+ * returns `Either`. Any other exception is a bug and propagates.
  */
 export class BoundaryErrorSignal extends Error {
   constructor(readonly error: BoundaryError) {

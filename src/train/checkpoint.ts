@@ -23,7 +23,7 @@ import { type TrmParams, type TrmState, fromOfficial, officialLayout } from '../
 import { TrainHyper } from './hyper.js';
 import type { TrainState } from './loop.js';
 import { optimizerStateScalars, optimizerStateTensors, restoreOptimizerState } from './optim.js';
-import { type BoundaryError, formatBoundaryError } from '../io/errors.js';
+import { type BoundaryError, boundaryError, decode, formatBoundaryError } from '../io/errors.js';
 
 export const CHECKPOINT_FORMAT = 'trm-checkpoint/1';
 
@@ -124,44 +124,16 @@ const prefixed = (st: SafetensorsFile, prefix: string): Map<string, Tensor> => {
 };
 
 export const decodeCheckpoint = (file: string, st: SafetensorsFile): E.Either<BoundaryError, LoadedCheckpoint> => {
-  const meta = Meta.decode(st.metadata);
-  if (E.isLeft(meta)) {
-    const e = meta.left[0];
-    const key =
-      e?.context
-        .map((c) => c.key)
-        .filter((k) => k !== '')
-        .join('.') ?? '';
-    return E.left({
-      file,
-      field: `__metadata__.${key}`,
-      message:
-        st.metadata.format === undefined
-          ? 'not a trm checkpoint (no format)'
-          : `unexpected value ${JSON.stringify(e?.value)}`,
-    });
-  }
+  if (st.metadata.format === undefined) return E.left(boundaryError(file, '__metadata__.format', 'not a trm checkpoint (no format)'));
+  const meta = decode(Meta, file, st.metadata, '__metadata__');
+  if (E.isLeft(meta)) return meta;
   const m = meta.right;
   return pipe(
     E.Do,
     E.bind('configJson', () => parseJson(file, 'config', m.config)),
     E.bind('config', ({ configJson }) => decodeConfig(configJson, file, '__metadata__.config')),
     E.bind('hyperJson', () => parseJson(file, 'hyper', m.hyper)),
-    E.bind('hyper', ({ hyperJson }) =>
-      pipe(
-        TrainHyper.decode(hyperJson),
-        E.mapLeft((es) => ({
-          file,
-          field: `__metadata__.hyper.${
-            es[0]?.context
-              .map((c) => c.key)
-              .filter(Boolean)
-              .join('.') ?? ''
-          }`,
-          message: 'invalid value',
-        })),
-      ),
-    ),
+    E.bind('hyper', ({ hyperJson }) => decode(TrainHyper, file, hyperJson, '__metadata__.hyper')),
     E.bind('data', () => parseJson(file, 'data', m.data)),
     E.bind('step', () => nonNegInt(file, 'step', m.step)),
     E.bind('optimStep', () => nonNegInt(file, 'optim_step', m.optim_step)),

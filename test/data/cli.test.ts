@@ -107,7 +107,7 @@ describe('reading a damaged dataset names the file', () => {
     writeFileSync(join(out, 'test', 'dataset.json'), '{"pad_id": 0}');
     const m = readDataset(out, ['test']);
     expect(E.isLeft(m) && formatBoundaryError(m.left)).toMatch(
-      /test\/dataset\.json: metadata: Invalid value undefined supplied to : PuzzleDatasetMetadata\/ignore_label_id/,
+      /test\/dataset\.json: metadata\.ignore_label_id: expected Int, got nothing/,
     );
   });
 });
