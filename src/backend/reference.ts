@@ -16,7 +16,7 @@ import type { Backend, BinaryOp, MatmulSpec, ReduceOp, UnaryOp } from './backend
 const like = (x: TypedArray, n: number): TypedArray => new (x.constructor as new (n: number) => TypedArray)(n);
 
 /** σ(v) with one exp and no overflow: e = exp(−|v|) ∈ (0, 1]. */
-const sigmoid = (v: number): number => {
+export const sigmoid = (v: number): number => {
   const e = Math.exp(-Math.abs(v));
   return v >= 0 ? 1 / (1 + e) : e / (1 + e);
 };

@@ -124,7 +124,8 @@ const prefixed = (st: SafetensorsFile, prefix: string): Map<string, Tensor> => {
 };
 
 export const decodeCheckpoint = (file: string, st: SafetensorsFile): E.Either<BoundaryError, LoadedCheckpoint> => {
-  if (st.metadata.format === undefined) return E.left(boundaryError(file, '__metadata__.format', 'not a trm checkpoint (no format)'));
+  if (st.metadata.format === undefined)
+    return E.left(boundaryError(file, '__metadata__.format', 'not a trm checkpoint (no format)'));
   const meta = decode(Meta, file, st.metadata, '__metadata__');
   if (E.isLeft(meta)) return meta;
   const m = meta.right;

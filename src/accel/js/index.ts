@@ -13,44 +13,11 @@ import { allocate } from '../../core/dtype.js';
 import type { Shape } from '../../core/shape.js';
 import { size, strides } from '../../core/shape.js';
 import type { Backend, BinaryOp, MatmulSpec, ReduceOp, UnaryOp } from '../../backend/backend.js';
+import { binaryFn, sigmoid, unaryFn } from '../../backend/reference.js';
 
 const like = (x: TypedArray, n: number): TypedArray => new (x.constructor as new (n: number) => TypedArray)(n);
 
-/** σ(v) with one exp and no overflow: e = exp(−|v|) ∈ (0, 1]. */
-const sigmoid = (v: number): number => {
-  const e = Math.exp(-Math.abs(v));
-  return v >= 0 ? 1 / (1 + e) : e / (1 + e);
-};
-
-export const unaryFn: Record<UnaryOp, (v: number) => number> = {
-  neg: (v) => -v,
-  exp: Math.exp,
-  log: Math.log,
-  sqrt: Math.sqrt,
-  rsqrt: (v) => 1 / Math.sqrt(v),
-  sigmoid,
-  silu: (v) => v * sigmoid(v),
-  abs: Math.abs,
-  sign: (v) => (v > 0 ? 1 : v < 0 ? -1 : 0),
-  sin: Math.sin,
-  cos: Math.cos,
-};
-
-export const binaryFn: Record<BinaryOp, (a: number, b: number) => number> = {
-  add: (a, b) => a + b,
-  sub: (a, b) => a - b,
-  mul: (a, b) => a * b,
-  div: (a, b) => a / b,
-  maximum: (a, b) => (a >= b || Number.isNaN(a) ? a : b),
-  minimum: (a, b) => (a <= b || Number.isNaN(a) ? a : b),
-  atan2: Math.atan2,
-  eq: (a, b) => (a === b ? 1 : 0),
-  ne: (a, b) => (a !== b ? 1 : 0),
-  lt: (a, b) => (a < b ? 1 : 0),
-  le: (a, b) => (a <= b ? 1 : 0),
-  gt: (a, b) => (a > b ? 1 : 0),
-  ge: (a, b) => (a >= b ? 1 : 0),
-};
+// The scalar definitions (σ, the unary and binary functions) are the reference's own.
 
 /** Strides of `shape` seen from `outShape` under broadcasting (0 along broadcast axes). */
 const broadcastStrides = (shape: Shape, outShape: Shape): number[] => {
