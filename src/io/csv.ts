@@ -3,8 +3,8 @@
  * Sudoku-Extreme and Maze-Hard. Quoted fields (RFC 4180) are accepted; every row must have the four
  * columns. Errors name the file, the 1-based line and the column.
  */
-import type * as E from 'fp-ts/lib/Either.js';
-import { type BoundaryError, catchBoundary, fail } from './errors.js';
+import * as E from 'fp-ts/lib/Either.js';
+import { type BoundaryError, boundaryError } from './errors.js';
 
 export interface CsvRow {
   /** 1-based line number in the file (the header is line 1). */
@@ -15,7 +15,7 @@ export interface CsvRow {
   readonly rating: number;
 }
 
-const splitRecord = (file: string, line: number, text: string): string[] => {
+const splitRecord = (file: string, line: number, text: string): E.Either<BoundaryError, string[]> => {
   const out: string[] = [];
   let field = '';
   let quoted = false;
@@ -33,31 +33,37 @@ const splitRecord = (file: string, line: number, text: string): string[] => {
       field = '';
     } else field += ch;
   }
-  if (quoted) fail(file, `line ${line}`, 'unterminated quoted field');
+  if (quoted) return E.left(boundaryError(file, `line ${line}`, 'unterminated quoted field'));
   out.push(field);
-  return out;
+  return E.right(out);
 };
 
 export const COLUMNS = ['source', 'q', 'a', 'rating'] as const;
 
 /** Parses the text of an official CSV. */
-export const parsePuzzleCsv = (file: string, text: string): E.Either<BoundaryError, CsvRow[]> =>
-  catchBoundary(() => {
-    const lines = text.split(/\r?\n/);
-    const header = splitRecord(file, 1, lines[0] ?? '').map((s) => s.trim());
-    if (header.length !== 4 || COLUMNS.some((c, i) => header[i] !== c)) {
-      fail(file, 'line 1 (header)', `expected columns ${COLUMNS.join(',')}, got ${header.join(',')}`);
+export const parsePuzzleCsv = (file: string, text: string): E.Either<BoundaryError, CsvRow[]> => {
+  const bad = (where: string, message: string): E.Either<BoundaryError, never> =>
+    E.left(boundaryError(file, where, message));
+  const lines = text.split(/\r?\n/);
+  const header = splitRecord(file, 1, lines[0] ?? '');
+  if (E.isLeft(header)) return header;
+  const names = header.right.map((s) => s.trim());
+  if (names.length !== 4 || COLUMNS.some((c, i) => names[i] !== c)) {
+    return bad('line 1 (header)', `expected columns ${COLUMNS.join(',')}, got ${names.join(',')}`);
+  }
+  const rows: CsvRow[] = [];
+  for (const [i, raw] of lines.slice(1).entries()) {
+    const line = i + 2;
+    if (raw.trim() === '') continue;
+    const split = splitRecord(file, line, raw);
+    if (E.isLeft(split)) return split;
+    const f = split.right;
+    if (f.length !== 4) return bad(`line ${line}`, `expected 4 columns (${COLUMNS.join(',')}), got ${f.length}`);
+    const rating = Number(f[3]);
+    if (f[3]!.trim() === '' || !Number.isFinite(rating)) {
+      return bad(`line ${line} column rating`, `not a number: ${JSON.stringify(f[3])}`);
     }
-    const rows: CsvRow[] = [];
-    lines.slice(1).forEach((raw, i) => {
-      const line = i + 2;
-      if (raw.trim() === '') return;
-      const f = splitRecord(file, line, raw);
-      if (f.length !== 4) fail(file, `line ${line}`, `expected 4 columns (${COLUMNS.join(',')}), got ${f.length}`);
-      const rating = Number(f[3]);
-      if (f[3]!.trim() === '' || !Number.isFinite(rating))
-        fail(file, `line ${line} column rating`, `not a number: ${JSON.stringify(f[3])}`);
-      rows.push({ line, source: f[0]!, q: f[1]!, a: f[2]!, rating });
-    });
-    return rows;
-  });
+    rows.push({ line, source: f[0]!, q: f[1]!, a: f[2]!, rating });
+  }
+  return E.right(rows);
+};
