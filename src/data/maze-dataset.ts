@@ -4,11 +4,11 @@
  * With `aug` (train only; the official flag defaults to off) each group holds the 8 dihedral
  * transforms, tid 0..7 in order.
  */
-import type * as E from 'fp-ts/lib/Either.js';
+import * as E from 'fp-ts/lib/Either.js';
 import type { CsvRow } from '../io/csv.js';
 import { type Dataset, type PuzzleSet, type Split, metadataFor, uniformLayout } from './dataset.js';
 import { DIHEDRAL_IDS } from './dihedral.js';
-import { type BoundaryError, catchBoundary, fail } from '../io/errors.js';
+import { type BoundaryError, boundaryError } from '../io/errors.js';
 import { MAZE_VOCAB, type MazeItem, mazeDihedral, mazeTokens } from './maze.js';
 
 export const mazeSplit = (items: readonly MazeItem[], opts: { aug?: boolean } = {}): Split => {
@@ -54,26 +54,38 @@ export const mazeDataset = (
  * Converts official CSV rows (Maze-Hard) to maze items: the side is √len(q) of the first row, every
  * character must be in "# SGo" (the official builder asserts this), and `a` is the label.
  */
-export const mazesFromCsv = (file: string, rows: readonly CsvRow[]): E.Either<BoundaryError, MazeItem[]> =>
-  catchBoundary(() => {
-    const first = rows[0]?.q.length ?? 0;
-    const n = Math.round(Math.sqrt(first));
-    if (n * n !== first) fail(file, `line ${rows[0]?.line ?? 2} column q`, `length ${first} is not a square`);
-    return rows.map((row) => {
-      const parse = (col: 'q' | 'a', s: string): Uint8Array => {
-        if (s.length !== n * n)
-          return fail(file, `line ${row.line} column ${col}`, `expected ${n * n} characters, got ${s.length}`);
-        const t = mazeTokens(s);
-        if (typeof t === 'number')
-          return fail(
-            file,
-            `line ${row.line} column ${col} cell ${t}`,
-            `character ${JSON.stringify(s[t])} is not in "# SGo"`,
-          );
-        return t;
-      };
-      const input = parse('q', row.q);
-      const label = parse('a', row.a);
-      return { size: n, input, label, pathLength: label.reduce((a, v) => a + (v === 5 ? 1 : 0), 0) + 1 };
-    });
-  });
+export const mazesFromCsv = (file: string, rows: readonly CsvRow[]): E.Either<BoundaryError, MazeItem[]> => {
+  const first = rows[0]?.q.length ?? 0;
+  const n = Math.round(Math.sqrt(first));
+  if (n * n !== first)
+    return E.left(boundaryError(file, `line ${rows[0]?.line ?? 2} column q`, `length ${first} is not a square`));
+  const parse = (row: CsvRow, col: 'q' | 'a'): E.Either<BoundaryError, Uint8Array> => {
+    const s = row[col];
+    if (s.length !== n * n) {
+      return E.left(
+        boundaryError(file, `line ${row.line} column ${col}`, `expected ${n * n} characters, got ${s.length}`),
+      );
+    }
+    const t = mazeTokens(s);
+    if (typeof t === 'number') {
+      return E.left(
+        boundaryError(
+          file,
+          `line ${row.line} column ${col} cell ${t}`,
+          `character ${JSON.stringify(s[t])} is not in "# SGo"`,
+        ),
+      );
+    }
+    return E.right(t);
+  };
+  const items: MazeItem[] = [];
+  for (const row of rows) {
+    const input = parse(row, 'q');
+    if (E.isLeft(input)) return input;
+    const label = parse(row, 'a');
+    if (E.isLeft(label)) return label;
+    const pathLength = label.right.reduce((a, v) => a + (v === 5 ? 1 : 0), 0) + 1;
+    items.push({ size: n, input: input.right, label: label.right, pathLength });
+  }
+  return E.right(items);
+};

@@ -6,12 +6,12 @@
  * total_puzzles = total_groups = number of source puzzles (the official builder's count),
  * identifiers.json = ["<blank>"].
  */
-import type * as E from 'fp-ts/lib/Either.js';
+import * as E from 'fp-ts/lib/Either.js';
 import { foldIn } from '../random/index.js';
 import type { CsvRow } from '../io/csv.js';
 import { type Dataset, type PuzzleSet, type Split, metadataFor, uniformLayout } from './dataset.js';
 import type { Key } from './draws.js';
-import { type BoundaryError, catchBoundary, fail } from '../io/errors.js';
+import { type BoundaryError, boundaryError } from '../io/errors.js';
 import { augmentSudoku } from './sudoku-augment.js';
 import {
   type Box,
@@ -182,28 +182,43 @@ export const sudokuFromCsv = (
   file: string,
   rows: readonly CsvRow[],
   opts: { minDifficulty?: number } = {},
-): E.Either<BoundaryError, SudokuSet> =>
-  catchBoundary(() => {
-    const n = SIDE_OF_LENGTH[rows[0]?.q.length ?? 81];
-    if (n === undefined)
-      return fail(file, `line ${rows[0]?.line ?? 2} column q`, `length ${rows[0]?.q.length} is not 16, 36 or 81`);
-    const cells = n * n;
-    const items: SudokuItem[] = [];
-    for (const row of rows) {
-      if (opts.minDifficulty !== undefined && row.rating < opts.minDifficulty) continue;
-      const cell = (col: 'q' | 'a', s: string, blankOk: boolean): Uint8Array => {
-        if (s.length !== cells)
-          fail(file, `line ${row.line} column ${col}`, `expected ${cells} characters, got ${s.length}`);
-        return Uint8Array.from(s, (ch, i) => {
-          const d = ch === '.' ? 0 : ch.charCodeAt(0) - 48;
-          if (!(d >= (blankOk ? 0 : 1) && d <= n))
-            fail(file, `line ${row.line} column ${col} cell ${i}`, `bad character ${JSON.stringify(ch)}`);
-          return d + 1;
-        });
-      };
-      const puzzle = cell('q', row.q, true);
-      const solution = cell('a', row.a, false);
-      items.push({ puzzle, solution, givens: puzzle.reduce((a, t) => a + (t > 1 ? 1 : 0), 0), rating: row.rating });
+): E.Either<BoundaryError, SudokuSet> => {
+  const n = SIDE_OF_LENGTH[rows[0]?.q.length ?? 81];
+  if (n === undefined) {
+    return E.left(
+      boundaryError(file, `line ${rows[0]?.line ?? 2} column q`, `length ${rows[0]?.q.length} is not 16, 36 or 81`),
+    );
+  }
+  const cells = n * n;
+  const cell = (row: CsvRow, col: 'q' | 'a', blankOk: boolean): E.Either<BoundaryError, Uint8Array> => {
+    const s = row[col];
+    if (s.length !== cells) {
+      return E.left(
+        boundaryError(file, `line ${row.line} column ${col}`, `expected ${cells} characters, got ${s.length}`),
+      );
     }
-    return sudokuSet(BOXES[n], items);
-  });
+    const out = new Uint8Array(cells);
+    for (let i = 0; i < cells; i++) {
+      const ch = s[i]!;
+      const d = ch === '.' ? 0 : ch.charCodeAt(0) - 48;
+      if (!(d >= (blankOk ? 0 : 1) && d <= n)) {
+        return E.left(
+          boundaryError(file, `line ${row.line} column ${col} cell ${i}`, `bad character ${JSON.stringify(ch)}`),
+        );
+      }
+      out[i] = d + 1;
+    }
+    return E.right(out);
+  };
+  const items: SudokuItem[] = [];
+  for (const row of rows) {
+    if (opts.minDifficulty !== undefined && row.rating < opts.minDifficulty) continue;
+    const puzzle = cell(row, 'q', true);
+    if (E.isLeft(puzzle)) return puzzle;
+    const solution = cell(row, 'a', false);
+    if (E.isLeft(solution)) return solution;
+    const givens = puzzle.right.reduce((a, t) => a + (t > 1 ? 1 : 0), 0);
+    items.push({ puzzle: puzzle.right, solution: solution.right, givens, rating: row.rating });
+  }
+  return E.right(sudokuSet(BOXES[n], items));
+};
