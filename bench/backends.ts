@@ -1,5 +1,6 @@
 /**
- * The backends the benches can run: the reference always; the WebAssembly one where supported, as
+ * The backends the benches can run: the reference (the plain definition) and the tuned plain-JS
+ * kernels (`js`, what `--backend auto` falls back to) always; the WebAssembly one where supported, as
  * `wasm` (matrix products split over every core, what `--backend auto` gives) and `wasm-1thread`
  * (no workers); and gpu.js on request (`--backend gpujs`, mode from TRM_GPUJS_MODE, default cpu),
  * whose name carries the kernel class gpu.js actually runs (e.g. gpujs:CPUKernel).
@@ -7,6 +8,7 @@
 import os from 'node:os';
 import type { Backend } from '../src/backend/backend.js';
 import { reference } from '../src/backend/reference.js';
+import { jsBackend } from '../src/accel/js/index.js';
 import { createThreadedWasmBackend, createWasmBackend, wasmSimdSupported } from '../src/accel/wasm/index.js';
 import { createGpuJsBackend, parseGpuJsMode } from '../src/accel/gpujs/index.js';
 
@@ -30,6 +32,7 @@ export const cores = (): number => os.availableParallelism?.() ?? os.cpus().leng
 
 export const benchBackends = (): BenchBackend[] => [
   { name: 'reference', create: async () => reference, paperStep: false },
+  { name: 'js', create: async () => jsBackend, paperStep: false },
   ...(wasmSimdSupported()
     ? [
         {

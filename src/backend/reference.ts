@@ -138,24 +138,27 @@ const argmax = (x: TypedArray, outer: number, n: number, inner: number): Int32Ar
   return out;
 };
 
-/** out[b] = op(A)·op(B): op(A)(i, p) is a[i·k + p], or a[p·m + i] when transA; likewise B. */
+/**
+ * out[b] = op(A)·op(B), one dot product per output element, summed in p order. Transposes are read
+ * by index arithmetic: op(A)(i, p) = a[aOff + i·aRow + p·aCol], which is a[i·k + p], or a[p·m + i]
+ * when transA; likewise op(B)(p, j) = b[bOff + p·bRow + j·bCol].
+ */
 const matmul = (a: TypedArray, b: TypedArray, spec: MatmulSpec): TypedArray => {
   const { m, k, n, transA, transB } = spec;
+  const [aRow, aCol] = transA ? [1, m] : [k, 1];
+  const [bRow, bCol] = transB ? [1, k] : [n, 1];
   const out = like(a, spec.aOffsets.length * m * n);
-  spec.aOffsets.forEach((aOff, bi) => {
+  for (let bi = 0; bi < spec.aOffsets.length; bi++) {
+    const aOff = spec.aOffsets[bi]!;
     const bOff = spec.bOffsets[bi]!;
     for (let i = 0; i < m; i++) {
       for (let j = 0; j < n; j++) {
         let acc = 0;
-        for (let p = 0; p < k; p++) {
-          const av = a[aOff + (transA ? p * m + i : i * k + p)]!;
-          const bv = b[bOff + (transB ? j * k + p : p * n + j)]!;
-          acc += av * bv;
-        }
+        for (let p = 0; p < k; p++) acc += a[aOff + i * aRow + p * aCol]! * b[bOff + p * bRow + j * bCol]!;
         out[(bi * m + i) * n + j] = acc;
       }
     }
-  });
+  }
   return out;
 };
 

@@ -2,7 +2,7 @@
  * Parity of the tuned plain-JS backend (src/accel/js) with the reference, the definition of every
  * kernel. Both compute in doubles, sum in index order and round once when storing, so they must
  * agree bit for bit, on every kernel: random shapes (empty axes, broadcasts, transposed products,
- * batches with arbitrary offsets), float32 and float64.
+ * batches with arbitrary offsets), float32 and float64, and inputs sprinkled with NaN, ±∞ and ±0.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -25,6 +25,12 @@ const expectSame = (got: TypedArray, want: TypedArray, what: string): void => {
 
 const data = (n: number, seed: number, f64: boolean, lo = -3, hi = 3): TypedArray =>
   f64 ? Float64Array.from(uniform(n, seed, lo, hi), (v, i) => v + i * 1e-9) : uniform(n, seed, lo, hi);
+
+/** The values whose conventions a tuned kernel can get wrong: NaN, ±∞, ±0, ties. */
+const SPECIAL = [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 0, -0, 1, -1] as const;
+/** `data` with about one element in four replaced by a special value. */
+const withSpecials = (x: TypedArray, seed: number): TypedArray =>
+  x.map((v, i) => ((i * 7 + seed) % 4 === 0 ? SPECIAL[(i + seed) % SPECIAL.length]! : v));
 
 const shapeArb = fc.array(fc.integer({ min: 0, max: 4 }), { minLength: 0, maxLength: 4 });
 /** A shape and a second one that broadcasts against it (axes dropped from the front or set to 1). */
@@ -147,6 +153,55 @@ describe('js backend = reference, bit for bit', () => {
             'rmsNormGrad',
           );
           const h = data(rows * 2 * n, seed + 3, f64);
+          expectSame(jsBackend.swiglu(h, rows, n), reference.swiglu(h, rows, n), 'swiglu');
+          expectSame(jsBackend.swigluGrad(g, h, rows, n), reference.swigluGrad(g, h, rows, n), 'swigluGrad');
+        },
+      ),
+      RUNS,
+    );
+  });
+
+  it('NaN, ±∞, ±0 and ties: the maximum/minimum NaN rules, max reduce, first-index argmax, σ, products', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 5 }),
+        fc.integer({ min: 1, max: 7 }),
+        fc.integer({ min: 1, max: 5 }),
+        fc.boolean(),
+        fc.nat(),
+        (outer, n, inner, f64, seed) => {
+          const shape = [outer, n, inner];
+          const x = withSpecials(data(outer * n * inner, seed, f64), seed);
+          const y = withSpecials(data(outer * n * inner, seed + 1, f64), seed + 1);
+          for (const op of UNARY) expectSame(jsBackend.unary(op, x), reference.unary(op, x), op);
+          for (const op of BINARY)
+            expectSame(
+              jsBackend.binary(op, x, shape, y, shape, shape),
+              reference.binary(op, x, shape, y, shape, shape),
+              op,
+            );
+          for (const op of ['sum', 'max'] as const)
+            expectSame(jsBackend.reduce(op, x, outer, n, inner), reference.reduce(op, x, outer, n, inner), op);
+          expectSame(jsBackend.argmax(x, outer, n, inner), reference.argmax(x, outer, n, inner), 'argmax');
+          const spec = {
+            m: outer,
+            k: n,
+            n: inner,
+            transA: seed % 2 === 0,
+            transB: seed % 3 === 0,
+            aOffsets: [0],
+            bOffsets: [0],
+          };
+          expectSame(jsBackend.matmul(x, y, spec), reference.matmul(x, y, spec), 'matmul');
+          const rows = outer * inner;
+          expectSame(jsBackend.rmsNorm(x, rows, n, 1e-5), reference.rmsNorm(x, rows, n, 1e-5), 'rmsNorm');
+          const g = withSpecials(data(rows * n, seed + 2, f64), seed + 2);
+          expectSame(
+            jsBackend.rmsNormGrad(g, x, rows, n, 1e-5),
+            reference.rmsNormGrad(g, x, rows, n, 1e-5),
+            'rmsNormGrad',
+          );
+          const h = withSpecials(data(rows * 2 * n, seed + 3, f64), seed + 3);
           expectSame(jsBackend.swiglu(h, rows, n), reference.swiglu(h, rows, n), 'swiglu');
           expectSame(jsBackend.swigluGrad(g, h, rows, n), reference.swigluGrad(g, h, rows, n), 'swigluGrad');
         },
