@@ -33,7 +33,7 @@ export const outDir = join(webRoot, 'dist');
 
 /** Modules allowed to import node:* in the page's graph, and why they are harmless there. */
 const NODE_IMPORT_ALLOWED = new Map([
-  ['src/io/safetensors.ts', 'readSafetensors/writeSafetensors use node:fs; the page only calls decodeSafetensors'],
+  ['src/io/safetensors-read.ts', 'readSafetensors uses node:fs; the page only calls decodeSafetensors'],
   ['src/io/atomic.ts', 'atomic file writes (node:fs, node:path); never called by the page'],
 ]);
 

@@ -7,7 +7,8 @@
  */
 import { readFileSync } from 'node:fs';
 import * as E from 'fp-ts/lib/Either.js';
-import { type BoundaryError, catchBoundary, fsError, fail, orFail } from '../io/errors.js';
+import { pipe } from 'fp-ts/lib/function.js';
+import { type BoundaryError, boundaryError, fsError } from '../io/errors.js';
 import { type Grid, toRows } from './grid.js';
 import { orderedEntries } from '../io/json-order.js';
 
@@ -30,44 +31,50 @@ export const MAX_ARC_SIDE = 30;
 
 const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === 'object' && u !== null && !Array.isArray(u);
 
+type Decoded<A> = E.Either<BoundaryError, A>;
+const left = (file: string, field: string, message: string): Decoded<never> =>
+  E.left(boundaryError(file, field, message));
+
 /** Decodes one grid; `where` is its path for errors (e.g. `puzzle 007bbfb7 train[0].input`). */
-const decodeGrid = (file: string, where: string, u: unknown): Grid => {
-  if (!Array.isArray(u) || u.length === 0) return fail(file, where, 'expected a non-empty list of rows');
-  if (u.length > MAX_ARC_SIDE) fail(file, where, `grid has ${u.length} rows (max ${MAX_ARC_SIDE})`);
-  const first = u[0];
+const decodeGrid = (file: string, where: string, u: unknown): Decoded<Grid> => {
+  if (!Array.isArray(u) || u.length === 0) return left(file, where, 'expected a non-empty list of rows');
+  if (u.length > MAX_ARC_SIDE) return left(file, where, `grid has ${u.length} rows (max ${MAX_ARC_SIDE})`);
+  const first: unknown = u[0];
   if (!Array.isArray(first) || first.length === 0)
-    return fail(file, `${where} row 0`, 'expected a non-empty list of colours');
+    return left(file, `${where} row 0`, 'expected a non-empty list of colours');
   const w = first.length;
-  if (w > MAX_ARC_SIDE) fail(file, `${where} row 0`, `grid has ${w} columns (max ${MAX_ARC_SIDE})`);
+  if (w > MAX_ARC_SIDE) return left(file, `${where} row 0`, `grid has ${w} columns (max ${MAX_ARC_SIDE})`);
   const data = new Uint8Array(u.length * w);
-  u.forEach((row, r) => {
-    if (!Array.isArray(row)) return fail(file, `${where} row ${r}`, 'expected a list of colours');
-    if (row.length !== w) fail(file, `${where} row ${r}`, `ragged row: ${row.length} cells, row 0 has ${w}`);
-    row.forEach((v, c) => {
+  for (let r = 0; r < u.length; r++) {
+    const row: unknown = u[r];
+    if (!Array.isArray(row)) return left(file, `${where} row ${r}`, 'expected a list of colours');
+    if (row.length !== w) return left(file, `${where} row ${r}`, `ragged row: ${row.length} cells, row 0 has ${w}`);
+    for (let c = 0; c < row.length; c++) {
+      const v: unknown = row[c];
       if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 9)
-        fail(file, `${where} row ${r} col ${c}`, `colour ${JSON.stringify(v)} is not an integer in 0..9`);
-      data[r * w + c] = v as number;
-    });
-  });
-  return { h: u.length, w, data };
+        return left(file, `${where} row ${r} col ${c}`, `colour ${JSON.stringify(v)} is not an integer in 0..9`);
+      data[r * w + c] = v;
+    }
+  }
+  return E.right({ h: u.length, w, data });
 };
 
 /** Reads a JSON object file as entries in file order (ids like "22168020" must not jump ahead). */
-const readObjectEntries = (file: string, what: string): [string, unknown][] => {
+const readObjectEntries = (file: string, what: string): Decoded<[string, unknown][]> => {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    return orFail(E.left(fsError(file, '', e)));
+    return E.left(fsError(file, '', e));
   }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch (e) {
-    return fail(file, '', `malformed JSON (${(e as Error).message})`);
+    return left(file, '', `malformed JSON (${(e as Error).message})`);
   }
-  if (!isRecord(parsed)) return fail(file, '', `expected an object: ${what}`);
-  return orderedEntries(text, parsed);
+  if (!isRecord(parsed)) return left(file, '', `expected an object: ${what}`);
+  return E.right(orderedEntries(text, parsed));
 };
 
 const ZERO: Grid = { h: 1, w: 1, data: new Uint8Array(1) };
@@ -78,41 +85,63 @@ const decodePuzzle = (
   u: unknown,
   solutions: readonly Grid[] | null,
   solFile: string,
-): ArcPuzzle => {
+): Decoded<ArcPuzzle> => {
   const at = `puzzle ${id}`;
-  if (!isRecord(u)) return fail(file, at, 'expected an object with "train" and "test"');
+  if (!isRecord(u)) return left(file, at, 'expected an object with "train" and "test"');
   const keyOrder = Object.keys(u).filter((k): k is ArcKind => k === 'train' || k === 'test');
-  if (keyOrder.length !== 2) fail(file, at, 'expected both "train" and "test" lists');
-  const list = (kind: ArcKind): unknown[] => {
+  if (keyOrder.length !== 2) return left(file, at, 'expected both "train" and "test" lists');
+  const list = (kind: ArcKind): Decoded<readonly unknown[]> => {
     const v = u[kind];
-    return Array.isArray(v) ? v : fail(file, `${at} ${kind}`, 'expected a list of pairs');
+    return Array.isArray(v) ? E.right(v) : left(file, `${at} ${kind}`, 'expected a list of pairs');
   };
-  const train = list('train').map((p, i) => {
-    if (!isRecord(p)) return fail(file, `${at} train[${i}]`, 'expected {input, output}');
-    return {
-      input: decodeGrid(file, `${at} train[${i}].input`, p.input),
-      output: decodeGrid(file, `${at} train[${i}].output`, p.output),
-    };
-  });
-  const testRaw = list('test');
-  if (solutions !== null && solutions.length !== testRaw.length) {
-    fail(solFile, at, `${solutions.length} solutions for ${testRaw.length} test inputs`);
-  }
-  const test = testRaw.map((p, i) => {
-    if (!isRecord(p)) return fail(file, `${at} test[${i}]`, 'expected {input}');
-    const input = decodeGrid(file, `${at} test[${i}].input`, p.input);
-    const given = p.output === undefined ? ZERO : decodeGrid(file, `${at} test[${i}].output`, p.output);
-    return { input, output: solutions?.[i] ?? given };
-  });
-  return { id, keyOrder, train, test };
+  const trainPair = (i: number, p: unknown): Decoded<ArcPair> =>
+    !isRecord(p)
+      ? left(file, `${at} train[${i}]`, 'expected {input, output}')
+      : pipe(
+          E.Do,
+          E.bind('input', () => decodeGrid(file, `${at} train[${i}].input`, p.input)),
+          E.bind('output', () => decodeGrid(file, `${at} train[${i}].output`, p.output)),
+        );
+  const testPair = (i: number, p: unknown): Decoded<ArcPair> =>
+    !isRecord(p)
+      ? left(file, `${at} test[${i}]`, 'expected {input}')
+      : pipe(
+          E.Do,
+          E.bind('input', () => decodeGrid(file, `${at} test[${i}].input`, p.input)),
+          E.bind('given', () =>
+            p.output === undefined ? E.right(ZERO) : decodeGrid(file, `${at} test[${i}].output`, p.output),
+          ),
+          E.map(({ input, given }) => ({ input, output: solutions?.[i] ?? given })),
+        );
+  return pipe(
+    E.Do,
+    E.bind('train', () => pipe(list('train'), E.chain(E.traverseArrayWithIndex(trainPair)))),
+    E.bind('testRaw', () => list('test')),
+    E.chainFirst(({ testRaw }) =>
+      solutions !== null && solutions.length !== testRaw.length
+        ? left(solFile, at, `${solutions.length} solutions for ${testRaw.length} test inputs`)
+        : E.right(undefined),
+    ),
+    E.bind('test', ({ testRaw }) => E.traverseArrayWithIndex(testPair)(testRaw)),
+    E.map(({ train, test }) => ({ id, keyOrder, train, test })),
+  );
 };
 
-const decodeSolutions = (file: string): Map<string, Grid[]> =>
-  new Map(
-    readObjectEntries(file, 'puzzle id -> list of output grids').map(([id, v]) => {
-      if (!Array.isArray(v)) return fail(file, `puzzle ${id}`, 'expected a list of output grids');
-      return [id, v.map((g, i) => decodeGrid(file, `puzzle ${id} solution[${i}]`, g))] as const;
-    }),
+const decodeSolutions = (file: string): Decoded<Map<string, readonly Grid[]>> =>
+  pipe(
+    readObjectEntries(file, 'puzzle id -> list of output grids'),
+    E.chain(
+      E.traverseArray(([id, v]) =>
+        !Array.isArray(v)
+          ? left(file, `puzzle ${id}`, 'expected a list of output grids')
+          : pipe(
+              v,
+              E.traverseArrayWithIndex((i, g: unknown) => decodeGrid(file, `puzzle ${id} solution[${i}]`, g)),
+              E.map((grids) => [id, grids] as const),
+            ),
+      ),
+    ),
+    E.map((entries) => new Map(entries)),
   );
 
 export const challengesFile = (prefix: string, subset: string): string => `${prefix}_${subset}_challenges.json`;
@@ -123,18 +152,27 @@ export const loadArcSubset = (
   prefix: string,
   subset: string,
   fileExists: (f: string) => boolean,
-): E.Either<BoundaryError, ArcPuzzle[]> =>
-  catchBoundary(() => {
-    const cf = challengesFile(prefix, subset);
-    const sf = solutionsFile(prefix, subset);
-    const challenges = readObjectEntries(cf, 'puzzle id -> puzzle');
-    const solutions = fileExists(sf) ? decodeSolutions(sf) : null;
-    return challenges.map(([id, p]) => {
-      const sol =
-        solutions === null ? null : (solutions.get(id) ?? fail(sf, `puzzle ${id}`, 'missing from the solutions file'));
-      return decodePuzzle(cf, id, p, sol, sf);
-    });
-  });
+): Decoded<ArcPuzzle[]> => {
+  const cf = challengesFile(prefix, subset);
+  const sf = solutionsFile(prefix, subset);
+  const challenges = readObjectEntries(cf, 'puzzle id -> puzzle');
+  if (E.isLeft(challenges)) return challenges;
+  const solutions = fileExists(sf) ? decodeSolutions(sf) : E.right(null);
+  if (E.isLeft(solutions)) return solutions;
+  const puzzles: ArcPuzzle[] = [];
+  for (const [id, p] of challenges.right) {
+    let sol: readonly Grid[] | null = null;
+    if (solutions.right !== null) {
+      const found = solutions.right.get(id);
+      if (found === undefined) return left(sf, `puzzle ${id}`, 'missing from the solutions file');
+      sol = found;
+    }
+    const puzzle = decodePuzzle(cf, id, p, sol, sf);
+    if (E.isLeft(puzzle)) return puzzle;
+    puzzles.push(puzzle.right);
+  }
+  return E.right(puzzles);
+};
 
 /** The raw JSON form of a puzzle with its solutions, keys in the original order (test_puzzles.json, §3.7). */
 export const puzzleToJson = (p: ArcPuzzle): Record<string, unknown> => {
@@ -149,9 +187,16 @@ export const puzzleToJson = (p: ArcPuzzle): Record<string, unknown> => {
 export const decodeTestPuzzles = (
   file: string,
   entries: readonly (readonly [string, unknown])[],
-): E.Either<BoundaryError, ArcPuzzle[]> =>
-  catchBoundary(() => entries.map(([id, p]) => decodePuzzle(file, id, p, null, file)));
+): Decoded<ArcPuzzle[]> =>
+  pipe(
+    entries,
+    E.traverseArray(([id, p]) => decodePuzzle(file, id, p, null, file)),
+    E.map((puzzles) => [...puzzles]),
+  );
 
 /** Reads test_puzzles.json from a dataset directory, in file order. */
-export const readTestPuzzles = (file: string): E.Either<BoundaryError, ArcPuzzle[]> =>
-  catchBoundary(() => orFail(decodeTestPuzzles(file, readObjectEntries(file, 'puzzle id -> puzzle'))));
+export const readTestPuzzles = (file: string): Decoded<ArcPuzzle[]> =>
+  pipe(
+    readObjectEntries(file, 'puzzle id -> puzzle'),
+    E.chain((entries) => decodeTestPuzzles(file, entries)),
+  );

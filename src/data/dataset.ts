@@ -14,24 +14,27 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
+import { pipe } from 'fp-ts/lib/function.js';
 import * as t from 'io-ts';
+import { NonNegativeInt, NonNegativeNumber, PositiveInt } from '../io/codecs.js';
 import { type AtomicOptions, type OutputFile, writeDirAtomic } from '../io/atomic-dir.js';
-import { type BoundaryError, catchBoundary, decode, fail, fsError, orFail } from '../io/errors.js';
+import { type BoundaryError, boundaryError, decode, fsError } from '../io/errors.js';
 import { orderedEntries, stringifyEntries } from '../io/json-order.js';
 import { decodeNpy, encodeNpy, npyToInt32 } from '../io/npy.js';
 
 /** `PuzzleDatasetMetadata` (§0), field names as the official JSON spells them. */
 export const Metadata = t.type(
   {
+    // Ids are plain integers (an ignore label may be negative, like PyTorch's -100); counts are refined.
     pad_id: t.Int,
     ignore_label_id: t.union([t.Int, t.null]),
     blank_identifier_id: t.Int,
-    vocab_size: t.Int,
-    seq_len: t.Int,
-    num_puzzle_identifiers: t.Int,
-    total_groups: t.Int,
-    mean_puzzle_examples: t.number,
-    total_puzzles: t.Int,
+    vocab_size: PositiveInt,
+    seq_len: PositiveInt,
+    num_puzzle_identifiers: PositiveInt,
+    total_groups: NonNegativeInt,
+    mean_puzzle_examples: NonNegativeNumber,
+    total_puzzles: NonNegativeInt,
     sets: t.array(t.string),
   },
   'PuzzleDatasetMetadata',
@@ -109,148 +112,209 @@ export const metadataJson = (m: Metadata): string =>
 // ---------------------------------------------------------------------------------------------
 // Validation (shared by the reader and the writer)
 
-const checkIndices = (file: string, what: string, idx: Int32Array, end: number): void => {
-  if (idx.length < 1 || idx[0] !== 0) fail(file, what, 'must start at 0');
+type Checked<A> = E.Either<BoundaryError, A>;
+const left = (file: string, field: string, message: string): Checked<never> =>
+  E.left(boundaryError(file, field, message));
+
+const checkIndices = (file: string, what: string, idx: Int32Array, end: number): Checked<void> => {
+  if (idx.length < 1 || idx[0] !== 0) return left(file, what, 'must start at 0');
   for (let i = 1; i < idx.length; i++) {
-    if ((idx[i] ?? 0) < (idx[i - 1] ?? 0)) fail(file, `${what}[${i}]`, `decreases (${idx[i - 1]} -> ${idx[i]})`);
+    if ((idx[i] ?? 0) < (idx[i - 1] ?? 0)) return left(file, `${what}[${i}]`, `decreases (${idx[i - 1]} -> ${idx[i]})`);
   }
-  if (idx[idx.length - 1] !== end) fail(file, what, `must end at ${end}, ends at ${idx[idx.length - 1]}`);
+  if (idx[idx.length - 1] !== end) return left(file, what, `must end at ${end}, ends at ${idx[idx.length - 1]}`);
+  return E.right(undefined);
+};
+
+const checkTokens = (file: string, m: Metadata, what: string, a: Uint8Array): Checked<void> => {
+  for (let i = 0; i < a.length; i++) {
+    if ((a[i] ?? 0) >= m.vocab_size) {
+      return left(
+        file,
+        `${what} example ${Math.floor(i / m.seq_len)} position ${i % m.seq_len}`,
+        `token ${a[i]} >= vocab_size ${m.vocab_size}`,
+      );
+    }
+  }
+  return E.right(undefined);
 };
 
 /** Checks the invariants the loader relies on; `where` names the split directory. */
-export const validateSet = (where: string, m: Metadata, s: PuzzleSet): E.Either<BoundaryError, PuzzleSet> =>
-  catchBoundary(() => {
-    const file = join(where, `${s.name}__*.npy`);
-    if (s.inputs.length % m.seq_len !== 0)
-      fail(file, 'inputs', `length ${s.inputs.length} is not a multiple of seq_len ${m.seq_len}`);
-    if (s.labels.length !== s.inputs.length)
-      fail(file, 'labels', `has ${s.labels.length} values, inputs have ${s.inputs.length}`);
-    const n = s.inputs.length / m.seq_len;
-    checkIndices(file, 'puzzle_indices', s.puzzleIndices, n);
-    if (s.puzzleIdentifiers.length !== s.puzzleIndices.length - 1) {
-      fail(
-        file,
-        'puzzle_identifiers',
-        `has ${s.puzzleIdentifiers.length} entries for ${s.puzzleIndices.length - 1} puzzles`,
-      );
-    }
-    checkIndices(file, 'group_indices', s.groupIndices, s.puzzleIdentifiers.length);
-    s.puzzleIdentifiers.forEach((id, i) => {
-      if (id < 0 || id >= m.num_puzzle_identifiers)
-        fail(file, `puzzle_identifiers[${i}]`, `${id} is outside 0..${m.num_puzzle_identifiers - 1}`);
-    });
-    const checkTokens = (what: string, a: Uint8Array): void => {
-      for (let i = 0; i < a.length; i++) {
-        if ((a[i] ?? 0) >= m.vocab_size) {
-          fail(
-            file,
-            `${what} example ${Math.floor(i / m.seq_len)} position ${i % m.seq_len}`,
-            `token ${a[i]} >= vocab_size ${m.vocab_size}`,
-          );
-        }
-      }
-    };
-    checkTokens('inputs', s.inputs);
-    checkTokens('labels', s.labels);
-    return s;
-  });
+export const validateSet = (where: string, m: Metadata, s: PuzzleSet): Checked<PuzzleSet> => {
+  const file = join(where, `${s.name}__*.npy`);
+  if (s.inputs.length % m.seq_len !== 0)
+    return left(file, 'inputs', `length ${s.inputs.length} is not a multiple of seq_len ${m.seq_len}`);
+  if (s.labels.length !== s.inputs.length)
+    return left(file, 'labels', `has ${s.labels.length} values, inputs have ${s.inputs.length}`);
+  const n = s.inputs.length / m.seq_len;
+  const puzzles = checkIndices(file, 'puzzle_indices', s.puzzleIndices, n);
+  if (E.isLeft(puzzles)) return puzzles;
+  if (s.puzzleIdentifiers.length !== s.puzzleIndices.length - 1) {
+    return left(
+      file,
+      'puzzle_identifiers',
+      `has ${s.puzzleIdentifiers.length} entries for ${s.puzzleIndices.length - 1} puzzles`,
+    );
+  }
+  const groups = checkIndices(file, 'group_indices', s.groupIndices, s.puzzleIdentifiers.length);
+  if (E.isLeft(groups)) return groups;
+  const bad = s.puzzleIdentifiers.findIndex((id) => id < 0 || id >= m.num_puzzle_identifiers);
+  if (bad >= 0) {
+    return left(
+      file,
+      `puzzle_identifiers[${bad}]`,
+      `${s.puzzleIdentifiers[bad]} is outside 0..${m.num_puzzle_identifiers - 1}`,
+    );
+  }
+  return pipe(
+    checkTokens(file, m, 'inputs', s.inputs),
+    E.chain(() => checkTokens(file, m, 'labels', s.labels)),
+    E.map(() => s),
+  );
+};
 
 // ---------------------------------------------------------------------------------------------
 // Reading
 
-const readBytes = (file: string): Uint8Array => {
+const readBytes = (file: string): Checked<Uint8Array> => {
   try {
-    return readFileSync(file);
+    return E.right(readFileSync(file));
   } catch (e) {
-    return orFail(E.left(fsError(file, '', e)));
+    return E.left(fsError(file, '', e));
   }
 };
 
-const readJson = (file: string): unknown => {
-  const text = new TextDecoder().decode(readBytes(file));
+const parseJson = (file: string, text: string): Checked<unknown> => {
   try {
-    return JSON.parse(text);
+    return E.right(JSON.parse(text) as unknown);
   } catch (e) {
-    return fail(file, '', `malformed JSON (${(e as Error).message})`);
+    return left(file, '', `malformed JSON (${(e as Error).message})`);
   }
 };
 
-const readInt32 = (file: string, rank: number): { shape: readonly number[]; data: Int32Array } => {
-  const a = orFail(decodeNpy(file, readBytes(file)));
-  if (a.shape.length !== rank) fail(file, 'npy header shape', `expected rank ${rank}, got (${a.shape.join(', ')})`);
-  return { shape: a.shape, data: orFail(npyToInt32(file, a)) };
-};
+const readJson = (file: string): Checked<unknown> =>
+  pipe(
+    readBytes(file),
+    E.chain((bytes) => parseJson(file, new TextDecoder().decode(bytes))),
+  );
 
-const readTokens = (file: string, seqLen: number): Uint8Array => {
-  const { shape, data } = readInt32(file, 2);
-  if (shape[1] !== seqLen)
-    fail(file, 'npy header shape', `expected [N, ${seqLen}] (seq_len), got (${shape.join(', ')})`);
-  const out = new Uint8Array(data.length);
-  for (let i = 0; i < data.length; i++) {
-    const v = data[i] ?? 0;
-    if (v < 0 || v > 255)
-      fail(file, `example ${Math.floor(i / seqLen)} position ${i % seqLen}`, `token ${v} is not a uint8`);
-    out[i] = v;
-  }
-  return out;
-};
+const readInt32 = (file: string, rank: number): Checked<{ shape: readonly number[]; data: Int32Array }> =>
+  pipe(
+    readBytes(file),
+    E.chain((bytes) => decodeNpy(file, bytes)),
+    E.chain((a) =>
+      a.shape.length !== rank
+        ? left(file, 'npy header shape', `expected rank ${rank}, got (${a.shape.join(', ')})`)
+        : pipe(
+            npyToInt32(file, a),
+            E.map((data) => ({ shape: a.shape, data })),
+          ),
+    ),
+  );
 
-const decodeMetadata = (file: string, u: unknown): Metadata => {
-  return orFail(decode(Metadata, file, u, 'metadata'));
+const readTokens = (file: string, seqLen: number): Checked<Uint8Array> =>
+  pipe(
+    readInt32(file, 2),
+    E.chain(({ shape, data }) => {
+      if (shape[1] !== seqLen)
+        return left(file, 'npy header shape', `expected [N, ${seqLen}] (seq_len), got (${shape.join(', ')})`);
+      const out = new Uint8Array(data.length);
+      for (let i = 0; i < data.length; i++) {
+        const v = data[i] ?? 0;
+        if (v < 0 || v > 255)
+          return left(file, `example ${Math.floor(i / seqLen)} position ${i % seqLen}`, `token ${v} is not a uint8`);
+        out[i] = v;
+      }
+      return E.right(out);
+    }),
+  );
+
+const readSet = (splitDir: string, metadata: Metadata, name: string): Checked<PuzzleSet> => {
+  const f = (field: string): string => join(splitDir, `${name}__${field}.npy`);
+  return pipe(
+    E.Do,
+    E.bind('inputs', () => readTokens(f('inputs'), metadata.seq_len)),
+    E.bind('labels', () => readTokens(f('labels'), metadata.seq_len)),
+    E.bind('puzzleIdentifiers', () => readInt32(f('puzzle_identifiers'), 1)),
+    E.bind('puzzleIndices', () => readInt32(f('puzzle_indices'), 1)),
+    E.bind('groupIndices', () => readInt32(f('group_indices'), 1)),
+    E.chain((r) =>
+      validateSet(splitDir, metadata, {
+        name,
+        inputs: r.inputs,
+        labels: r.labels,
+        puzzleIdentifiers: r.puzzleIdentifiers.data,
+        puzzleIndices: r.puzzleIndices.data,
+        groupIndices: r.groupIndices.data,
+      }),
+    ),
+  );
 };
 
 /** Reads `<dir>/<split>/`: metadata and every set it lists. */
-export const readSplit = (dir: string, split: string): E.Either<BoundaryError, Split> =>
-  catchBoundary(() => {
-    const splitDir = join(dir, split);
-    const metadata = decodeMetadata(join(splitDir, 'dataset.json'), readJson(join(splitDir, 'dataset.json')));
-    const sets = metadata.sets.map((name): PuzzleSet => {
-      const f = (field: string): string => join(splitDir, `${name}__${field}.npy`);
-      const set: PuzzleSet = {
-        name,
-        inputs: readTokens(f('inputs'), metadata.seq_len),
-        labels: readTokens(f('labels'), metadata.seq_len),
-        puzzleIdentifiers: readInt32(f('puzzle_identifiers'), 1).data,
-        puzzleIndices: readInt32(f('puzzle_indices'), 1).data,
-        groupIndices: readInt32(f('group_indices'), 1).data,
-      };
-      return orFail(validateSet(splitDir, metadata, set));
-    });
-    return { metadata, sets };
-  });
+export const readSplit = (dir: string, split: string): Checked<Split> => {
+  const splitDir = join(dir, split);
+  const file = join(splitDir, 'dataset.json');
+  return pipe(
+    readJson(file),
+    E.chain((u) => decode(Metadata, file, u, 'metadata')),
+    E.chain((metadata) =>
+      pipe(
+        metadata.sets,
+        E.traverseArray((name) => readSet(splitDir, metadata, name)),
+        E.map((sets): Split => ({ metadata, sets })),
+      ),
+    ),
+  );
+};
 
-const decodeIdentifiers = (file: string, u: unknown): string[] => {
-  if (!Array.isArray(u)) return fail(file, '', 'expected a JSON list of identifier names');
-  u.forEach((x, i) => {
-    if (typeof x !== 'string') fail(file, `[${i}]`, `expected a string, got ${JSON.stringify(x)}`);
-  });
-  return u as string[];
+const decodeIdentifiers = (file: string, u: unknown): Checked<string[]> => {
+  if (!Array.isArray(u)) return left(file, '', 'expected a JSON list of identifier names');
+  const bad = u.findIndex((x) => typeof x !== 'string');
+  if (bad >= 0) return left(file, `[${bad}]`, `expected a string, got ${JSON.stringify(u[bad])}`);
+  return E.right(u as string[]);
+};
+
+/** test_puzzles.json as ordered entries, or `undefined` when the file is absent. */
+const readTestPuzzleEntries = (tp: string): Checked<[string, unknown][] | undefined> => {
+  let text: string;
+  try {
+    text = readFileSync(tp, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException | null)?.code === 'ENOENT') return E.right(undefined);
+    return E.left(fsError(tp, '', e));
+  }
+  return pipe(
+    parseJson(tp, text),
+    E.chain((parsed) =>
+      typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)
+        ? left(tp, '', 'expected an object: puzzle id -> puzzle')
+        : E.right(orderedEntries(text, parsed as Record<string, unknown>)),
+    ),
+  );
 };
 
 /** Reads a dataset directory: the given splits (default train and test), identifiers.json, test_puzzles.json if present. */
-export const readDataset = (
-  dir: string,
-  splits: readonly string[] = ['train', 'test'],
-): E.Either<BoundaryError, Dataset> =>
-  catchBoundary(() => {
-    const out: Record<string, Split> = {};
-    for (const s of splits) out[s] = orFail(readSplit(dir, s));
-    const identifiers = decodeIdentifiers(join(dir, 'identifiers.json'), readJson(join(dir, 'identifiers.json')));
-    const tp = join(dir, 'test_puzzles.json');
-    let testPuzzles: [string, unknown][] | undefined;
-    try {
-      const text = readFileSync(tp, 'utf8');
-      const parsed: unknown = JSON.parse(text);
-      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
-        fail(tp, '', 'expected an object: puzzle id -> puzzle');
-      testPuzzles = orderedEntries(text, parsed as Record<string, unknown>);
-    } catch (e) {
-      if (e instanceof Error && (e as NodeJS.ErrnoException).code === 'ENOENT') testPuzzles = undefined;
-      else if (e instanceof SyntaxError) fail(tp, '', `malformed JSON (${e.message})`);
-      else throw e;
-    }
-    return testPuzzles === undefined ? { splits: out, identifiers } : { splits: out, identifiers, testPuzzles };
-  });
+export const readDataset = (dir: string, splits: readonly string[] = ['train', 'test']): Checked<Dataset> => {
+  const out: Record<string, Split> = {};
+  for (const s of splits) {
+    const split = readSplit(dir, s);
+    if (E.isLeft(split)) return split;
+    out[s] = split.right;
+  }
+  const idFile = join(dir, 'identifiers.json');
+  const identifiers = pipe(
+    readJson(idFile),
+    E.chain((u) => decodeIdentifiers(idFile, u)),
+  );
+  if (E.isLeft(identifiers)) return identifiers;
+  const testPuzzles = readTestPuzzleEntries(join(dir, 'test_puzzles.json'));
+  if (E.isLeft(testPuzzles)) return testPuzzles;
+  return E.right(
+    testPuzzles.right === undefined
+      ? { splits: out, identifiers: identifiers.right }
+      : { splits: out, identifiers: identifiers.right, testPuzzles: testPuzzles.right },
+  );
+};
 
 // ---------------------------------------------------------------------------------------------
 // Writing
@@ -268,20 +332,20 @@ const setFiles = (split: string, m: Metadata, s: PuzzleSet): OutputFile[] => {
 };
 
 /** The files of a dataset, relative to its directory. Validates every set first. */
-export const datasetFiles = (ds: Dataset): E.Either<BoundaryError, OutputFile[]> =>
-  catchBoundary(() => {
-    const files: OutputFile[] = [];
-    for (const [name, split] of Object.entries(ds.splits)) {
-      files.push([join(name, 'dataset.json'), metadataJson(split.metadata)]);
-      for (const s of split.sets) {
-        orFail(validateSet(name, split.metadata, s));
-        files.push(...setFiles(name, split.metadata, s));
-      }
+export const datasetFiles = (ds: Dataset): Checked<OutputFile[]> => {
+  const files: OutputFile[] = [];
+  for (const [name, split] of Object.entries(ds.splits)) {
+    files.push([join(name, 'dataset.json'), metadataJson(split.metadata)]);
+    for (const s of split.sets) {
+      const valid = validateSet(name, split.metadata, s);
+      if (E.isLeft(valid)) return valid;
+      files.push(...setFiles(name, split.metadata, s));
     }
-    files.push(['identifiers.json', JSON.stringify(ds.identifiers)]);
-    if (ds.testPuzzles !== undefined) files.push(['test_puzzles.json', stringifyEntries(ds.testPuzzles)]);
-    return files;
-  });
+  }
+  files.push(['identifiers.json', JSON.stringify(ds.identifiers)]);
+  if (ds.testPuzzles !== undefined) files.push(['test_puzzles.json', stringifyEntries(ds.testPuzzles)]);
+  return E.right(files);
+};
 
 /** Writes a dataset in the official format, atomically (no partial directory on failure). */
 export const writeDataset = async (

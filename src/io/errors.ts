@@ -47,10 +47,32 @@ export const preview = (u: unknown, max = 60): string => {
   return oneLine(s.length > max ? `${s.slice(0, max)}…` : s);
 };
 
+/** io-ts types whose context keys are branch numbers, not part of the value's path. */
+const isBranching = (type: t.Decoder<unknown, unknown>): boolean => {
+  const tag = (type as { readonly _tag?: unknown })._tag;
+  return tag === 'UnionType' || tag === 'IntersectionType';
+};
+
+/**
+ * The path of an io-ts error: `.key` for identifier keys, `[3]` for array and tuple indices,
+ * `["a b"]` for other keys; the root and union/intersection branch numbers are left out.
+ */
+const ioPath = (context: t.Context): string => {
+  let path = '';
+  for (let i = 1; i < context.length; i++) {
+    const key = context[i]?.key ?? '';
+    const parent = context[i - 1]?.type;
+    if (/^[0-9]+$/.test(key)) {
+      if (parent === undefined || !isBranching(parent)) path += `[${key}]`;
+    } else path += /^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${preview(key)}]`;
+  }
+  return path;
+};
+
 /**
  * Decodes `value` with an io-ts codec. On failure the first error becomes a BoundaryError: its io-ts
- * path (record keys; union and intersection branches left out) is the field, after `fieldPrefix`,
- * and the message says what was expected and what was found.
+ * path (`.key`, `[index]`; union and intersection branches left out) is the field, after
+ * `fieldPrefix`, and the message says what was expected and what was found.
  */
 export const decode = <A, O>(
   codec: t.Type<A, O, unknown>,
@@ -61,46 +83,9 @@ export const decode = <A, O>(
   const r = codec.decode(value);
   if (E.isRight(r)) return r;
   const first = r.left[0];
-  const path =
-    first?.context
-      .map((c) => c.key)
-      .filter((k) => k !== '' && !/^\d+$/.test(k))
-      .join('.') ?? '';
-  const field = [fieldPrefix, path].filter((s) => s !== '').join('.') || '(root)';
+  const path = first === undefined ? '' : ioPath(first.context);
+  const field = (fieldPrefix === '' ? path.replace(/^\./, '') : `${fieldPrefix}${path}`) || '(root)';
   const expected = first?.context[first.context.length - 1]?.type.name ?? codec.name;
   const message = first?.message ?? `expected ${expected}, got ${preview(first?.value)}`;
   return E.left(boundaryError(file, field, message));
-};
-
-/**
- * Early exit from deep loops inside one decoder (the dataset reader's puzzles, an ARC file's
- * grids, CSV rows): `fail` throws a `BoundaryErrorSignal` and `catchBoundary` around the decoder
- * turns it back into a `Left`. It never crosses a module's public function: every exported reader
- * returns `Either`. Any other exception is a bug and propagates.
- */
-export class BoundaryErrorSignal extends Error {
-  constructor(readonly error: BoundaryError) {
-    super(formatBoundaryError(error));
-    this.name = 'BoundaryErrorSignal';
-  }
-}
-
-export const catchBoundary = <T>(f: () => T): E.Either<BoundaryError, T> => {
-  try {
-    return E.right(f());
-  } catch (e) {
-    if (e instanceof BoundaryErrorSignal) return E.left(e.error);
-    throw e;
-  }
-};
-
-/** Leaves the decoder run by `catchBoundary` with this error. */
-export const fail = (file: string, field: string, message: string): never => {
-  throw new BoundaryErrorSignal(boundaryError(file, field, message));
-};
-
-/** Unwraps an Either inside a `catchBoundary` block. */
-export const orFail = <T>(x: E.Either<BoundaryError, T>): T => {
-  if (E.isLeft(x)) throw new BoundaryErrorSignal(x.left);
-  return x.right;
 };

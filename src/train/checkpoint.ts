@@ -23,7 +23,7 @@ import { type TrmParams, type TrmState, fromOfficial, officialLayout } from '../
 import { TrainHyper } from './hyper.js';
 import type { TrainState } from './loop.js';
 import { optimizerStateScalars, optimizerStateTensors, restoreOptimizerState } from './optim.js';
-import { type BoundaryError, boundaryError, decode, formatBoundaryError } from '../io/errors.js';
+import { type BoundaryError, boundaryError, decode } from '../io/errors.js';
 
 export const CHECKPOINT_FORMAT = 'trm-checkpoint/1';
 
@@ -73,20 +73,17 @@ export const saveCheckpoint = (
   meta: CheckpointMeta,
   s: TrainState,
 ): E.Either<BoundaryError, void> =>
-  pipe(
-    writeSafetensors(file, checkpointEntries(cfg, s), {
-      format: CHECKPOINT_FORMAT,
-      config: JSON.stringify(cfg.official),
-      hyper: JSON.stringify(hyper),
-      preset: meta.preset,
-      data: JSON.stringify(meta.data ?? null),
-      step: String(s.step),
-      optim_step: String(optimizerStateScalars(s.opt).step),
-      key: keyToString(s.key),
-      ema: String(s.ema !== null),
-    }),
-    E.mapLeft((e) => ({ file, field: '(write)', message: formatBoundaryError(e) })),
-  );
+  writeSafetensors(file, checkpointEntries(cfg, s), {
+    format: CHECKPOINT_FORMAT,
+    config: JSON.stringify(cfg.official),
+    hyper: JSON.stringify(hyper),
+    preset: meta.preset,
+    data: JSON.stringify(meta.data ?? null),
+    step: String(s.step),
+    optim_step: String(optimizerStateScalars(s.opt).step),
+    key: keyToString(s.key),
+    ema: String(s.ema !== null),
+  });
 
 const Meta = t.type({
   format: t.literal(CHECKPOINT_FORMAT),
@@ -103,18 +100,14 @@ const Meta = t.type({
 const parseJson = (file: string, field: string, s: string): E.Either<BoundaryError, unknown> =>
   E.tryCatch(
     () => JSON.parse(s) as unknown,
-    () => ({ file, field: `__metadata__.${field}`, message: 'is not valid JSON' }),
+    () => boundaryError(file, `__metadata__.${field}`, 'is not valid JSON'),
   );
 
 const nonNegInt = (file: string, field: string, s: string): E.Either<BoundaryError, number> => {
   const n = Number(s);
   return Number.isInteger(n) && n >= 0
     ? E.right(n)
-    : E.left({
-        file,
-        field: `__metadata__.${field}`,
-        message: `expected a non-negative integer, got ${JSON.stringify(s)}`,
-      });
+    : E.left(boundaryError(file, `__metadata__.${field}`, `expected a non-negative integer, got ${JSON.stringify(s)}`));
 };
 
 const prefixed = (st: SafetensorsFile, prefix: string): Map<string, Tensor> => {
@@ -141,7 +134,7 @@ export const decodeCheckpoint = (file: string, st: SafetensorsFile): E.Either<Bo
     E.bind('key', () =>
       E.tryCatch(
         () => keyFromString(m.key),
-        () => ({ file, field: '__metadata__.key', message: `invalid key ${JSON.stringify(m.key)}` }),
+        () => boundaryError(file, '__metadata__.key', `invalid key ${JSON.stringify(m.key)}`),
       ),
     ),
     E.chain(({ config, hyper, data, step, optimStep, key }) => {
@@ -157,13 +150,13 @@ export const decodeCheckpoint = (file: string, st: SafetensorsFile): E.Either<Bo
         ema = e.right.params;
       }
       const opt = restoreOptimizerState(model.right.params, st.tensors, { step: optimStep }, 'optim/');
-      if (E.isLeft(opt)) return E.left({ file, field: 'optim/', message: opt.left });
+      if (E.isLeft(opt)) return E.left(boundaryError(file, 'optim/', opt.left));
       const c = prefixed(st, 'carry/');
       const names = ['y', 'z', 'steps', 'halted', 'inputs', 'labels', 'puzzle_identifiers'];
       let carry: Carry | null = null;
       if (c.size > 0) {
         const missing = names.find((n) => !c.has(n));
-        if (missing !== undefined) return E.left({ file, field: `carry/${missing}`, message: 'missing tensor' });
+        if (missing !== undefined) return E.left(boundaryError(file, `carry/${missing}`, 'missing tensor'));
         carry = {
           y: c.get('y')!,
           z: c.get('z')!,
@@ -187,6 +180,5 @@ export const decodeCheckpoint = (file: string, st: SafetensorsFile): E.Either<Bo
 export const loadCheckpoint = (file: string): E.Either<BoundaryError, LoadedCheckpoint> =>
   pipe(
     readSafetensors(file),
-    E.mapLeft((e) => ({ file, field: '(file)', message: formatBoundaryError(e) })),
     E.chain((st) => decodeCheckpoint(file, st)),
   );
