@@ -52,23 +52,33 @@ export const binaryFn: Record<BinaryOp, (a: number, b: number) => number> = {
 };
 
 /**
- * The broadcast walker: maps a flat index of `outShape` to the flat index into an operand of
- * `shape` (NumPy broadcasting: missing leading axes and axes of length 1 repeat).
+ * The index walker every layout kernel uses: for the flat index i of an element of `shape`, the
+ * flat index Σ_d (coord_d + shift_d)·stride_d into another array. Broadcasting, permuting, slicing,
+ * padding and concatenating differ only in the strides and shifts they hand it.
  */
-const broadcaster = (outShape: Shape, shape: Shape): ((i: number) => number) => {
-  const off = outShape.length - shape.length;
-  const s = strides(shape);
-  return (i) => {
+const indexer =
+  (shape: Shape, stride: readonly number[], shift: readonly number[] = shape.map(() => 0)) =>
+  (i: number): number => {
     let rest = i;
     let at = 0;
-    for (let d = outShape.length - 1; d >= 0; d--) {
-      const coord = rest % outShape[d]!;
-      rest = (rest - coord) / outShape[d]!;
-      if (d >= off && shape[d - off] !== 1) at += coord * s[d - off]!;
+    for (let d = shape.length - 1; d >= 0; d--) {
+      const coord = rest % shape[d]!;
+      rest = (rest - coord) / shape[d]!;
+      at += (coord + shift[d]!) * stride[d]!;
     }
     return at;
   };
+
+/** The strides of `shape` seen from `outShape` under NumPy broadcasting: 0 along repeated axes. */
+const broadcastStrides = (shape: Shape, outShape: Shape): number[] => {
+  const off = outShape.length - shape.length;
+  const s = strides(shape);
+  return outShape.map((_, d) => (d < off || shape[d - off] === 1 ? 0 : s[d - off]!));
 };
+
+/** Flat index of `outShape` → flat index into a broadcast operand of `shape`. */
+const broadcaster = (outShape: Shape, shape: Shape): ((i: number) => number) =>
+  indexer(outShape, broadcastStrides(shape, outShape));
 
 const unary = (op: UnaryOp, x: TypedArray): TypedArray => {
   const f = unaryFn[op];
@@ -162,59 +172,29 @@ const matmul = (a: TypedArray, b: TypedArray, spec: MatmulSpec): TypedArray => {
   return out;
 };
 
-/** The multi-index of flat index i in `shape`. */
-const coords = (i: number, shape: Shape): number[] => {
-  const c = new Array<number>(shape.length);
-  let rest = i;
-  for (let d = shape.length - 1; d >= 0; d--) {
-    c[d] = rest % shape[d]!;
-    rest = (rest - c[d]!) / shape[d]!;
-  }
-  return c;
-};
-
-/** The flat index of a multi-index in `shape`. */
-const flat = (c: readonly number[], shape: Shape): number => c.reduce((acc, ci, d) => acc * shape[d]! + ci, 0);
-
 const permute = (x: TypedArray, shape: Shape, perm: readonly number[]): TypedArray => {
-  const outShape = perm.map((p) => shape[p]!);
+  const s = strides(shape);
+  const src = indexer(
+    perm.map((p) => shape[p]!),
+    perm.map((p) => s[p]!),
+  );
   const out = like(x, x.length);
-  for (let i = 0; i < out.length; i++) {
-    const oc = coords(i, outShape);
-    const ic = new Array<number>(shape.length);
-    perm.forEach((p, d) => {
-      ic[p] = oc[d]!;
-    });
-    out[i] = x[flat(ic, shape)]!;
-  }
+  for (let i = 0; i < out.length; i++) out[i] = x[src(i)]!;
   return out;
 };
 
 const slice = (x: TypedArray, shape: Shape, starts: readonly number[], sizes: readonly number[]): TypedArray => {
+  const src = indexer(sizes, strides(shape), starts);
   const out = like(x, size(sizes));
-  for (let i = 0; i < out.length; i++) {
-    out[i] =
-      x[
-        flat(
-          coords(i, sizes).map((c, d) => c + starts[d]!),
-          shape,
-        )
-      ]!;
-  }
+  for (let i = 0; i < out.length; i++) out[i] = x[src(i)]!;
   return out;
 };
 
 const pad = (x: TypedArray, shape: Shape, before: readonly number[], outShape: Shape, value: number): TypedArray => {
+  const dst = indexer(shape, strides(outShape), before);
   const out = like(x, size(outShape));
   out.fill(value);
-  for (let i = 0; i < x.length; i++) {
-    out[
-      flat(
-        coords(i, shape).map((c, d) => c + before[d]!),
-        outShape,
-      )
-    ] = x[i]!;
-  }
+  for (let i = 0; i < x.length; i++) out[dst(i)] = x[i]!;
   return out;
 };
 
@@ -226,11 +206,12 @@ const concat = (
   const out = like(parts[0]!.data, size(outShape));
   let offset = 0;
   for (const p of parts) {
-    for (let i = 0; i < p.data.length; i++) {
-      const c = coords(i, p.shape);
-      c[axis]! += offset;
-      out[flat(c, outShape)] = p.data[i]!;
-    }
+    const dst = indexer(
+      p.shape,
+      strides(outShape),
+      p.shape.map((_, d) => (d === axis ? offset : 0)),
+    );
+    for (let i = 0; i < p.data.length; i++) out[dst(i)] = p.data[i]!;
     offset += p.shape[axis]!;
   }
   return out;

@@ -5,15 +5,16 @@
  * Arithmetic happens in JS doubles and is rounded once when stored, as in the reference. Speed is
  * engineered in: matmul, register-blocked 4×4, reading transposed operands through strides instead
  * of materialising a transpose; the element-wise loops, where the op is chosen outside a tight
- * per-row loop; unrolled row kernels and a tiled transpose. The WebAssembly and gpu.js backends hand
- * it what they do not accelerate.
+ * per-row loop; box copies by rows and a tiled transpose. The row kernels (gather, scatterAdd, the
+ * fused SwiGLU and RMS norm pairs) are already single passes and are the reference's own. The
+ * WebAssembly and gpu.js backends hand it what they do not accelerate.
  */
 import type { DType, TypedArray } from '../../core/dtype.js';
 import { allocate } from '../../core/dtype.js';
 import type { Shape } from '../../core/shape.js';
 import { size, strides } from '../../core/shape.js';
 import type { Backend, BinaryOp, MatmulSpec, ReduceOp, UnaryOp } from '../../backend/backend.js';
-import { binaryFn, sigmoid, unaryFn } from '../../backend/reference.js';
+import { binaryFn, reference, sigmoid, unaryFn } from '../../backend/reference.js';
 
 const like = (x: TypedArray, n: number): TypedArray => new (x.constructor as new (n: number) => TypedArray)(n);
 
@@ -454,27 +455,6 @@ const concat = (
   return out;
 };
 
-const gather = (table: TypedArray, _rows: number, cols: number, ids: Int32Array): TypedArray => {
-  const out = like(table, ids.length * cols);
-  for (let i = 0; i < ids.length; i++) {
-    const src = ids[i]! * cols;
-    for (let j = 0; j < cols; j++) out[i * cols + j] = table[src + j]!;
-  }
-  return out;
-};
-
-const scatterAdd = (values: TypedArray, ids: Int32Array, rows: number, cols: number): TypedArray => {
-  // Accumulate in doubles, then round once: the sum does not depend on float32 summation order.
-  const acc = new Float64Array(rows * cols);
-  for (let i = 0; i < ids.length; i++) {
-    const dst = ids[i]! * cols;
-    for (let j = 0; j < cols; j++) acc[dst + j]! += values[i * cols + j]!;
-  }
-  const out = like(values, rows * cols);
-  out.set(acc);
-  return out;
-};
-
 const cast = (x: TypedArray, dtype: DType): TypedArray => {
   const out = allocate(dtype, x.length);
   if (dtype === 'int32') for (let i = 0; i < x.length; i++) out[i] = Math.trunc(x[i]!);
@@ -509,66 +489,9 @@ const unary = (op: UnaryOp, x: TypedArray): TypedArray => {
   }
 };
 
-const swiglu = (h: TypedArray, rows: number, inter: number): TypedArray => {
-  const out = like(h, rows * inter);
-  for (let r = 0; r < rows; r++) {
-    const a0 = r * 2 * inter;
-    const u0 = a0 + inter;
-    const o0 = r * inter;
-    for (let j = 0; j < inter; j++) {
-      const a = h[a0 + j]!;
-      out[o0 + j] = a * sigmoid(a) * h[u0 + j]!;
-    }
-  }
-  return out;
-};
-
-const swigluGrad = (g: TypedArray, h: TypedArray, rows: number, inter: number): TypedArray => {
-  const out = like(h, rows * 2 * inter);
-  for (let r = 0; r < rows; r++) {
-    const a0 = r * 2 * inter;
-    const u0 = a0 + inter;
-    const o0 = r * inter;
-    for (let j = 0; j < inter; j++) {
-      const a = h[a0 + j]!;
-      const s = sigmoid(a);
-      const gj = g[o0 + j]!;
-      out[a0 + j] = gj * h[u0 + j]! * s * (1 + a * (1 - s));
-      out[u0 + j] = gj * a * s;
-    }
-  }
-  return out;
-};
-
-/** Σx² of row r (doubles). */
-const sumSquares = (x: TypedArray, at: number, n: number): number => {
-  let ss = 0;
-  for (let j = 0; j < n; j++) ss += x[at + j]! * x[at + j]!;
-  return ss;
-};
-
-const rmsNorm = (x: TypedArray, rows: number, n: number, eps: number): TypedArray => {
-  const out = like(x, rows * n);
-  for (let r = 0, at = 0; r < rows; r++, at += n) {
-    const inv = 1 / Math.sqrt(sumSquares(x, at, n) / n + eps);
-    for (let j = 0; j < n; j++) out[at + j] = x[at + j]! * inv;
-  }
-  return out;
-};
-
-const rmsNormGrad = (g: TypedArray, x: TypedArray, rows: number, n: number, eps: number): TypedArray => {
-  const out = like(x, rows * n);
-  for (let r = 0, at = 0; r < rows; r++, at += n) {
-    const inv = 1 / Math.sqrt(sumSquares(x, at, n) / n + eps);
-    let gx = 0;
-    for (let j = 0; j < n; j++) gx += g[at + j]! * x[at + j]!;
-    const c = (inv * inv * inv * gx) / n;
-    for (let j = 0; j < n; j++) out[at + j] = inv * g[at + j]! - c * x[at + j]!;
-  }
-  return out;
-};
-
+/** The tuned kernels; the row kernels (gather, scatterAdd, SwiGLU, RMS norm and their VJPs) are the reference's own. */
 export const jsBackend: Backend = Object.freeze({
+  ...reference,
   name: 'js',
   unary,
   binary,
@@ -580,12 +503,5 @@ export const jsBackend: Backend = Object.freeze({
   slice,
   pad,
   concat,
-  gather,
-  scatterAdd,
   cast,
-  swiglu,
-  swigluGrad,
-  rmsNorm,
-  rmsNormGrad,
-  close: () => undefined,
 });
