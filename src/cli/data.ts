@@ -12,7 +12,7 @@ import { buildArcDataset } from '../data/arc-build.js';
 import { type ArcPuzzle, loadArcSubset } from '../data/arc-json.js';
 import { parsePuzzleCsv } from '../io/csv.js';
 import { type Dataset, writeDataset } from '../data/dataset.js';
-import { type BoundaryError, boundaryError, formatBoundaryError } from '../io/errors.js';
+import { type BoundaryError, fail, formatBoundaryError } from '../io/errors.js';
 import { defaultMinPath, generateMazes } from '../data/maze.js';
 import { mazeDataset, mazesFromCsv } from '../data/maze-dataset.js';
 import { BOXES, sudokuSet } from '../data/sudoku.js';
@@ -140,7 +140,7 @@ const readCsv = (
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    return E.left(boundaryError(file, '', (e as Error).message));
+    return fail(file, '', (e as Error).message);
   }
   return parsePuzzleCsv(file, text);
 };

@@ -5,12 +5,11 @@
  * Grids are checked as `arc_grid_to_np` does (2-D, both sides ≤ 30, colours 0..9), plus ragged rows.
  * The JSON key order of each puzzle (`train`/`test`) is kept: it decides example order (§3.2).
  */
-import { readFileSync } from 'node:fs';
 import * as E from 'fp-ts/lib/Either.js';
 import { pipe } from 'fp-ts/lib/function.js';
-import { type BoundaryError, boundaryError, fsError } from '../io/errors.js';
+import { type BoundaryError, fail } from '../io/errors.js';
+import { objectEntries, readText } from '../io/files.js';
 import { type Grid, toRows } from './grid.js';
-import { orderedEntries } from '../io/json-order.js';
 
 export interface ArcPair {
   readonly input: Grid;
@@ -32,27 +31,25 @@ export const MAX_ARC_SIDE = 30;
 const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === 'object' && u !== null && !Array.isArray(u);
 
 type Decoded<A> = E.Either<BoundaryError, A>;
-const left = (file: string, field: string, message: string): Decoded<never> =>
-  E.left(boundaryError(file, field, message));
 
 /** Decodes one grid; `where` is its path for errors (e.g. `puzzle 007bbfb7 train[0].input`). */
 const decodeGrid = (file: string, where: string, u: unknown): Decoded<Grid> => {
-  if (!Array.isArray(u) || u.length === 0) return left(file, where, 'expected a non-empty list of rows');
-  if (u.length > MAX_ARC_SIDE) return left(file, where, `grid has ${u.length} rows (max ${MAX_ARC_SIDE})`);
+  if (!Array.isArray(u) || u.length === 0) return fail(file, where, 'expected a non-empty list of rows');
+  if (u.length > MAX_ARC_SIDE) return fail(file, where, `grid has ${u.length} rows (max ${MAX_ARC_SIDE})`);
   const first: unknown = u[0];
   if (!Array.isArray(first) || first.length === 0)
-    return left(file, `${where} row 0`, 'expected a non-empty list of colours');
+    return fail(file, `${where} row 0`, 'expected a non-empty list of colours');
   const w = first.length;
-  if (w > MAX_ARC_SIDE) return left(file, `${where} row 0`, `grid has ${w} columns (max ${MAX_ARC_SIDE})`);
+  if (w > MAX_ARC_SIDE) return fail(file, `${where} row 0`, `grid has ${w} columns (max ${MAX_ARC_SIDE})`);
   const data = new Uint8Array(u.length * w);
   for (let r = 0; r < u.length; r++) {
     const row: unknown = u[r];
-    if (!Array.isArray(row)) return left(file, `${where} row ${r}`, 'expected a list of colours');
-    if (row.length !== w) return left(file, `${where} row ${r}`, `ragged row: ${row.length} cells, row 0 has ${w}`);
+    if (!Array.isArray(row)) return fail(file, `${where} row ${r}`, 'expected a list of colours');
+    if (row.length !== w) return fail(file, `${where} row ${r}`, `ragged row: ${row.length} cells, row 0 has ${w}`);
     for (let c = 0; c < row.length; c++) {
       const v: unknown = row[c];
       if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 9)
-        return left(file, `${where} row ${r} col ${c}`, `colour ${JSON.stringify(v)} is not an integer in 0..9`);
+        return fail(file, `${where} row ${r} col ${c}`, `colour ${JSON.stringify(v)} is not an integer in 0..9`);
       data[r * w + c] = v;
     }
   }
@@ -60,22 +57,11 @@ const decodeGrid = (file: string, where: string, u: unknown): Decoded<Grid> => {
 };
 
 /** Reads a JSON object file as entries in file order (ids like "22168020" must not jump ahead). */
-const readObjectEntries = (file: string, what: string): Decoded<[string, unknown][]> => {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    return E.left(fsError(file, '', e));
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (e) {
-    return left(file, '', `malformed JSON (${(e as Error).message})`);
-  }
-  if (!isRecord(parsed)) return left(file, '', `expected an object: ${what}`);
-  return E.right(orderedEntries(text, parsed));
-};
+const readObjectEntries = (file: string, what: string): Decoded<[string, unknown][]> =>
+  pipe(
+    readText(file),
+    E.chain((text) => objectEntries(file, text, what)),
+  );
 
 const ZERO: Grid = { h: 1, w: 1, data: new Uint8Array(1) };
 
@@ -87,16 +73,16 @@ const decodePuzzle = (
   solFile: string,
 ): Decoded<ArcPuzzle> => {
   const at = `puzzle ${id}`;
-  if (!isRecord(u)) return left(file, at, 'expected an object with "train" and "test"');
+  if (!isRecord(u)) return fail(file, at, 'expected an object with "train" and "test"');
   const keyOrder = Object.keys(u).filter((k): k is ArcKind => k === 'train' || k === 'test');
-  if (keyOrder.length !== 2) return left(file, at, 'expected both "train" and "test" lists');
+  if (keyOrder.length !== 2) return fail(file, at, 'expected both "train" and "test" lists');
   const list = (kind: ArcKind): Decoded<readonly unknown[]> => {
     const v = u[kind];
-    return Array.isArray(v) ? E.right(v) : left(file, `${at} ${kind}`, 'expected a list of pairs');
+    return Array.isArray(v) ? E.right(v) : fail(file, `${at} ${kind}`, 'expected a list of pairs');
   };
   const trainPair = (i: number, p: unknown): Decoded<ArcPair> =>
     !isRecord(p)
-      ? left(file, `${at} train[${i}]`, 'expected {input, output}')
+      ? fail(file, `${at} train[${i}]`, 'expected {input, output}')
       : pipe(
           E.Do,
           E.bind('input', () => decodeGrid(file, `${at} train[${i}].input`, p.input)),
@@ -104,7 +90,7 @@ const decodePuzzle = (
         );
   const testPair = (i: number, p: unknown): Decoded<ArcPair> =>
     !isRecord(p)
-      ? left(file, `${at} test[${i}]`, 'expected {input}')
+      ? fail(file, `${at} test[${i}]`, 'expected {input}')
       : pipe(
           E.Do,
           E.bind('input', () => decodeGrid(file, `${at} test[${i}].input`, p.input)),
@@ -119,7 +105,7 @@ const decodePuzzle = (
     E.bind('testRaw', () => list('test')),
     E.chainFirst(({ testRaw }) =>
       solutions !== null && solutions.length !== testRaw.length
-        ? left(solFile, at, `${solutions.length} solutions for ${testRaw.length} test inputs`)
+        ? fail(solFile, at, `${solutions.length} solutions for ${testRaw.length} test inputs`)
         : E.right(undefined),
     ),
     E.bind('test', ({ testRaw }) => E.traverseArrayWithIndex(testPair)(testRaw)),
@@ -133,7 +119,7 @@ const decodeSolutions = (file: string): Decoded<Map<string, readonly Grid[]>> =>
     E.chain(
       E.traverseArray(([id, v]) =>
         !Array.isArray(v)
-          ? left(file, `puzzle ${id}`, 'expected a list of output grids')
+          ? fail(file, `puzzle ${id}`, 'expected a list of output grids')
           : pipe(
               v,
               E.traverseArrayWithIndex((i, g: unknown) => decodeGrid(file, `puzzle ${id} solution[${i}]`, g)),
@@ -164,7 +150,7 @@ export const loadArcSubset = (
     let sol: readonly Grid[] | null = null;
     if (solutions.right !== null) {
       const found = solutions.right.get(id);
-      if (found === undefined) return left(sf, `puzzle ${id}`, 'missing from the solutions file');
+      if (found === undefined) return fail(sf, `puzzle ${id}`, 'missing from the solutions file');
       sol = found;
     }
     const puzzle = decodePuzzle(cf, id, p, sol, sf);

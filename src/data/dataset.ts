@@ -18,8 +18,9 @@ import { pipe } from 'fp-ts/lib/function.js';
 import * as t from 'io-ts';
 import { NonNegativeInt, NonNegativeNumber, PositiveInt } from '../io/codecs.js';
 import { type AtomicOptions, type OutputFile, writeDirAtomic } from '../io/atomic-dir.js';
-import { type BoundaryError, boundaryError, decode, fsError } from '../io/errors.js';
-import { orderedEntries, stringifyEntries } from '../io/json-order.js';
+import { type BoundaryError, decode, fail, fsError } from '../io/errors.js';
+import { objectEntries, parseJson, readBytes } from '../io/files.js';
+import { stringifyEntries } from '../io/json-order.js';
 import { decodeNpy, encodeNpy, npyToInt32 } from '../io/npy.js';
 
 /** `PuzzleDatasetMetadata` (§0), field names as the official JSON spells them. */
@@ -113,22 +114,20 @@ export const metadataJson = (m: Metadata): string =>
 // Validation (shared by the reader and the writer)
 
 type Checked<A> = E.Either<BoundaryError, A>;
-const left = (file: string, field: string, message: string): Checked<never> =>
-  E.left(boundaryError(file, field, message));
 
 const checkIndices = (file: string, what: string, idx: Int32Array, end: number): Checked<void> => {
-  if (idx.length < 1 || idx[0] !== 0) return left(file, what, 'must start at 0');
+  if (idx.length < 1 || idx[0] !== 0) return fail(file, what, 'must start at 0');
   for (let i = 1; i < idx.length; i++) {
-    if ((idx[i] ?? 0) < (idx[i - 1] ?? 0)) return left(file, `${what}[${i}]`, `decreases (${idx[i - 1]} -> ${idx[i]})`);
+    if ((idx[i] ?? 0) < (idx[i - 1] ?? 0)) return fail(file, `${what}[${i}]`, `decreases (${idx[i - 1]} -> ${idx[i]})`);
   }
-  if (idx[idx.length - 1] !== end) return left(file, what, `must end at ${end}, ends at ${idx[idx.length - 1]}`);
+  if (idx[idx.length - 1] !== end) return fail(file, what, `must end at ${end}, ends at ${idx[idx.length - 1]}`);
   return E.right(undefined);
 };
 
 const checkTokens = (file: string, m: Metadata, what: string, a: Uint8Array): Checked<void> => {
   for (let i = 0; i < a.length; i++) {
     if ((a[i] ?? 0) >= m.vocab_size) {
-      return left(
+      return fail(
         file,
         `${what} example ${Math.floor(i / m.seq_len)} position ${i % m.seq_len}`,
         `token ${a[i]} >= vocab_size ${m.vocab_size}`,
@@ -142,14 +141,14 @@ const checkTokens = (file: string, m: Metadata, what: string, a: Uint8Array): Ch
 export const validateSet = (where: string, m: Metadata, s: PuzzleSet): Checked<PuzzleSet> => {
   const file = join(where, `${s.name}__*.npy`);
   if (s.inputs.length % m.seq_len !== 0)
-    return left(file, 'inputs', `length ${s.inputs.length} is not a multiple of seq_len ${m.seq_len}`);
+    return fail(file, 'inputs', `length ${s.inputs.length} is not a multiple of seq_len ${m.seq_len}`);
   if (s.labels.length !== s.inputs.length)
-    return left(file, 'labels', `has ${s.labels.length} values, inputs have ${s.inputs.length}`);
+    return fail(file, 'labels', `has ${s.labels.length} values, inputs have ${s.inputs.length}`);
   const n = s.inputs.length / m.seq_len;
   const puzzles = checkIndices(file, 'puzzle_indices', s.puzzleIndices, n);
   if (E.isLeft(puzzles)) return puzzles;
   if (s.puzzleIdentifiers.length !== s.puzzleIndices.length - 1) {
-    return left(
+    return fail(
       file,
       'puzzle_identifiers',
       `has ${s.puzzleIdentifiers.length} entries for ${s.puzzleIndices.length - 1} puzzles`,
@@ -159,7 +158,7 @@ export const validateSet = (where: string, m: Metadata, s: PuzzleSet): Checked<P
   if (E.isLeft(groups)) return groups;
   const bad = s.puzzleIdentifiers.findIndex((id) => id < 0 || id >= m.num_puzzle_identifiers);
   if (bad >= 0) {
-    return left(
+    return fail(
       file,
       `puzzle_identifiers[${bad}]`,
       `${s.puzzleIdentifiers[bad]} is outside 0..${m.num_puzzle_identifiers - 1}`,
@@ -175,22 +174,6 @@ export const validateSet = (where: string, m: Metadata, s: PuzzleSet): Checked<P
 // ---------------------------------------------------------------------------------------------
 // Reading
 
-const readBytes = (file: string): Checked<Uint8Array> => {
-  try {
-    return E.right(readFileSync(file));
-  } catch (e) {
-    return E.left(fsError(file, '', e));
-  }
-};
-
-const parseJson = (file: string, text: string): Checked<unknown> => {
-  try {
-    return E.right(JSON.parse(text) as unknown);
-  } catch (e) {
-    return left(file, '', `malformed JSON (${(e as Error).message})`);
-  }
-};
-
 const readJson = (file: string): Checked<unknown> =>
   pipe(
     readBytes(file),
@@ -203,7 +186,7 @@ const readInt32 = (file: string, rank: number): Checked<{ shape: readonly number
     E.chain((bytes) => decodeNpy(file, bytes)),
     E.chain((a) =>
       a.shape.length !== rank
-        ? left(file, 'npy header shape', `expected rank ${rank}, got (${a.shape.join(', ')})`)
+        ? fail(file, 'npy header shape', `expected rank ${rank}, got (${a.shape.join(', ')})`)
         : pipe(
             npyToInt32(file, a),
             E.map((data) => ({ shape: a.shape, data })),
@@ -216,12 +199,12 @@ const readTokens = (file: string, seqLen: number): Checked<Uint8Array> =>
     readInt32(file, 2),
     E.chain(({ shape, data }) => {
       if (shape[1] !== seqLen)
-        return left(file, 'npy header shape', `expected [N, ${seqLen}] (seq_len), got (${shape.join(', ')})`);
+        return fail(file, 'npy header shape', `expected [N, ${seqLen}] (seq_len), got (${shape.join(', ')})`);
       const out = new Uint8Array(data.length);
       for (let i = 0; i < data.length; i++) {
         const v = data[i] ?? 0;
         if (v < 0 || v > 255)
-          return left(file, `example ${Math.floor(i / seqLen)} position ${i % seqLen}`, `token ${v} is not a uint8`);
+          return fail(file, `example ${Math.floor(i / seqLen)} position ${i % seqLen}`, `token ${v} is not a uint8`);
         out[i] = v;
       }
       return E.right(out);
@@ -268,9 +251,9 @@ export const readSplit = (dir: string, split: string): Checked<Split> => {
 };
 
 const decodeIdentifiers = (file: string, u: unknown): Checked<string[]> => {
-  if (!Array.isArray(u)) return left(file, '', 'expected a JSON list of identifier names');
+  if (!Array.isArray(u)) return fail(file, '', 'expected a JSON list of identifier names');
   const bad = u.findIndex((x) => typeof x !== 'string');
-  if (bad >= 0) return left(file, `[${bad}]`, `expected a string, got ${JSON.stringify(u[bad])}`);
+  if (bad >= 0) return fail(file, `[${bad}]`, `expected a string, got ${JSON.stringify(u[bad])}`);
   return E.right(u as string[]);
 };
 
@@ -283,14 +266,7 @@ const readTestPuzzleEntries = (tp: string): Checked<[string, unknown][] | undefi
     if ((e as NodeJS.ErrnoException | null)?.code === 'ENOENT') return E.right(undefined);
     return E.left(fsError(tp, '', e));
   }
-  return pipe(
-    parseJson(tp, text),
-    E.chain((parsed) =>
-      typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)
-        ? left(tp, '', 'expected an object: puzzle id -> puzzle')
-        : E.right(orderedEntries(text, parsed as Record<string, unknown>)),
-    ),
-  );
+  return objectEntries(tp, text, 'puzzle id -> puzzle');
 };
 
 /** Reads a dataset directory: the given splits (default train and test), identifiers.json, test_puzzles.json if present. */

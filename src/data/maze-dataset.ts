@@ -8,7 +8,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import type { CsvRow } from '../io/csv.js';
 import { type Dataset, type PuzzleSet, type Split, metadataFor, uniformLayout } from './dataset.js';
 import { DIHEDRAL_IDS } from './dihedral.js';
-import { type BoundaryError, boundaryError } from '../io/errors.js';
+import { type BoundaryError, fail } from '../io/errors.js';
 import { MAZE_VOCAB, type MazeItem, mazeDihedral, mazeTokens } from './maze.js';
 
 export const mazeSplit = (items: readonly MazeItem[], opts: { aug?: boolean } = {}): Split => {
@@ -57,23 +57,18 @@ export const mazeDataset = (
 export const mazesFromCsv = (file: string, rows: readonly CsvRow[]): E.Either<BoundaryError, MazeItem[]> => {
   const first = rows[0]?.q.length ?? 0;
   const n = Math.round(Math.sqrt(first));
-  if (n * n !== first)
-    return E.left(boundaryError(file, `line ${rows[0]?.line ?? 2} column q`, `length ${first} is not a square`));
+  if (n * n !== first) return fail(file, `line ${rows[0]?.line ?? 2} column q`, `length ${first} is not a square`);
   const parse = (row: CsvRow, col: 'q' | 'a'): E.Either<BoundaryError, Uint8Array> => {
     const s = row[col];
     if (s.length !== n * n) {
-      return E.left(
-        boundaryError(file, `line ${row.line} column ${col}`, `expected ${n * n} characters, got ${s.length}`),
-      );
+      return fail(file, `line ${row.line} column ${col}`, `expected ${n * n} characters, got ${s.length}`);
     }
     const t = mazeTokens(s);
     if (typeof t === 'number') {
-      return E.left(
-        boundaryError(
-          file,
-          `line ${row.line} column ${col} cell ${t}`,
-          `character ${JSON.stringify(s[t])} is not in "# SGo"`,
-        ),
+      return fail(
+        file,
+        `line ${row.line} column ${col} cell ${t}`,
+        `character ${JSON.stringify(s[t])} is not in "# SGo"`,
       );
     }
     return E.right(t);

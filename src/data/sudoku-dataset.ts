@@ -11,7 +11,7 @@ import { foldIn } from '../random/index.js';
 import type { CsvRow } from '../io/csv.js';
 import { type Dataset, type PuzzleSet, type Split, metadataFor, uniformLayout } from './dataset.js';
 import type { Key } from './draws.js';
-import { type BoundaryError, boundaryError } from '../io/errors.js';
+import { type BoundaryError, fail } from '../io/errors.js';
 import { augmentSudoku } from './sudoku-augment.js';
 import {
   type Box,
@@ -185,26 +185,20 @@ export const sudokuFromCsv = (
 ): E.Either<BoundaryError, SudokuSet> => {
   const n = SIDE_OF_LENGTH[rows[0]?.q.length ?? 81];
   if (n === undefined) {
-    return E.left(
-      boundaryError(file, `line ${rows[0]?.line ?? 2} column q`, `length ${rows[0]?.q.length} is not 16, 36 or 81`),
-    );
+    return fail(file, `line ${rows[0]?.line ?? 2} column q`, `length ${rows[0]?.q.length} is not 16, 36 or 81`);
   }
   const cells = n * n;
   const cell = (row: CsvRow, col: 'q' | 'a', blankOk: boolean): E.Either<BoundaryError, Uint8Array> => {
     const s = row[col];
     if (s.length !== cells) {
-      return E.left(
-        boundaryError(file, `line ${row.line} column ${col}`, `expected ${cells} characters, got ${s.length}`),
-      );
+      return fail(file, `line ${row.line} column ${col}`, `expected ${cells} characters, got ${s.length}`);
     }
     const out = new Uint8Array(cells);
     for (let i = 0; i < cells; i++) {
       const ch = s[i]!;
       const d = ch === '.' ? 0 : ch.charCodeAt(0) - 48;
       if (!(d >= (blankOk ? 0 : 1) && d <= n)) {
-        return E.left(
-          boundaryError(file, `line ${row.line} column ${col} cell ${i}`, `bad character ${JSON.stringify(ch)}`),
-        );
+        return fail(file, `line ${row.line} column ${col} cell ${i}`, `bad character ${JSON.stringify(ch)}`);
       }
       out[i] = d + 1;
     }

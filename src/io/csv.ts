@@ -4,7 +4,7 @@
  * columns. Errors name the file, the 1-based line and the column.
  */
 import * as E from 'fp-ts/lib/Either.js';
-import { type BoundaryError, boundaryError } from './errors.js';
+import { type BoundaryError, fail } from './errors.js';
 
 export interface CsvRow {
   /** 1-based line number in the file (the header is line 1). */
@@ -33,7 +33,7 @@ const splitRecord = (file: string, line: number, text: string): E.Either<Boundar
       field = '';
     } else field += ch;
   }
-  if (quoted) return E.left(boundaryError(file, `line ${line}`, 'unterminated quoted field'));
+  if (quoted) return fail(file, `line ${line}`, 'unterminated quoted field');
   out.push(field);
   return E.right(out);
 };
@@ -42,14 +42,12 @@ export const COLUMNS = ['source', 'q', 'a', 'rating'] as const;
 
 /** Parses the text of an official CSV. */
 export const parsePuzzleCsv = (file: string, text: string): E.Either<BoundaryError, CsvRow[]> => {
-  const bad = (where: string, message: string): E.Either<BoundaryError, never> =>
-    E.left(boundaryError(file, where, message));
   const lines = text.split(/\r?\n/);
   const header = splitRecord(file, 1, lines[0] ?? '');
   if (E.isLeft(header)) return header;
   const names = header.right.map((s) => s.trim());
   if (names.length !== 4 || COLUMNS.some((c, i) => names[i] !== c)) {
-    return bad('line 1 (header)', `expected columns ${COLUMNS.join(',')}, got ${names.join(',')}`);
+    return fail(file, 'line 1 (header)', `expected columns ${COLUMNS.join(',')}, got ${names.join(',')}`);
   }
   const rows: CsvRow[] = [];
   for (const [i, raw] of lines.slice(1).entries()) {
@@ -58,10 +56,10 @@ export const parsePuzzleCsv = (file: string, text: string): E.Either<BoundaryErr
     const split = splitRecord(file, line, raw);
     if (E.isLeft(split)) return split;
     const f = split.right;
-    if (f.length !== 4) return bad(`line ${line}`, `expected 4 columns (${COLUMNS.join(',')}), got ${f.length}`);
+    if (f.length !== 4) return fail(file, `line ${line}`, `expected 4 columns (${COLUMNS.join(',')}), got ${f.length}`);
     const rating = Number(f[3]);
     if (f[3]!.trim() === '' || !Number.isFinite(rating)) {
-      return bad(`line ${line} column rating`, `not a number: ${JSON.stringify(f[3])}`);
+      return fail(file, `line ${line} column rating`, `not a number: ${JSON.stringify(f[3])}`);
     }
     rows.push({ line, source: f[0]!, q: f[1]!, a: f[2]!, rating });
   }

@@ -26,6 +26,10 @@ export const boundaryError = (file: string, field: string, message: string): Bou
   message: oneLine(message),
 });
 
+/** The `Left` of a BoundaryError: `return fail(file, field, message)` ends a reader. */
+export const fail = <A = never>(file: string, field: string, message: string): E.Either<BoundaryError, A> =>
+  E.left(boundaryError(file, field, message));
+
 /** `file: field: message` on one line (`file: message` when the field is empty). */
 export const formatBoundaryError = (e: BoundaryError): string =>
   oneLine(e.field === '' ? `${e.file}: ${e.message}` : `${e.file}: ${e.field}: ${e.message}`);

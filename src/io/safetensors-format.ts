@@ -2,9 +2,8 @@
  * What the safetensors reader and writer share: the dtypes and their item sizes, which dtypes a
  * tensor may be written as, how errors name a tensor, and byte order.
  */
-import * as E from 'fp-ts/lib/Either.js';
 import type { DType } from '../core/dtype.js';
-import { type BoundaryError, boundaryError, preview } from './errors.js';
+import { preview } from './errors.js';
 
 // ---------------------------------------------------------------------------------------------
 // Dtypes
@@ -65,9 +64,6 @@ export const writableDtypes = (dtype: DType): readonly StDtype[] => WRITABLE[dty
 
 // ---------------------------------------------------------------------------------------------
 // Errors
-
-export const fail = <A = never>(file: string, field: string, message: string): E.Either<BoundaryError, A> =>
-  E.left(boundaryError(file, field, message));
 
 /** How a tensor is named in error fields: JSON-quoted, so odd names stay one unambiguous line. */
 export const tensorField = (name: string): string => preview(name, 120);

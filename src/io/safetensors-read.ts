@@ -7,7 +7,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
 import type { TypedArray } from '../core/dtype.js';
 import { type Tensor, fromStorage } from '../tensor/tensor.js';
-import { type BoundaryError, decode, preview } from './errors.js';
+import { type BoundaryError, fail, decode, preview } from './errors.js';
 import { bf16BitsToF32Bits, f16BitsToF32Bits } from './half.js';
 import { type Json, parseStrictJson, toPlain } from './json-strict.js';
 import {
@@ -15,7 +15,6 @@ import {
   ITEMSIZE,
   MAX_INT32,
   type StDtype,
-  fail,
   isStDtype,
   stDtypes,
   swapBytesInPlace,

@@ -6,7 +6,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import type { TypedArray } from '../core/dtype.js';
 import { type Tensor, storage } from '../tensor/tensor.js';
 import { writeFileAtomic } from './atomic.js';
-import { type BoundaryError, formatBoundaryError, preview } from './errors.js';
+import { type BoundaryError, fail, formatBoundaryError, preview } from './errors.js';
 import { numberToBf16Bits, numberToF16Bits } from './half.js';
 import {
   HOST_LITTLE_ENDIAN,
@@ -14,7 +14,6 @@ import {
   MAX_INT32,
   type StDtype,
   WRITABLE,
-  fail,
   swapBytesInPlace,
   tensorField,
 } from './safetensors-format.js';

@@ -23,7 +23,7 @@ import { type TrmParams, type TrmState, fromOfficial, officialLayout } from '../
 import { TrainHyper } from './hyper.js';
 import type { TrainState } from './loop.js';
 import { optimizerStateScalars, optimizerStateTensors, restoreOptimizerState } from './optim.js';
-import { type BoundaryError, boundaryError, decode } from '../io/errors.js';
+import { type BoundaryError, boundaryError, decode, fail } from '../io/errors.js';
 
 export const CHECKPOINT_FORMAT = 'trm-checkpoint/1';
 
@@ -107,7 +107,7 @@ const nonNegInt = (file: string, field: string, s: string): E.Either<BoundaryErr
   const n = Number(s);
   return Number.isInteger(n) && n >= 0
     ? E.right(n)
-    : E.left(boundaryError(file, `__metadata__.${field}`, `expected a non-negative integer, got ${JSON.stringify(s)}`));
+    : fail(file, `__metadata__.${field}`, `expected a non-negative integer, got ${JSON.stringify(s)}`);
 };
 
 const prefixed = (st: SafetensorsFile, prefix: string): Map<string, Tensor> => {
@@ -117,8 +117,7 @@ const prefixed = (st: SafetensorsFile, prefix: string): Map<string, Tensor> => {
 };
 
 export const decodeCheckpoint = (file: string, st: SafetensorsFile): E.Either<BoundaryError, LoadedCheckpoint> => {
-  if (st.metadata.format === undefined)
-    return E.left(boundaryError(file, '__metadata__.format', 'not a trm checkpoint (no format)'));
+  if (st.metadata.format === undefined) return fail(file, '__metadata__.format', 'not a trm checkpoint (no format)');
   const meta = decode(Meta, file, st.metadata, '__metadata__');
   if (E.isLeft(meta)) return meta;
   const m = meta.right;
@@ -150,13 +149,13 @@ export const decodeCheckpoint = (file: string, st: SafetensorsFile): E.Either<Bo
         ema = e.right.params;
       }
       const opt = restoreOptimizerState(model.right.params, st.tensors, { step: optimStep }, 'optim/');
-      if (E.isLeft(opt)) return E.left(boundaryError(file, 'optim/', opt.left));
+      if (E.isLeft(opt)) return fail(file, 'optim/', opt.left);
       const c = prefixed(st, 'carry/');
       const names = ['y', 'z', 'steps', 'halted', 'inputs', 'labels', 'puzzle_identifiers'];
       let carry: Carry | null = null;
       if (c.size > 0) {
         const missing = names.find((n) => !c.has(n));
-        if (missing !== undefined) return E.left(boundaryError(file, `carry/${missing}`, 'missing tensor'));
+        if (missing !== undefined) return fail(file, `carry/${missing}`, 'missing tensor');
         carry = {
           y: c.get('y')!,
           z: c.get('z')!,
