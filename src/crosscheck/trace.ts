@@ -14,7 +14,7 @@ import { type TrmConfig, decodeConfig } from '../trm/config.js';
 import type { LossType } from '../trm/loss.js';
 import type { Batch } from '../trm/act.js';
 import { type TrmState, fromOfficial } from '../trm/params.js';
-import { type BoundaryError, boundaryError, decode, formatBoundaryError } from '../io/errors.js';
+import { type BoundaryError, boundaryError, decode, fail, formatBoundaryError } from '../io/errors.js';
 
 export interface Trace {
   readonly file: string;
@@ -36,8 +36,6 @@ const Metadata = t.type({
   mode: t.union([t.literal('train'), t.literal('eval')]),
   steps: t.string,
 });
-
-const err = boundaryError;
 
 /** The step kinds every trace records, and those only Q-continue traces add. */
 export const STEP_KINDS = [
@@ -62,13 +60,11 @@ export const decodeTrace = (file: string, st: SafetensorsFile): E.Either<Boundar
       try {
         configJson = JSON.parse(meta.config);
       } catch {
-        return E.left(err(file, '__metadata__.config', 'is not valid JSON'));
+        return fail(file, '__metadata__.config', 'is not valid JSON');
       }
       const steps = Number(meta.steps);
       if (!Number.isInteger(steps) || steps < 1)
-        return E.left(
-          err(file, '__metadata__.steps', `expected a positive integer, got ${JSON.stringify(meta.steps)}`),
-        );
+        return fail(file, '__metadata__.steps', `expected a positive integer, got ${JSON.stringify(meta.steps)}`);
       return pipe(
         decodeConfig(configJson, file, '__metadata__.config'),
         E.map((config) => ({ meta, config, steps })),
@@ -87,12 +83,12 @@ export const decodeTrace = (file: string, st: SafetensorsFile): E.Either<Boundar
         dtype: 'int32' | 'float',
       ): E.Either<BoundaryError, Tensor> => {
         const tt = st.tensors.get(name);
-        if (tt === undefined) return E.left(err(file, name, `missing tensor (expected ${shapeStr(shape)})`));
+        if (tt === undefined) return fail(file, name, `missing tensor (expected ${shapeStr(shape)})`);
         if (tt.shape.length !== shape.length || tt.shape.some((d, i) => d !== shape[i])) {
-          return E.left(err(file, name, `shape ${shapeStr(tt.shape)}, expected ${shapeStr(shape)}`));
+          return fail(file, name, `shape ${shapeStr(tt.shape)}, expected ${shapeStr(shape)}`);
         }
         if ((dtype === 'int32') !== (tt.dtype === 'int32'))
-          return E.left(err(file, name, `dtype ${tt.dtype}, expected ${dtype}`));
+          return fail(file, name, `dtype ${tt.dtype}, expected ${dtype}`);
         return E.right(tt);
       };
       const batchE = pipe(
@@ -106,27 +102,23 @@ export const decodeTrace = (file: string, st: SafetensorsFile): E.Either<Boundar
       for (let i = 0; i < batch.inputs.size; i++) {
         const v = batch.inputs.data[i]!;
         if (v < 0 || v >= config.vocabSize)
-          return E.left(
-            err(file, 'batch/inputs', `token ${v} at index ${i} outside the vocabulary [0, ${config.vocabSize})`),
-          );
+          return fail(file, 'batch/inputs', `token ${v} at index ${i} outside the vocabulary [0, ${config.vocabSize})`);
       }
       for (let i = 0; i < batch.puzzleIdentifiers.size; i++) {
         const v = batch.puzzleIdentifiers.data[i]!;
         if (v < 0 || v >= config.numPuzzleIdentifiers)
-          return E.left(err(file, 'batch/puzzle_identifiers', `id ${v} outside [0, ${config.numPuzzleIdentifiers})`));
+          return fail(file, 'batch/puzzle_identifiers', `id ${v} outside [0, ${config.numPuzzleIdentifiers})`);
       }
       for (let i = 0; i < batch.labels.size; i++) {
         const v = batch.labels.data[i]!;
         if (v !== -100 && (v < 0 || v >= config.vocabSize))
-          return E.left(
-            err(file, 'batch/labels', `label ${v} at index ${i} is neither −100 nor in [0, ${config.vocabSize})`),
-          );
+          return fail(file, 'batch/labels', `label ${v} at index ${i} is neither −100 nor in [0, ${config.vocabSize})`);
       }
       // Every step must record the kinds the replay compares.
       const kinds = [...STEP_KINDS, ...(config.noActContinue || meta.mode === 'eval' ? [] : CONTINUE_KINDS)];
       for (let s = 0; s < steps; s++) {
         for (const k of kinds)
-          if (!st.tensors.has(`step/${s}/${k}`)) return E.left(err(file, `step/${s}/${k}`, 'missing tensor'));
+          if (!st.tensors.has(`step/${s}/${k}`)) return fail(file, `step/${s}/${k}`, 'missing tensor');
       }
       return E.right({
         file,
@@ -149,11 +141,11 @@ export const readTrace = (file: string): E.Either<BoundaryError, Trace> => {
     bytes = readFileSync(file);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code ?? 'unreadable';
-    return E.left(err(file, '(file)', code === 'ENOENT' ? 'no such file' : `cannot read (${code})`));
+    return fail(file, '(file)', code === 'ENOENT' ? 'no such file' : `cannot read (${code})`);
   }
   return pipe(
     decodeSafetensors(bytes, file),
-    E.mapLeft((se) => err(file, '(safetensors)', formatBoundaryError(se))),
+    E.mapLeft((se) => boundaryError(file, '(safetensors)', formatBoundaryError(se))),
     E.chain((st) => decodeTrace(file, st)),
   );
 };
