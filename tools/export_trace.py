@@ -70,7 +70,8 @@ try:
 except ImportError:  # --help works without numpy; recording needs it
     np = None
 
-FORMAT = "trm-trace/1"
+FORMAT = "trm-trace/2"
+READABLE_FORMATS = ("trm-trace/1", "trm-trace/2")
 
 # Small defaults so a trace stays small; every field can be overridden by --config.
 DEFAULT_CONFIG = {
@@ -212,7 +213,7 @@ def load_config_arg(text):
     return cfg
 
 
-def build_config(user_cfg, batch_size):
+def build_config(user_cfg, batch_size, keep_exploration=False):
     cfg = dict(DEFAULT_CONFIG)
     ignored = [k for k in user_cfg if k not in DEFAULT_CONFIG]
     for k in ignored:
@@ -237,7 +238,7 @@ def build_config(user_cfg, batch_size):
     if cfg["forward_dtype"] != "float32":
         warn("forward_dtype %r replaced by float32 (traces are float32)" % cfg["forward_dtype"])
         cfg["forward_dtype"] = "float32"
-    if cfg["halt_exploration_prob"] != 0.0:
+    if cfg["halt_exploration_prob"] != 0.0 and not keep_exploration:
         warn("halt_exploration_prob %g replaced by 0 (exploration is not reproducible)"
              % cfg["halt_exploration_prob"])
         cfg["halt_exploration_prob"] = 0.0
@@ -364,6 +365,7 @@ def install_shims(torch):
                     object.__setattr__(self, k, v)
 
         mod.BaseModel = BaseModel
+        mod.ConfigDict = dict  # only used as a class attribute by pretrain.py
         sys.modules["pydantic"] = mod
         applied.append("pydantic.BaseModel=minimal")
 
@@ -466,6 +468,581 @@ def repo_source(repo):
 
 
 # ------------------------------------------------------------------------------------------------
+# batches and probes
+
+def draw_batch(torch, cfg):
+    """inputs, labels ~ U{0..vocab-1}; each label -100 w.p. 0.25 and column 0 always -100; ids ~ U."""
+    B, S = cfg["batch_size"], cfg["seq_len"]
+    inputs = torch.randint(0, cfg["vocab_size"], (B, S))
+    labels = torch.randint(0, cfg["vocab_size"], (B, S))
+    labels = torch.where(torch.rand(B, S) < 0.25, torch.full_like(labels, -100), labels)
+    labels[:, 0] = -100
+    pids = torch.randint(0, cfg["num_puzzle_identifiers"], (B,))
+    return {"inputs": inputs, "labels": labels, "puzzle_identifiers": pids}
+
+
+def f32np(t):
+    return t.detach().to(t.new_empty(0).float().dtype).cpu().numpy().copy()
+
+
+class Probes(object):
+    """Records, for the FIRST inner forward of a loss-head call (the Q-continue target runs the inner
+    model a second time), the input embedding x, the output of every L_level call (z_L after each
+    latent update, z_H after each answer update, in order) and, with blocks=True, every block's
+    output. Hooks only read; the official code runs unchanged."""
+
+    def __init__(self, torch, inner, cfg, blocks):
+        self.n = cfg["L_cycles"]
+        self.T = cfg["H_cycles"]
+        self.on = False
+        self.calls = 0
+        self.x = None
+        self.updates = []
+        self.cur = []
+        orig_inner = inner.forward
+        orig_emb = inner._input_embeddings
+
+        def inner_forward(*a, **k):
+            self.calls += 1
+            return orig_inner(*a, **k)
+
+        def input_embeddings(*a, **k):
+            out = orig_emb(*a, **k)
+            if self.on and self.calls == 1:
+                self.x = out.detach().clone()
+            return out
+
+        def level_hook(_mod, _inp, out):
+            if self.on and self.calls == 1:
+                self.updates.append((out.detach().clone(), self.cur))
+            self.cur = []
+
+        def block_hook(_mod, _inp, out):
+            if self.on and self.calls == 1:
+                self.cur.append(out.detach().clone())
+
+        inner.forward = inner_forward
+        inner._input_embeddings = input_embeddings
+        inner.L_level.register_forward_hook(level_hook)
+        if blocks:
+            for layer in inner.L_level.layers:
+                layer.register_forward_hook(block_hook)
+
+    def start(self):
+        self.on, self.calls, self.x, self.updates, self.cur = True, 0, None, [], []
+
+    def write(self, tensors, pre):
+        """Stops recording and writes step/<s>/x and step/<s>/cycle/<c>/{z_L/<i>,z_H}[/block/<j>]."""
+        self.on = False
+        if self.x is None or len(self.updates) != self.T * (self.n + 1):
+            raise RuntimeError("probes: expected x and %d updates, got %d (is this the official layout?)"
+                               % (self.T * (self.n + 1), len(self.updates)))
+        tensors[pre + "x"] = f32np(self.x)
+        for k, (out, blocks) in enumerate(self.updates):
+            c, j = divmod(k, self.n + 1)
+            base = pre + "cycle/%d/" % c + ("z_L/%d" % j if j < self.n else "z_H")
+            tensors[base] = f32np(out)
+            for b, bo in enumerate(blocks):
+                tensors[base + "/block/%d" % b] = f32np(bo)
+
+
+def write_step_outputs(tensors, pre, carry, loss, metrics, out):
+    """The per-step tensors of trm-trace/1: carry, heads, halting, losses."""
+    tensors[pre + "z_H"] = f32np(carry.inner_carry.z_H)
+    tensors[pre + "z_L"] = f32np(carry.inner_carry.z_L)
+    tensors[pre + "logits"] = f32np(out["logits"])
+    tensors[pre + "q_halt_logits"] = f32np(out["q_halt_logits"])
+    tensors[pre + "q_continue_logits"] = f32np(out["q_continue_logits"])
+    tensors[pre + "halted"] = carry.halted.cpu().numpy().astype(np.uint8)
+    tensors[pre + "steps"] = carry.steps.cpu().numpy().astype(np.int32)
+    tensors[pre + "loss"] = np.array([float(loss.detach().double())], dtype=np.float64)
+    tensors[pre + "lm_loss"] = np.array([float(metrics["lm_loss"].double())], dtype=np.float64)
+    tensors[pre + "q_halt_loss"] = np.array([float(metrics["q_halt_loss"].double())], dtype=np.float64)
+    if "target_q_continue" in out:
+        tensors[pre + "target_q_continue"] = f32np(out["target_q_continue"])
+        tensors[pre + "q_continue_loss"] = np.array([float(metrics["q_continue_loss"].double())], dtype=np.float64)
+
+
+def record_steps(torch, args, cfg, mode, steps, head, batch, probes, tensors, init):
+    """train / eval: `steps` loss-head calls on one batch from the initial carry (trm-trace/1 recipe)."""
+    model = head.model
+    inner = model.inner
+    has_pe = cfg["puzzle_emb_ndim"] > 0
+    trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    train = mode == "train"
+    head.train(train)
+    carry = head.initial_carry(batch)
+    halted_any = False
+    for s in range(steps):
+        for _, p in trainable:
+            p.grad = None
+        if train and has_pe:
+            inner.puzzle_emb.local_weights.grad = None
+        probes.start()
+        if train:
+            carry, loss, metrics, out, _ = head(return_keys=RETURN_KEYS, carry=carry, batch=batch)
+            loss.backward()
+        else:
+            with torch.no_grad():
+                carry, loss, metrics, out, _ = head(return_keys=RETURN_KEYS, carry=carry, batch=batch)
+        pre = "step/%d/" % s
+        probes.write(tensors, pre)
+        write_step_outputs(tensors, pre, carry, loss, metrics, out)
+        if "target_q_continue" not in out and not cfg["no_ACT_continue"] and train:
+            raise RuntimeError("no target_q_continue although no_ACT_continue is false")
+        if train:
+            halted_any = halted_any or bool((carry.halted & (carry.steps < cfg["halt_max_steps"])).any())
+            for name, p in trainable:
+                g = p.grad if p.grad is not None else torch.zeros_like(p)
+                tensors["grad/%d/%s" % (s, name)] = f32np(g)
+            if has_pe:
+                lw = inner.puzzle_emb.local_weights
+                g = lw.grad if lw.grad is not None else torch.zeros_like(lw)
+                tensors["grad/%d/inner.puzzle_emb.local_weights" % s] = f32np(g)
+    if train and cfg["halt_max_steps"] > 1 and not halted_any and init is None and not args.no_perturb:
+        warn("no row halted by the Q head in the recorded steps; try another --q-bias (e.g. 0,0)")
+
+
+# ------------------------------------------------------------------------------------------------
+# train-run: the official training loop (pretrain.py train_batch, EMAHelper, SignSGD, AdamATan2)
+
+# Small defaults: warmup and a cosine decay to lr_min_ratio inside a few steps.
+DEFAULT_TRAIN = {
+    "lr": 1e-3,
+    "lr_min_ratio": 0.1,
+    "lr_warmup_steps": 2,
+    "total_steps": None,  # None: the number of recorded steps
+    "beta1": 0.9,
+    "beta2": 0.95,
+    "weight_decay": 0.1,
+    "puzzle_emb_lr": 1e-2,
+    "puzzle_emb_weight_decay": 0.1,
+    "ema_rate": 0.999,
+}
+
+ADAM_NOTE = ("AdamATan2: PyTorch transcription of adam_math (imoneoi/adam_atan2 csrc/adam_atan2.cu at 42a1aeb) "
+             "in place of the CUDA kernel, fp32 opmath; FMAs emulated in float64 with one rounding; atan2 in "
+             "float64 rounded to fp32 (CUDA atan2f is within 2 ulp)")
+
+
+def build_train_hyper(user, cfg, ema):
+    h = dict(DEFAULT_TRAIN)
+    for k in user:
+        if k not in DEFAULT_TRAIN and k not in ("ema", "global_batch_size"):
+            raise UsageError("--train: unknown field %r (known: %s)" % (k, ", ".join(sorted(DEFAULT_TRAIN))))
+    h.update({k: v for k, v in user.items() if k in DEFAULT_TRAIN})
+    h["global_batch_size"] = cfg["batch_size"]  # one process: the model's batch is the global batch
+    if user.get("global_batch_size", cfg["batch_size"]) != cfg["batch_size"]:
+        raise UsageError("--train: global_batch_size must equal the config's batch_size (one process)")
+    h["ema"] = bool(ema or user.get("ema", False))
+    try:
+        for k in ("lr", "lr_min_ratio", "beta1", "beta2", "weight_decay", "puzzle_emb_lr",
+                  "puzzle_emb_weight_decay", "ema_rate"):
+            h[k] = float(h[k])
+        h["lr_warmup_steps"] = int(h["lr_warmup_steps"])
+        if h["total_steps"] is not None:
+            h["total_steps"] = int(h["total_steps"])
+    except (TypeError, ValueError) as e:
+        raise UsageError("--train: bad value: %s" % e)
+    return h
+
+
+def make_adam_atan2_module(torch):
+    """Stand-in for the `adam_atan2` package, whose kernel is CUDA only: the same optimizer class
+    (imoneoi/adam_atan2 adam_atan2.py at 42a1aeb) with adam_math transcribed from csrc/adam_atan2.cu
+    line by line."""
+
+    def cast(x, like):  # static_cast<opmath_t>(double): opmath is fp32 for fp32 params
+        return torch.tensor(x, dtype=like.dtype)
+
+    def fma(a, b, c):  # fma(a, b, c): a*b exact in float64 for fp32 operands, then one rounding
+        return (a.double() * b.double() + c.double()).to(c.dtype)
+
+    def lerp(v0, v1, t):  # return fma(t, v1, fma(-t, v0, v0));
+        return fma(t, v1, fma(-t, v0, v0))
+
+    def adam_math(param, grad, exp_avg, exp_avg_sq, step_count, lr, beta1, beta2, weight_decay):
+        # FusedAdamMathFunctor: host-side constants in double, then cast to opmath_t.
+        bias_correction1 = 1 - beta1 ** step_count  # at::native::pow_(beta1, *step_count)
+        bias_correction2 = 1 - beta2 ** step_count
+        step_size = cast(lr / bias_correction1, param)
+        wd_alpha = cast(1 - lr * weight_decay, param)
+        bias_correction2_sqrt = cast(math.sqrt(bias_correction2), param)
+        mbeta1 = cast(1 - beta1, param)
+        mbeta2 = cast(1 - beta2, param)
+        # adam_math: load into opmath registers
+        p = param.clone()
+        g = grad
+        m = exp_avg
+        v = exp_avg_sq
+        p = p * wd_alpha  # param *= wd_alpha;
+        m = lerp(m, g, mbeta1)  # exp_avg = lerp(exp_avg, grad, mbeta1);
+        v = lerp(v, g * g, mbeta2)  # exp_avg_sq = lerp(exp_avg_sq, grad * grad, mbeta2);
+        denom = torch.sqrt(v) / bias_correction2_sqrt  # const opmath_t denom = std::sqrt(exp_avg_sq) / bias_correction2_sqrt;
+        a = torch.atan2(m.double(), denom.double()).to(p.dtype)  # std::atan2(exp_avg, denom)
+        p = fma(-step_size, a, p)  # param -= step_size * atan2(...); nvcc contracts it to one FMA
+        param.copy_(p)  # store results
+        exp_avg.copy_(m)
+        exp_avg_sq.copy_(v)
+
+    class AdamATan2(torch.optim.Optimizer):
+        def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), weight_decay=1e-2):
+            if not 0.0 <= lr:
+                raise ValueError("Invalid learning rate: {}".format(lr))
+            if not 0.0 <= betas[0] < 1.0 or not 0.0 <= betas[1] < 1.0:
+                raise ValueError("Invalid beta parameters: {}".format(betas))
+            if not 0.0 <= weight_decay:
+                raise ValueError("Invalid weight_decay value: {}".format(weight_decay))
+            super().__init__(params, dict(lr=lr, betas=betas, weight_decay=weight_decay))
+
+        def step(self, closure=None):
+            with torch.no_grad():
+                for group in self.param_groups:
+                    beta1, beta2 = group["betas"]
+                    for p in group["params"]:
+                        if p.grad is None:
+                            continue
+                        state = self.state[p]
+                        if len(state) == 0:  # lazy state init: step is a float32 scalar
+                            state["step"] = torch.tensor(0.0, dtype=torch.float32)
+                            state["exp_avg"] = torch.zeros_like(p)
+                            state["exp_avg_sq"] = torch.zeros_like(p)
+                        state["step"] += 1  # torch._foreach_add_(state_steps, 1), before the kernel
+                        adam_math(p, p.grad, state["exp_avg"], state["exp_avg_sq"], float(state["step"]),
+                                  group["lr"], beta1, beta2, group["weight_decay"])
+
+    mod = types.ModuleType("adam_atan2")
+    mod.AdamATan2 = AdamATan2
+    return mod
+
+
+def import_pretrain(torch, repo):
+    """Imports the official pretrain.py. Packages it imports that a CPU recording does not use
+    (wandb, hydra, omegaconf, coolname, tqdm, argdantic, yaml) get empty stand-ins when missing;
+    adam_atan2 is always the transcription above. Returns (module, list of stand-ins)."""
+    applied = []
+
+    def stub(name, **attrs):
+        try:
+            __import__(name)
+            return
+        except ImportError:
+            pass
+        m = types.ModuleType(name)
+        m.__dict__.update(attrs)
+        sys.modules[name] = m
+        applied.append(name)
+
+    noop = lambda *a, **k: None  # noqa: E731
+    stub("tqdm", tqdm=noop)
+    stub("wandb", init=noop, log=noop, finish=noop)
+    stub("coolname", generate_slug=lambda *a, **k: "trace")
+    stub("hydra", main=lambda *a, **k: (lambda f: f))
+    stub("omegaconf", DictConfig=dict, OmegaConf=object)
+    stub("argdantic", ArgParser=object)
+    stub("yaml", safe_dump=noop, safe_load=noop, dump=noop)
+    sys.modules["adam_atan2"] = make_adam_atan2_module(torch)
+    sys.modules.pop("pretrain", None)
+    pretrain = __import__("pretrain")
+    if not hasattr(pretrain, "train_batch"):
+        raise UsageError("--repo: pretrain.py has no train_batch (not the official layout?)")
+    return pretrain, applied
+
+
+class StepCapture(object):
+    """Wraps a loss head and its optimizers to see what train_batch computes without changing it:
+    the head is asked for its outputs (train_batch passes return_keys=[]; they are filtered back
+    out), each optimizer's step records its gradients and learning rate first, and torch.rand_like /
+    randint_like record the exploration draws (or, for a shadow, return given draws)."""
+
+    def __init__(self, torch, head, optimizers):
+        self.torch = torch
+        self.out = None
+        self.grads = {}
+        self.lrs = []
+        self.draws = None
+        self.replay_draws = None
+        orig_forward = head.forward
+
+        def forward(return_keys=(), **kw):
+            r = orig_forward(return_keys=RETURN_KEYS, **kw)
+            self.out = r
+            return (r[0], r[1], r[2], {k: v for k, v in r[3].items() if k in return_keys}, r[4])
+
+        head.forward = forward
+        for opt in optimizers:
+            self._wrap(opt)
+
+    def _wrap(self, opt):
+        orig_step = opt.step
+
+        def step(*a, **k):
+            self.lrs.append(opt.param_groups[0]["lr"])
+            for group in opt.param_groups:
+                for p in group["params"]:
+                    if p.requires_grad and p.grad is not None:
+                        self.grads[id(p)] = p.grad.detach().clone()
+            return orig_step(*a, **k)
+
+        opt.step = step
+
+    def run(self, fn):
+        torch = self.torch
+        self.out, self.grads, self.lrs, self.draws = None, {}, [], {}
+        orig_rand_like, orig_randint_like = torch.rand_like, torch.randint_like
+        rd = self.replay_draws
+
+        def rand_like(t, *a, **k):
+            r = rd["rand"].clone() if rd is not None else orig_rand_like(t, *a, **k)
+            self.draws["rand"] = r.clone()
+            return r
+
+        def randint_like(t, *a, **k):
+            r = rd["randint"].clone() if rd is not None else orig_randint_like(t, *a, **k)
+            self.draws["randint"] = r.clone()
+            return r
+
+        torch.rand_like, torch.randint_like = rand_like, randint_like
+        orig_cuda = torch.Tensor.cuda
+        if not torch.cuda.is_available():  # train_batch moves the batch with .cuda(); on CPU it stays
+            torch.Tensor.cuda = lambda self, *a, **k: self
+        try:
+            return fn()
+        finally:
+            torch.rand_like, torch.randint_like = orig_rand_like, orig_randint_like
+            torch.Tensor.cuda = orig_cuda
+
+
+def make_optimizers(pretrain, head, cfg, hyper):
+    """The optimizers as pretrain.create_model builds them: [SignSGD(puzzle_emb buffers),
+    AdamATan2(parameters)] with base lrs [puzzle_emb_lr, lr], or AdamATan2 alone when
+    puzzle_emb_ndim = 0 (freeze_weights is not supported here)."""
+    adam = sys.modules["adam_atan2"].AdamATan2(head.parameters(), lr=0, weight_decay=hyper["weight_decay"],
+                                               betas=(hyper["beta1"], hyper["beta2"]))
+    if cfg["puzzle_emb_ndim"] == 0:
+        return [adam], [hyper["lr"]]
+    sign = pretrain.CastedSparseEmbeddingSignSGD_Distributed(
+        head.model.puzzle_emb.buffers(), lr=0, weight_decay=hyper["puzzle_emb_weight_decay"], world_size=1)
+    return [sign, adam], [hyper["puzzle_emb_lr"], hyper["lr"]]
+
+
+def int64_local_ids(torch, head):
+    """torch < 2 cannot index with int32: SignSGD's `weights[local_ids]` needs the (int32) local_ids
+    buffer as int64 there. Returns whether it was converted."""
+    pe = head.model.inner.puzzle_emb if hasattr(head.model.inner, "puzzle_emb") else None
+    if pe is None:
+        return False
+    try:
+        torch.zeros(2, 1)[torch.zeros(1, dtype=torch.int32)]
+        return False
+    except (IndexError, RuntimeError):
+        pe._buffers["local_ids"] = pe.local_ids.long()
+        return True
+
+
+def loop_snapshot(head, optimizers, ema, carry):
+    """Everything a train step reads, as float64 copies (for the float64 shadow)."""
+    adam = optimizers[-1]
+    names = {id(p): n for n, p in head.named_parameters()}
+    opt_state = {names[id(p)]: {k: (v.detach().double().clone() if hasattr(v, "double") else v)
+                                for k, v in st.items()} for p, st in adam.state.items()}
+    return {
+        "state": {k: v.detach().double().clone() for k, v in head.state_dict().items()},
+        "opt": opt_state,
+        "ema": None if ema is None else {k: v.detach().double().clone() for k, v in ema.shadow.items()},
+        "carry": carry,
+    }
+
+
+def carry_to(torch, carry, dtype, inner_cls, carry_cls):
+    return carry_cls(
+        inner_cls(z_H=carry.inner_carry.z_H.detach().to(dtype).clone(),
+                  z_L=carry.inner_carry.z_L.detach().to(dtype).clone()),
+        carry.steps.clone(), carry.halted.clone(), {k: v.clone() for k, v in carry.current_data.items()})
+
+
+def max_errors(a, b):
+    """(max |a - b|, max |b|) over float arrays."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if a.size == 0:
+        return 0.0, 0.0
+    return float(np.max(np.abs(a - b))), float(np.max(np.abs(b)))
+
+
+def record_train_run(torch, args, cfg, loss_type, hyper, trm, losses, head0, batches, probes, tensors):
+    """K calls of the official pretrain.train_batch (+ EMAHelper.update), each on the next batch,
+    recording everything it reads and writes. Returns extra metadata."""
+    pretrain, stubs = import_pretrain(torch, args.repo)
+    steps = len(batches)
+    total_steps = steps if hyper["total_steps"] is None else hyper["total_steps"]
+    hyper = dict(hyper, total_steps=total_steps)
+    config = types.SimpleNamespace(lr_warmup_steps=hyper["lr_warmup_steps"], lr_min_ratio=hyper["lr_min_ratio"])
+
+    # The recording model: the one built (and perturbed) by run(), with optimizers as create_model.
+    head = head0
+    model = head.model
+    inner = model.inner
+    if int64_local_ids(torch, head):
+        stubs.append("int64 local_ids")
+    optimizers, base_lrs = make_optimizers(pretrain, head, cfg, hyper)
+    adam = optimizers[-1]
+    capture = StepCapture(torch, head, optimizers)
+    ema = None
+    if hyper["ema"]:
+        ema = pretrain.EMAHelper(mu=hyper["ema_rate"])
+        ema.register(head)
+    head.train(True)
+    state = pretrain.TrainState(model=head, optimizers=optimizers, optimizer_lrs=base_lrs, carry=None,
+                                step=0, total_steps=total_steps)
+    # train_batch creates the carry under `with torch.device("cuda")` (torch >= 2.0); on CPU the
+    # same call is made here, before the first step.
+    state.carry = head.initial_carry(batches[0])
+
+    shadow = None
+    if args.shadow:
+        # A second model of the same config in float64 (forward_dtype float64, parameters double).
+        h64 = losses.ACTLossHead(trm.TinyRecursiveReasoningModel_ACTV1(dict(cfg, forward_dtype="float64")),
+                                 loss_type=loss_type).double()
+        if cfg["puzzle_emb_ndim"] > 0:  # .double() made the grad-carrying buffer a non-leaf; make it a leaf again
+            pe = h64.model.inner.puzzle_emb
+            pe._buffers["local_weights"] = pe.local_weights.detach().requires_grad_(True)
+        int64_local_ids(torch, h64)
+        o64, l64 = make_optimizers(pretrain, h64, cfg, hyper)
+        shadow = {"head": h64, "opts": o64, "lrs": l64, "capture": StepCapture(torch, h64, o64), "errors": {}}
+
+    names = {id(p): n[len("model."):] for n, p in head.named_parameters()}
+    has_pe = cfg["puzzle_emb_ndim"] > 0
+    for s in range(steps):
+        pre = "step/%d/" % s
+        snap = loop_snapshot(head, optimizers, ema, state.carry) if shadow is not None else None
+        probes.start()
+        capture.run(lambda: pretrain.train_batch(config, state, batches[s], cfg["batch_size"], 0, 1))
+        if ema is not None:
+            ema.update(head)
+        ran = capture.out is not None
+        if ran:
+            carry, loss, metrics, out, _ = capture.out
+            probes.write(tensors, pre)
+            write_step_outputs(tensors, pre, carry, loss, metrics, out)
+            for k in ("count", "accuracy", "exact_accuracy", "q_halt_accuracy", "steps"):
+                tensors[pre + "metrics/" + k] = np.array([float(metrics[k].double())], dtype=np.float64)
+            for k in ("inputs", "labels", "puzzle_identifiers"):
+                tensors[pre + "data/" + k] = carry.current_data[k].cpu().numpy().astype(np.int32)
+            d = capture.draws
+            if "rand" in d:
+                mhs = (d["rand"] < cfg["halt_exploration_prob"]) * d["randint"]
+                tensors[pre + "min_halt_steps"] = mhs.cpu().numpy().astype(np.int32)
+            else:  # eval-like (halt_max_steps = 1): no draws
+                tensors[pre + "min_halt_steps"] = np.zeros(cfg["batch_size"], dtype=np.int32)
+            tensors[pre + "lr"] = np.array([capture.lrs[-1]], dtype=np.float64)
+            if has_pe:
+                tensors[pre + "puzzle_emb_lr"] = np.array([capture.lrs[0]], dtype=np.float64)
+            for n, p in head.named_parameters():
+                g = capture.grads.get(id(p))
+                tensors["grad/%d/%s" % (s, n[len("model."):])] = f32np(g if g is not None else torch.zeros_like(p))
+            if has_pe:
+                g = capture.grads.get(id(inner.puzzle_emb.local_weights))
+                tensors["grad/%d/inner.puzzle_emb.local_weights" % s] = f32np(g)
+        else:
+            probes.on = False
+        up = "update/%d/" % s
+        for n, p in head.named_parameters():
+            name = n[len("model."):]
+            tensors[up + "params/" + name] = f32np(p)
+            st = adam.state.get(p, {})
+            if "exp_avg" in st:
+                tensors[up + "exp_avg/" + name] = f32np(st["exp_avg"])
+                tensors[up + "exp_avg_sq/" + name] = f32np(st["exp_avg_sq"])
+            if ema is not None:
+                tensors[up + "ema/" + name] = f32np(ema.shadow[n])
+        if has_pe:
+            tensors[up + "params/inner.puzzle_emb.weights"] = f32np(inner.puzzle_emb.weights)
+        if shadow is not None and ran:
+            shadow_step(torch, pretrain, trm, shadow, snap, config, state, batches[s], cfg, hyper, capture, tensors, s)
+
+    meta = {
+        "train": json.dumps(hyper, sort_keys=True),
+        "optimizer": ADAM_NOTE,
+        "loop": "pretrain.train_batch (step, total_steps, compute_lr, 1/global_batch_size, optimizer order) "
+                "+ models.ema.EMAHelper.update after every batch; no torch.compile, CPU, one process",
+        "stand_ins": ", ".join(stubs + ([] if torch.cuda.is_available() else ["Tensor.cuda=identity"])) or "none",
+    }
+    if shadow is not None:
+        meta["shadow_f64"] = json.dumps(shadow["errors"], sort_keys=True)
+    return meta
+
+
+def tensor_class(name):
+    for prefix, cls in (("update/", None), ("grad/", "grad")):
+        if name.startswith(prefix):
+            if cls is not None:
+                return cls
+            return name.split("/")[2]  # params, exp_avg, exp_avg_sq, ema
+    return "activations"
+
+
+def shadow_step(torch, pretrain, trm, shadow, snap, config, state32, batch, cfg, hyper, capture32, tensors, s):
+    """Teacher-forced float64 shadow of step s: the recording model's state before the step, in
+    float64, through the same train_batch with the same exploration draws. The largest difference
+    per tensor class between the float32 recording and this shadow calibrates the tolerances."""
+    head = shadow["head"]
+    with torch.no_grad():
+        sd = head.state_dict()
+        for k, v in snap["state"].items():
+            sd[k].copy_(v)
+    adam = shadow["opts"][-1]
+    adam.state.clear()
+    params = dict(head.named_parameters())
+    for n, st in snap["opt"].items():
+        adam.state[params[n]] = {k: (v.clone() if hasattr(v, "clone") else v) for k, v in st.items()}
+        if "step" in adam.state[params[n]]:
+            adam.state[params[n]]["step"] = st["step"].float().clone()
+    ema = None
+    if snap["ema"] is not None:
+        ema = pretrain.EMAHelper(mu=hyper["ema_rate"])
+        ema.shadow = {k: v.clone() for k, v in snap["ema"].items()}
+    c = snap["carry"]
+    carry = carry_to(torch, c, torch.float64, trm.TinyRecursiveReasoningModel_ACTV1InnerCarry,
+                     trm.TinyRecursiveReasoningModel_ACTV1Carry)
+    st = pretrain.TrainState(model=head, optimizers=shadow["opts"], optimizer_lrs=shadow["lrs"], carry=carry,
+                             step=state32.step - 1, total_steps=state32.total_steps)
+    cap = shadow["capture"]
+    cap.replay_draws = capture32.draws if "rand" in capture32.draws else None
+    head.train(True)
+    cap.run(lambda: pretrain.train_batch(config, st, batch, cfg["batch_size"], 0, 1))
+    if ema is not None:
+        ema.update(head)
+    errs = shadow["errors"]
+
+    def note(cls, ref32, ref64):
+        e, scale = max_errors(ref32, ref64)
+        cur = errs.setdefault(cls, {"max_abs_err": 0.0, "max_rel_err": 0.0})
+        cur["max_abs_err"] = max(cur["max_abs_err"], e)
+        cur["max_rel_err"] = max(cur["max_rel_err"], e / scale if scale > 0 else 0.0)
+
+    out = cap.out
+    note("activations", tensors["step/%d/z_H" % s], out[0].inner_carry.z_H.numpy())
+    note("activations", tensors["step/%d/logits" % s], out[3]["logits"].numpy())
+    note("loss", tensors["step/%d/loss" % s], [float(out[1])])
+    for n, p in head.named_parameters():
+        name = n[len("model."):]
+        g = cap.grads.get(id(p))
+        if g is not None:
+            note("grad", tensors["grad/%d/%s" % (s, name)], g.numpy())
+        note("params", tensors["update/%d/params/%s" % (s, name)], p.detach().numpy())
+        a = adam.state.get(p, {})
+        if "exp_avg" in a:
+            note("exp_avg", tensors["update/%d/exp_avg/%s" % (s, name)], a["exp_avg"].numpy())
+            note("exp_avg_sq", tensors["update/%d/exp_avg_sq/%s" % (s, name)], a["exp_avg_sq"].numpy())
+        if ema is not None:
+            note("ema", tensors["update/%d/ema/%s" % (s, name)], ema.shadow[n].detach().numpy())
+    if cfg["puzzle_emb_ndim"] > 0:
+        note("puzzle_emb", tensors["update/%d/params/inner.puzzle_emb.weights" % s],
+             head.model.inner.puzzle_emb.weights.detach().numpy())
+
+
+# ------------------------------------------------------------------------------------------------
 # recording
 
 def run(args):
@@ -477,8 +1054,10 @@ def run(args):
     init = None
     if args.init_from:
         init_meta, init_tensors = read_safetensors(args.init_from)
-        if init_meta.get("format") != FORMAT:
-            raise UsageError("%s: not a %s file" % (args.init_from, FORMAT))
+        if init_meta.get("format") not in READABLE_FORMATS:
+            raise UsageError("%s: not a trm-trace file" % args.init_from)
+        if init_meta.get("mode") == "train-run":
+            raise UsageError("%s: --init-from takes a train or eval trace, not a train-run" % args.init_from)
         init = (init_meta, init_tensors)
         user_cfg = json.loads(init_meta["config"])
         if args.config is not None:
@@ -489,15 +1068,25 @@ def run(args):
                 setattr(args, attr, conv(init_meta[key]))
     else:
         user_cfg = load_config_arg(args.config)
-    cfg = build_config(user_cfg, args.batch_size)
+    train_run = args.mode == "train-run"
+    cfg = build_config(user_cfg, args.batch_size, keep_exploration=train_run)
+    if args.exploration is not None:
+        if not train_run:
+            raise UsageError("--exploration needs --mode train-run (a train or eval trace has exploration off)")
+        if not 0.0 <= args.exploration <= 1.0:
+            raise UsageError("--exploration must lie in [0, 1]")
+        cfg["halt_exploration_prob"] = float(args.exploration)
+    hyper = build_train_hyper(load_config_arg(args.train), cfg, args.ema) if train_run else None
+    if args.ema and not train_run:
+        raise UsageError("--ema needs --mode train-run")
     loss_type = args.loss or "stablemax_cross_entropy"
     if loss_type not in ("stablemax_cross_entropy", "softmax_cross_entropy"):
         raise UsageError("--loss must be stablemax_cross_entropy or softmax_cross_entropy")
     mode = args.mode or "train"
-    if mode not in ("train", "eval"):
-        raise UsageError("--mode must be train or eval")
+    if mode not in ("train", "eval", "train-run"):
+        raise UsageError("--mode must be train, eval or train-run")
     seed = 0 if args.seed is None else args.seed
-    steps = cfg["halt_max_steps"] + 1 if args.steps is None else args.steps
+    steps = (6 if train_run else cfg["halt_max_steps"] + 1) if args.steps is None else args.steps
     if steps < 1:
         raise UsageError("--steps must be >= 1")
     qb = None
@@ -551,12 +1140,7 @@ def run(args):
                 if has_pe:
                     inner.puzzle_emb.weights.copy_(0.5 * torch.randn(inner.puzzle_emb.weights.shape))
                 inner.q_head.weight.copy_(0.05 * torch.randn(inner.q_head.weight.shape))
-        inputs = torch.randint(0, cfg["vocab_size"], (B, S))
-        labels = torch.randint(0, cfg["vocab_size"], (B, S))
-        labels = torch.where(torch.rand(B, S) < 0.25, torch.full_like(labels, -100), labels)
-        labels[:, 0] = -100
-        pids = torch.randint(0, cfg["num_puzzle_identifiers"], (B,))
-        batch_np = {"inputs": inputs.numpy(), "labels": labels.numpy(), "puzzle_identifiers": pids.numpy()}
+        batch_np = {k: v.numpy() for k, v in draw_batch(torch, cfg).items()}
 
     for k, hi in (("inputs", cfg["vocab_size"]), ("puzzle_identifiers", cfg["num_puzzle_identifiers"])):
         if batch_np[k].size and (batch_np[k].min() < 0 or batch_np[k].max() >= hi):
@@ -581,54 +1165,23 @@ def run(args):
     tensors = {}
     for name, v in state.items():
         tensors["params/" + name] = v.detach().to(torch.float32).numpy().copy()
-    for k, v in batch_np.items():
-        tensors["batch/" + k] = np.asarray(v, dtype=np.int32)
-
-    trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-    train = mode == "train"
-    head.train(train)
-    carry = head.initial_carry(batch)
-    halted_any = False
-    for s in range(steps):
-        for _, p in trainable:
-            p.grad = None
-        if train and has_pe:
-            inner.puzzle_emb.local_weights.grad = None
-        if train:
-            carry, loss, metrics, out, _ = head(return_keys=RETURN_KEYS, carry=carry, batch=batch)
-            loss.backward()
-        else:
-            with torch.no_grad():
-                carry, loss, metrics, out, _ = head(return_keys=RETURN_KEYS, carry=carry, batch=batch)
-        pre = "step/%d/" % s
-        tensors[pre + "z_H"] = carry.inner_carry.z_H.detach().float().numpy().copy()
-        tensors[pre + "z_L"] = carry.inner_carry.z_L.detach().float().numpy().copy()
-        tensors[pre + "logits"] = out["logits"].detach().float().numpy().copy()
-        tensors[pre + "q_halt_logits"] = out["q_halt_logits"].detach().float().numpy().copy()
-        tensors[pre + "q_continue_logits"] = out["q_continue_logits"].detach().float().numpy().copy()
-        tensors[pre + "halted"] = carry.halted.numpy().astype(np.uint8)
-        tensors[pre + "steps"] = carry.steps.numpy().astype(np.int32)
-        tensors[pre + "loss"] = np.array([float(loss.detach().double())], dtype=np.float64)
-        tensors[pre + "lm_loss"] = np.array([float(metrics["lm_loss"].double())], dtype=np.float64)
-        tensors[pre + "q_halt_loss"] = np.array([float(metrics["q_halt_loss"].double())], dtype=np.float64)
-        if "target_q_continue" in out:
-            tensors[pre + "target_q_continue"] = out["target_q_continue"].detach().float().numpy().copy()
-            tensors[pre + "q_continue_loss"] = np.array([float(metrics["q_continue_loss"].double())],
-                                                        dtype=np.float64)
-        elif not cfg["no_ACT_continue"] and train:
-            raise RuntimeError("no target_q_continue although no_ACT_continue is false")
-        if train:
-            halted_any = halted_any or bool((carry.halted & (carry.steps < cfg["halt_max_steps"])).any())
-            for name, p in trainable:
-                g = p.grad if p.grad is not None else torch.zeros_like(p)
-                tensors["grad/%d/%s" % (s, name)] = g.detach().float().numpy().copy()
-            if has_pe:
-                lw = inner.puzzle_emb.local_weights
-                g = lw.grad if lw.grad is not None else torch.zeros_like(lw)
-                tensors["grad/%d/inner.puzzle_emb.local_weights" % s] = g.detach().float().numpy().copy()
-    if train and cfg["halt_max_steps"] > 1 and not halted_any and init is None and not args.no_perturb:
-        warn("no row halted by the Q head in the recorded steps; try another --q-bias (e.g. 0,0)")
-
+    probes = Probes(torch, inner, cfg, blocks=args.blocks)
+    extra_meta = {}
+    if train_run:
+        for k, v in batch_np.items():
+            tensors["batch/0/" + k] = np.asarray(v, dtype=np.int32)
+        batches = [batch]
+        for k in range(1, steps):
+            nb = draw_batch(torch, cfg)
+            for name, v in nb.items():
+                tensors["batch/%d/%s" % (k, name)] = v.numpy().astype(np.int32)
+            batches.append({name: v.to(id_dtype) for name, v in nb.items()})
+        extra_meta = record_train_run(torch, args, cfg, loss_type, hyper, trm, losses, head, batches, probes,
+                                      tensors)
+    else:
+        for k, v in batch_np.items():
+            tensors["batch/" + k] = np.asarray(v, dtype=np.int32)
+        record_steps(torch, args, cfg, mode, steps, head, batch, probes, tensors, init)
     metadata = {
         "format": FORMAT,
         "config": json.dumps(cfg, sort_keys=True),
@@ -644,7 +1197,9 @@ def run(args):
         "patch": "; ".join(patches) if patches else "none",
         "init": init_note,
         "recorder": "trm-ts tools/export_trace.py",
+        "probes": "blocks" if args.blocks else "updates",
     }
+    metadata.update(extra_meta)
     write_safetensors(args.out, tensors, metadata)
     size = os.path.getsize(args.out)
     print("wrote %s: %d tensors, %d bytes, %d steps (%s, %s)" % (args.out, len(tensors), size, steps, mode, loss_type))
@@ -657,7 +1212,7 @@ def parse_args(argv):
     p.add_argument("--out", required=True, help="output .safetensors file")
     p.add_argument("--config", help="JSON text or a .json/.yaml file with official field names")
     p.add_argument("--seed", type=int)
-    p.add_argument("--mode", choices=("train", "eval"))
+    p.add_argument("--mode", choices=("train", "eval", "train-run"))
     p.add_argument("--steps", type=int)
     p.add_argument("--loss", choices=("stablemax_cross_entropy", "softmax_cross_entropy"))
     p.add_argument("--batch-size", type=int)
@@ -666,7 +1221,16 @@ def parse_args(argv):
                    help="q_head.bias 'halt,continue' after init, or auto (default): about half the rows "
                         "halt by the Q head before halt_max_steps")
     p.add_argument("--no-perturb", action="store_true", help="keep the pure official init")
-    p.add_argument("--init-from", help="take params and batch from an existing trm-trace/1 file")
+    p.add_argument("--init-from", help="take params and batch from an existing train or eval trace")
+    p.add_argument("--blocks", action="store_true", help="also record every block's output in every update")
+    p.add_argument("--exploration", type=float, help="train-run: halt_exploration_prob (default: the config's, 0)")
+    p.add_argument("--ema", action="store_true", help="train-run: EMA on (official EMAHelper)")
+    p.add_argument("--train", help="train-run: JSON text or file with training fields (lr, lr_min_ratio, "
+                                   "lr_warmup_steps, total_steps, beta1, beta2, weight_decay, puzzle_emb_lr, "
+                                   "puzzle_emb_weight_decay, ema_rate)")
+    p.add_argument("--shadow", action="store_true",
+                   help="train-run: also run every step in float64 from the same state and store the "
+                        "largest float32-vs-float64 difference per tensor class (metadata shadow_f64)")
     return p.parse_args(argv)
 
 

@@ -1,7 +1,14 @@
 /** `trm crosscheck TRACE... [--mode teacher-forced|free-running] [--json] [--backend NAME]` */
 import * as E from 'fp-ts/lib/Either.js';
 import type { Backend } from '../backend/backend.js';
-import { type FileReport, type ReplayMode, formatRow, replayTrace } from '../crosscheck/replay.js';
+import {
+  type FileReport,
+  type ReplayMode,
+  type Row,
+  formatPlace,
+  formatRow,
+  replayTrace,
+} from '../crosscheck/replay.js';
 import { readTrace } from '../crosscheck/trace.js';
 import { EXIT_BAD_INPUT, EXIT_MISMATCH, EXIT_OK } from './errors.js';
 import { formatBoundaryError } from '../io/errors.js';
@@ -13,8 +20,10 @@ export interface CrosscheckOptions {
   readonly backend: Backend;
 }
 
-const jsonRow = (r: FileReport['rows'][number]) => ({
+const jsonRow = (r: Row) => ({
   step: r.step,
+  cycle: r.cycle,
+  update: r.update,
   tensor: r.tensor,
   shape: r.shape,
   max_abs_err: Number.isFinite(r.maxAbsErr) ? r.maxAbsErr : String(r.maxAbsErr),
@@ -22,21 +31,38 @@ const jsonRow = (r: FileReport['rows'][number]) => ({
   ok: r.ok,
 });
 
-/** Summarises rows per tensor kind and step: one line each, as the issue asks. */
+/** The groups a step's rows are summarised in without --verbose (null: a line of its own). */
+const groupOf = (r: Row): string | null => {
+  if (r.tensor === 'x' || r.cycle !== null) return 'recursion';
+  if (r.tensor.startsWith('grad/')) return 'grad/*';
+  if (/^(params|exp_avg|exp_avg_sq|ema)\//.test(r.tensor)) return 'optimizer step';
+  if (r.tensor.startsWith('metrics/') || r.tensor.startsWith('data/')) return 'metrics, data';
+  return null;
+};
+
+/** One line per tensor kind and step; the recursion, gradients and optimizer writes one line per step each. */
 const printReport = (rep: FileReport, out: (s: string) => void, verbose: boolean): void => {
   out(`${rep.file}  (trace mode ${rep.traceMode}, replay ${rep.mode})`);
-  const rows = verbose ? rep.rows : rep.rows.filter((r) => !r.tensor.startsWith('grad/'));
-  for (const r of rows) out(`  ${formatRow(r)}`);
-  if (!verbose) {
-    // Gradients: one line per step with the worst parameter.
-    const steps = [...new Set(rep.rows.filter((r) => r.tensor.startsWith('grad/')).map((r) => r.step))];
-    for (const s of steps) {
-      const gs = rep.rows.filter((r) => r.step === s && r.tensor.startsWith('grad/'));
-      const worst = gs.reduce((m, r) => (!(r.relErr <= m.relErr) ? r : m));
-      const bad = gs.filter((r) => !r.ok).length;
+  if (verbose) for (const r of rep.rows) out(`  ${formatRow(r)}`);
+  else {
+    let i = 0;
+    while (i < rep.rows.length) {
+      const r = rep.rows[i]!;
+      const g = groupOf(r);
+      if (g === null) {
+        out(`  ${formatRow(r)}`);
+        i++;
+        continue;
+      }
+      let j = i;
+      while (j < rep.rows.length && rep.rows[j]!.step === r.step && groupOf(rep.rows[j]!) === g) j++;
+      const rows = rep.rows.slice(i, j);
+      const worst = rows.reduce((m, x) => (!(x.relErr <= m.relErr) ? x : m));
+      const bad = rows.filter((x) => !x.ok).length;
       out(
-        `  ${bad === 0 ? 'ok  ' : 'FAIL'} step ${String(s).padStart(2)}  grad/* (${gs.length} tensors, ${bad} failing) worst ${worst.tensor} rel ${worst.relErr.toExponential(2)}`,
+        `  ${bad === 0 ? 'ok  ' : 'FAIL'} step ${r.step}  ${g} (${rows.length} tensors, ${bad} failing) worst ${formatPlace(worst)} rel ${worst.relErr.toExponential(2)}`,
       );
+      i = j;
     }
   }
   if (rep.maxRelErr)
@@ -47,7 +73,7 @@ const printReport = (rep: FileReport, out: (s: string) => void, verbose: boolean
   out(
     d === null
       ? '  OK: every recorded tensor within tolerance'
-      : `  FIRST DIVERGENCE: step ${d.step}, ${d.tensor} (max abs err ${d.maxAbsErr.toExponential(3)}, rel ${d.relErr.toExponential(3)}, at flat index ${d.worstIndex})`,
+      : `  FIRST DIVERGENCE: ${formatPlace(d)} (max abs err ${d.maxAbsErr.toExponential(3)}, rel ${d.relErr.toExponential(3)}, at flat index ${d.worstIndex})`,
   );
 };
 

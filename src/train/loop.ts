@@ -9,6 +9,8 @@
  * - one optimizer step per supervision step; the loss is scaled by 1/global batch;
  * - AdamATan2 on all parameters, SignSGD on the rows of the sparse puzzle embedding the carry used;
  * - warmup then cosine with lr_min_ratio; EMA after every step when enabled;
+ * - past total_steps a step changes nothing but the step count and the EMA (which still moves
+ *   toward the unchanged weights), as the official `train_batch` returns early;
  * - metrics: values ending in `loss` divided by the global batch, the others by max(count, 1).
  * Randomness (halting exploration) comes from foldIn(key, step): a run is a function of its seed.
  */
@@ -115,20 +117,54 @@ const firstNonFinite = (tree: unknown): string | null => {
   return null;
 };
 
+/** What one optimizer step computed, for inspection and cross-checking. */
+export interface TrainStepDetail {
+  /** The supervision step (carry, logits, losses, exploration draws, probes). */
+  readonly result: StepResult;
+  /** The gradients of the loss scaled by 1/global_batch_size. */
+  readonly grad: Trainable;
+  /** The learning rates this step used: AdamATan2's and the puzzle embedding's. */
+  readonly lr: number;
+  readonly puzzleEmbLr: number;
+}
+
+export interface TrainStepOptions {
+  /** Exploration draws to use instead of drawing them from the run's key (see `StepOptions`). */
+  readonly minHaltSteps?: Tensor;
+}
+
+export interface TrainStepOutcome {
+  readonly state: TrainState;
+  /** null past total_steps, where the official loop does nothing. */
+  readonly metrics: TrainMetrics | null;
+  readonly detail: TrainStepDetail | null;
+}
+
 /** One optimizer step = one supervision step for every row of the carry. */
 export const trainStep = (
   setup: TrainSetup,
   s: TrainState,
   batch: Batch,
-): { state: TrainState; metrics: TrainMetrics } => {
+  opts: TrainStepOptions = {},
+): TrainStepOutcome => {
   const { cfg, ctx, hyper } = setup;
   const step = s.step + 1;
+  if (step > hyper.total_steps) {
+    // Official `train_batch`: `if step > total_steps: return`; the EMA is still updated after it.
+    const ema = s.ema === null ? null : emaUpdate(s.ema, s.model.params, hyper.ema_rate);
+    return { state: { ...s, step, ema }, metrics: null, detail: null };
+  }
   const carry = s.carry ?? initialCarry(cfg, batch, s.model.buffers.yInit.dtype);
   const started = startStep(cfg, s.model.buffers, carry, batch);
   const w: Trainable = { params: s.model.params, puzzleRows: puzzleRows(cfg, s.model.buffers, started.data) };
   const scale = 1 / hyper.global_batch_size;
   const { value, grad, aux } = valueAndGradWithAux((p: Trainable): readonly [Tensor, StepResult] => {
-    const r = stepForward(cfg, ctx, p, started, { mode: 'train', lossType: hyper.loss_type, key: foldIn(s.key, step) });
+    const r = stepForward(cfg, ctx, p, started, {
+      mode: 'train',
+      lossType: hyper.loss_type,
+      key: foldIn(s.key, step),
+      ...(opts.minHaltSteps === undefined ? {} : { minHaltSteps: opts.minHaltSteps }),
+    });
     return [mul(r.loss.total, scale), r] as const;
   })(w);
 
@@ -137,6 +173,7 @@ export const trainStep = (
   if (bad !== null) throw new NonFiniteError(step, `gradient of ${bad}`);
 
   const lr = setup.lr(step);
+  const puzzleEmbLr = setup.puzzleEmbLr(step);
   const { params, state: opt } = setup.optimizer.update(s.model.params, grad.params, s.opt, lr);
   const puzzleEmb =
     cfg.puzzleEmbNdim > 0
@@ -144,7 +181,7 @@ export const trainStep = (
           s.model.buffers.puzzleEmb,
           started.data.puzzleIdentifiers,
           grad.puzzleRows,
-          setup.puzzleEmbLr(step),
+          puzzleEmbLr,
           hyper.puzzle_emb_weight_decay,
         )
       : s.model.buffers.puzzleEmb;
@@ -167,7 +204,11 @@ export const trainStep = (
     q_halt_accuracy: m.q_halt_accuracy / per,
     steps: m.steps / per,
   };
-  return { state: { step, model, opt, ema, carry: aux.carry, key: s.key }, metrics };
+  return {
+    state: { step, model, opt, ema, carry: aux.carry, key: s.key },
+    metrics,
+    detail: { result: aux, grad, lr, puzzleEmbLr },
+  };
 };
 
 /** The weights to evaluate and save: the EMA when enabled (with the live buffers), else the live ones. */

@@ -155,6 +155,7 @@ export const runTraining = (req: RunRequest): E.Either<string, RunResult> => {
       return E.left((e as Error).message);
     }
     state = r.state;
+    if (r.metrics === null) continue; // past total_steps: the official loop does nothing
     const elapsed = (performance.now() - t0) / 1000;
     const row = { ...r.metrics, elapsed_s: Number(elapsed.toFixed(3)) };
     log.push(row);

@@ -24,7 +24,7 @@ import { inputEmbedding } from './embedding.js';
 import { outputHead, qHead } from './heads.js';
 import { type LossResult, type LossType, type Metrics, lossHead, stepMetrics } from './loss.js';
 import type { TrmBuffers, TrmParams } from './params.js';
-import { type RecursionContext, type YZ, deepRecursion } from './recursion.js';
+import { type Probe, type RecursionContext, deepRecursion } from './recursion.js';
 import { ropeTables } from './rope.js';
 
 export interface Batch {
@@ -119,6 +119,19 @@ export interface StepOptions {
   readonly key?: Key;
   /** Override of the halting rule for inference: 'adaptive' halts each row on q_halt > 0 as in training. */
   readonly halt?: 'max' | 'adaptive';
+  /**
+   * The exploration draws (int32 [B]: a minimum step count per row, 0 where the row does not
+   * explore), given instead of drawn from `key`; a cross-check replays a recording's draws.
+   */
+  readonly minHaltSteps?: Tensor;
+}
+
+/** What the step computed inside the recursion, when the context asks for probes. */
+export interface StepProbe {
+  /** The input embedding x [B, L, D]. */
+  readonly x: Tensor;
+  /** Every latent and answer update of every cycle, in order (see `Probe`). */
+  readonly updates: readonly Probe[];
 }
 
 export interface StepResult {
@@ -130,16 +143,31 @@ export interface StepResult {
   readonly targetQContinue: Tensor | null;
   readonly loss: LossResult;
   readonly metrics: Metrics;
+  /** The exploration draws used (int32 [B], 0 = no minimum); zeros outside training. */
+  readonly minHaltSteps: Tensor;
+  /** Set when `ctx.probe` is: x and every update of the recursion. */
+  readonly probe: StepProbe | null;
 }
 
 /** x, deep recursion and heads for the carry `c` (already started). */
 const forward = (cfg: TrmConfig, ctx: RecursionContext, w: Trainable, c: Carry) => {
   const x = inputEmbedding(cfg, w.params.embedTokens, w.params.embedPos, w.puzzleRows, c.data.inputs);
-  const yz: YZ = deepRecursion(ctx, w.params, x, { y: c.y, z: c.z });
-  return { yz, logits: outputHead(w.params, yz.y, cfg.puzzleEmbLen), q: qHead(w.params, yz.y) };
+  const r = deepRecursion(ctx, w.params, x, { y: c.y, z: c.z });
+  const probe: StepProbe | null = ctx.probe === true ? { x, updates: r.probes } : null;
+  return {
+    yz: { y: r.y, z: r.z },
+    logits: outputHead(w.params, r.y, cfg.puzzleEmbLen),
+    q: qHead(w.params, r.y),
+    probe,
+  };
 };
 
-const minHaltSteps = (cfg: TrmConfig, key: Key | undefined, B: number): Int32Array => {
+const minHaltSteps = (cfg: TrmConfig, key: Key | undefined, given: Tensor | undefined, B: number): Int32Array => {
+  if (given !== undefined) {
+    if (given.shape.length !== 1 || given.shape[0] !== B)
+      throw new Error(`stepForward: minHaltSteps has shape [${given.shape}], expected [${B}]`);
+    return Int32Array.from(storage(given));
+  }
   const out = new Int32Array(B);
   if (cfg.haltExplorationProb <= 0) return out;
   if (key === undefined) throw new Error('stepForward: halt_exploration_prob > 0 in training needs a PRNG key');
@@ -159,7 +187,7 @@ export const stepForward = (
   opts: StepOptions,
 ): StepResult => {
   const B = c.steps.shape[0]!;
-  const { yz, logits, q } = forward(cfg, ctx, w, c);
+  const { yz, logits, q, probe } = forward(cfg, ctx, w, c);
   const newYZ = stopGradient(yz);
 
   // Halting (no gradient).
@@ -169,7 +197,7 @@ export const stepForward = (
   const training = opts.mode === 'train';
   const adaptive = training ? cfg.nSup > 1 : opts.halt === 'adaptive';
   // As the official code: halting by Q and exploration only in training and when N_sup > 1.
-  const minSteps = training && cfg.nSup > 1 ? minHaltSteps(cfg, opts.key, B) : new Int32Array(B);
+  const minSteps = training && cfg.nSup > 1 ? minHaltSteps(cfg, opts.key, opts.minHaltSteps, B) : new Int32Array(B);
   const qh = storage(q.halt);
   const qc = storage(q.cont);
   for (let b = 0; b < B; b++) {
@@ -192,12 +220,22 @@ export const stepForward = (
   // The Q-continue target (HRM's Q-learning ACT): one more no-grad pass on the new carry.
   let target: Tensor | null = null;
   if (training && !cfg.noActContinue && cfg.nSup > 1) {
-    const next = forward(cfg, ctx, stopGradient(w), newCarry).q;
+    const next = forward(cfg, { ...ctx, probe: false }, stopGradient(w), newCarry).q;
     const last = fromStorage([B], isLast, backend);
     target = stopGradient(sigmoid(where(last, next.halt, maximum(next.halt, next.cont))));
   }
 
   const loss = lossHead(opts.lossType, logits, c.data.labels, q.halt, q.cont, target);
   const metrics = stepMetrics(c.data.labels, loss.preds, q.halt, newCarry.halted, newCarry.steps);
-  return { carry: newCarry, logits, qHalt: q.halt, qContinue: q.cont, targetQContinue: target, loss, metrics };
+  return {
+    carry: newCarry,
+    logits,
+    qHalt: q.halt,
+    qContinue: q.cont,
+    targetQContinue: target,
+    loss,
+    metrics,
+    minHaltSteps: fromStorage([B], minSteps, backend),
+    probe,
+  };
 };

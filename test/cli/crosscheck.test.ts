@@ -61,8 +61,8 @@ describe('trm crosscheck', () => {
     writeFileSync(bad, encodeSafetensors(entries, st.right.metadata));
     const r = trm(['crosscheck', bad]);
     expect(r.status).toBe(1);
-    expect(r.stdout).toMatch(/FIRST DIVERGENCE: step 1, logits/);
-    expect(r.stdout).toMatch(/ok {3}step {2}0 {2}z_H/);
+    expect(r.stdout).toMatch(/FIRST DIVERGENCE: step 1 · logits/);
+    expect(r.stdout).toMatch(/ok {3}step 0 · z_H/);
     const j = trm(['crosscheck', bad, '--json']);
     expect(j.status).toBe(1);
     const doc = JSON.parse(j.stdout) as {
@@ -70,7 +70,7 @@ describe('trm crosscheck', () => {
       files: { first_divergence: { step: number; tensor: string } }[];
     };
     expect(doc.ok).toBe(false);
-    expect(doc.files[0]!.first_divergence).toMatchObject({ step: 1, tensor: 'logits' });
+    expect(doc.files[0]!.first_divergence).toMatchObject({ step: 1, cycle: null, update: null, tensor: 'logits' });
   });
 
   it('bad input: a missing file, a non-trace, a truncated file → one line naming the file, exit 2', () => {
