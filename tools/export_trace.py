@@ -1015,11 +1015,18 @@ def shadow_step(torch, pretrain, trm, shadow, snap, config, state32, batch, cfg,
         ema.update(head)
     errs = shadow["errors"]
 
-    def note(cls, ref32, ref64):
+    def note(cls, ref32, ref64, before=None):
+        """max |f32 - f64| per class, relative to max |f64| and, for what the optimizer step wrote,
+        to the size of the update max |f64 - before| (how trm crosscheck judges updates)."""
         e, scale = max_errors(ref32, ref64)
         cur = errs.setdefault(cls, {"max_abs_err": 0.0, "max_rel_err": 0.0})
         cur["max_abs_err"] = max(cur["max_abs_err"], e)
         cur["max_rel_err"] = max(cur["max_rel_err"], e / scale if scale > 0 else 0.0)
+        if before is not None:
+            delta, _ = max_errors(ref64, before)
+            cur["max_update_rel_err"] = max(cur.get("max_update_rel_err", 0.0), e / delta if delta > 0 else 0.0)
+
+    zero = lambda p: np.zeros(tuple(p.shape))  # noqa: E731
 
     out = cap.out
     note("activations", tensors["step/%d/z_H" % s], out[0].inner_carry.z_H.numpy())
@@ -1030,16 +1037,20 @@ def shadow_step(torch, pretrain, trm, shadow, snap, config, state32, batch, cfg,
         g = cap.grads.get(id(p))
         if g is not None:
             note("grad", tensors["grad/%d/%s" % (s, name)], g.numpy())
-        note("params", tensors["update/%d/params/%s" % (s, name)], p.detach().numpy())
+        note("params", tensors["update/%d/params/%s" % (s, name)], p.detach().numpy(), snap["state"][n].numpy())
         a = adam.state.get(p, {})
         if "exp_avg" in a:
-            note("exp_avg", tensors["update/%d/exp_avg/%s" % (s, name)], a["exp_avg"].numpy())
-            note("exp_avg_sq", tensors["update/%d/exp_avg_sq/%s" % (s, name)], a["exp_avg_sq"].numpy())
+            old = snap["opt"].get(n, {})
+            note("exp_avg", tensors["update/%d/exp_avg/%s" % (s, name)], a["exp_avg"].numpy(),
+                 old["exp_avg"].numpy() if "exp_avg" in old else zero(p))
+            note("exp_avg_sq", tensors["update/%d/exp_avg_sq/%s" % (s, name)], a["exp_avg_sq"].numpy(),
+                 old["exp_avg_sq"].numpy() if "exp_avg_sq" in old else zero(p))
         if ema is not None:
-            note("ema", tensors["update/%d/ema/%s" % (s, name)], ema.shadow[n].detach().numpy())
+            note("ema", tensors["update/%d/ema/%s" % (s, name)], ema.shadow[n].detach().numpy(),
+                 snap["ema"][n].numpy())
     if cfg["puzzle_emb_ndim"] > 0:
         note("puzzle_emb", tensors["update/%d/params/inner.puzzle_emb.weights" % s],
-             head.model.inner.puzzle_emb.weights.detach().numpy())
+             head.model.inner.puzzle_emb.weights.detach().numpy(), snap["state"]["model.inner.puzzle_emb.weights"].numpy())
 
 
 # ------------------------------------------------------------------------------------------------

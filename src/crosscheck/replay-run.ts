@@ -112,10 +112,17 @@ const scalarRows = (trace: Trace, s: number, m: Metrics, lr: number, puzzleEmbLr
 };
 
 /**
- * What the optimizer step wrote, compared as updates: each tensor against the recording, with the
- * tolerance taken relative to the size of the recorded update (new − old).
+ * What the optimizer step wrote, compared as updates (see `compareUpdate`): ours from `before` to
+ * `after`, the recording's from `recordedBefore` to what it wrote at step s.
  */
-const updateRows = (trace: Trace, s: number, before: TrainState, after: TrainState, tol: Tolerance): Row[] => {
+const updateRows = (
+  trace: Trace,
+  s: number,
+  before: TrainState,
+  recordedBefore: TrainState,
+  after: TrainState,
+  tol: Tolerance,
+): Row[] => {
   const cfg = trace.config;
   const rows: Row[] = [];
   const layout = officialLayout(cfg).filter((r) => r.trainable);
@@ -129,8 +136,9 @@ const updateRows = (trace: Trace, s: number, before: TrainState, after: TrainSta
     if (ref === undefined) return;
     const ours = tensorOf(after, get);
     const old = tensorOf(before, get);
-    if (ours === null || old === null) rows.push(missingRow(s, name, ref));
-    else rows.push(compareUpdate(s, name, ours, ref, old, tol));
+    const refOld = tensorOf(recordedBefore, get);
+    if (ours === null || old === null || refOld === null) rows.push(missingRow(s, name, ref));
+    else rows.push(compareUpdate(s, name, ours, ref, old, refOld, tol));
   };
   const withParams = (p: TrmParams | null, st: TrainState): TrmState | null =>
     p === null ? null : { params: p, buffers: st.model.buffers };
@@ -163,10 +171,12 @@ export const replayTrainRun = (trace: Trace, opts: ReplayOptions = {}): FileRepo
   const ctx: RecursionContext = { ...stepContext(cfg, backend), probe: hasProbes(trace) };
   const setup = makeSetup(cfg, ctx, trace.hyper);
   const initial = treeMap(trace.state, (t) => onBackend(t, backend));
-  let state = initTrainState(setup, initial, key(0));
+  const start = initTrainState(setup, initial, key(0));
+  let state = start;
   const rows: Row[] = [];
   for (let s = 0; s < trace.steps; s++) {
-    if (mode === 'teacher-forced' && s > 0) state = recordedState(trace, setup, initial, s, backend);
+    const recorded = s === 0 ? start : recordedState(trace, setup, initial, s, backend);
+    if (mode === 'teacher-forced') state = recorded;
     const batch = treeMap(trace.batches[s]!, (t) => onBackend(t, backend));
     const draws = trace.tensors.get(`step/${s}/min_halt_steps`);
     const out = trainStep(setup, state, batch, draws === undefined ? {} : { minHaltSteps: onBackend(draws, backend) });
@@ -185,7 +195,7 @@ export const replayTrainRun = (trace: Trace, opts: ReplayOptions = {}): FileRepo
       const ref = trace.tensors.get(`step/${s}/loss`);
       if (ref !== undefined) rows.push(missingRow(s, 'loss', ref)); // the recording trained, we did not
     }
-    rows.push(...updateRows(trace, s, state, out.state, tol));
+    rows.push(...updateRows(trace, s, state, recorded, out.state, tol));
     state = out.state;
   }
   return fileReport(trace, mode, rows);
