@@ -1,6 +1,8 @@
 /**
- * The official traces replay: every recorded tensor of every supervision step, gradients
- * included, within the crosscheck tolerance. This is what "correct" means for trm-ts.
+ * The official traces replay: every recorded tensor of every supervision step (every update of the
+ * recursion, gradients included) and of every optimizer step of the recorded training runs
+ * (learning rates, AdamATan2 moments, parameters, puzzle embedding, EMA), within the crosscheck
+ * tolerance. This is what "correct" means for trm-ts.
  */
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,6 +19,17 @@ const files = readdirSync(dir)
   .filter((f) => f.endsWith('.safetensors'))
   .sort();
 
+// The official six, traces made with tools/export_trace.py from the official code, and training runs.
+const exportedDir = join(import.meta.dirname, 'fixtures', 'exported');
+const runDir = join(import.meta.dirname, 'fixtures', 'train-run');
+const inDir = (d: string) =>
+  readdirSync(d)
+    .filter((f) => f.endsWith('.safetensors'))
+    .sort()
+    .map((f) => join(d, f));
+const runs = inDir(runDir);
+const all = [...files.map((f) => join(dir, f)), ...inDir(exportedDir), ...runs];
+
 const describeFailure = (rep: FileReport): string =>
   rep.firstDivergence === null
     ? ''
@@ -27,14 +40,6 @@ describe('official golden traces', () => {
     expect(files).toHaveLength(6);
   });
 
-  // The official six, plus traces made with tools/export_trace.py from the official code.
-  const exportedDir = join(import.meta.dirname, 'fixtures', 'exported');
-  const all = [
-    ...files.map((f) => join(dir, f)),
-    ...readdirSync(exportedDir)
-      .filter((f) => f.endsWith('.safetensors'))
-      .map((f) => join(exportedDir, f)),
-  ];
   for (const path of all) {
     const f = path.slice(path.lastIndexOf('fixtures/') + 'fixtures/'.length);
     it(`${f} replays teacher-forced within tolerance`, () => {
@@ -44,10 +49,52 @@ describe('official golden traces', () => {
       expect(rep.rows.length).toBeGreaterThanOrEqual(10 * t.right.steps);
       expect(describeFailure(rep)).toBe('');
       expect(rep.ok).toBe(true);
-      // Every step of a train trace compares gradients.
-      if (t.right.mode === 'train') expect(rep.rows.some((r) => r.tensor === 'grad/inner.lm_head.weight')).toBe(true);
+      // Every step of a train trace compares gradients; every trm-trace/2 trace every update of the recursion.
+      if (t.right.mode !== 'eval') expect(rep.rows.some((r) => r.tensor === 'grad/inner.lm_head.weight')).toBe(true);
+      const T = t.right.config.T;
+      const n = t.right.config.n;
+      expect(rep.rows.filter((r) => r.step === 0 && r.cycle !== null && !r.tensor.includes('/block/'))).toHaveLength(
+        T * (n + 1),
+      );
+      if (t.right.mode === 'train-run') {
+        expect(rep.rows.some((r) => r.tensor === 'params/inner.lm_head.weight')).toBe(true);
+        expect(rep.rows.some((r) => r.tensor === 'lr')).toBe(true);
+      }
     });
   }
+
+  for (const path of runs.filter((p) => !p.includes('mlp_t') && !p.includes('halt1'))) {
+    it(`${path.slice(path.lastIndexOf('/') + 1)} replays free-running within tolerance`, () => {
+      const t = readTrace(path);
+      if (E.isLeft(t)) throw new Error(formatBoundaryError(t.left));
+      expect(describeFailure(replayTrace(t.right, { mode: 'free-running' }))).toBe('');
+    });
+  }
+
+  it('names the step, cycle and update where a deliberate change to the official code first acts', () => {
+    // Recorded from a copy of the official code whose second latent update of the cycle with
+    // gradient sees x scaled by 1.001 (tools/record_fixtures.sh).
+    const t = readTrace(join(import.meta.dirname, 'fixtures', 'mutated', 'x_scaled_cycle2_update1.safetensors'));
+    if (E.isLeft(t)) throw new Error(formatBoundaryError(t.left));
+    expect(t.right.metadata['source']).toMatch(/\+local-changes$/);
+    const rep = replayTrace(t.right);
+    expect(rep.ok).toBe(false);
+    expect(rep.firstDivergence).toMatchObject({ step: 0, cycle: 2, update: 1, tensor: 'z_L' });
+    // Everything computed before it agrees.
+    const i = rep.rows.indexOf(rep.firstDivergence!);
+    expect(rep.rows.slice(0, i).map((r) => r.tensor)).toEqual([
+      'x',
+      'z_L',
+      'z_L',
+      'z_L',
+      'z_H',
+      'z_L',
+      'z_L',
+      'z_L',
+      'z_H',
+      'z_L',
+    ]);
+  });
 
   for (const f of files.filter((name) => name.includes('attn'))) {
     it(`${f} replays free-running within tolerance`, () => {
@@ -75,9 +122,9 @@ describe.each([
     async () => (await import('../src/accel/gpujs/index.js')).createGpuJsBackend({ mode: 'cpu' }),
   ] as const,
 ])('official golden traces on the %s backend', (_name, make) => {
-  for (const f of files) {
-    it(`${f} replays teacher-forced within tolerance`, async () => {
-      const t = readTrace(join(dir, f));
+  for (const path of all) {
+    it(`${path.slice(path.lastIndexOf('fixtures/') + 9)} replays teacher-forced within tolerance`, async () => {
+      const t = readTrace(path);
       if (E.isLeft(t)) throw new Error(formatBoundaryError(t.left));
       const backend = await make();
       try {

@@ -35,3 +35,23 @@ mkdir -p $R
   --out $R/no_puzzle_none_halt1.safetensors --shadow \
   --train '{"lr": 0.001, "lr_min_ratio": 0.0, "lr_warmup_steps": 1}' \
   --config '{"batch_size":3,"seq_len":9,"vocab_size":6,"num_puzzle_identifiers":1,"H_cycles":3,"L_cycles":2,"L_layers":2,"hidden_size":16,"num_heads":2,"expansion":2,"pos_encodings":"none","mlp_t":true,"puzzle_emb_ndim":0,"puzzle_emb_len":0,"halt_max_steps":1}'
+# A deliberately changed copy of the official code: in the cycle with gradient, the second latent
+# update sees x scaled by 1.001. `trm crosscheck` must name step 0 · cycle 2 · latent update 1.
+M=$(mktemp -d)
+trap 'rm -rf "$M"' EXIT
+cp -r "$TRM"/. "$M"/
+"$PY" - "$M/models/recursive_reasoning/trm.py" <<'PY'
+import sys
+path = sys.argv[1]
+src = open(path).read()
+head, sep, tail = src.partition("# 1 with grad")
+old = "z_L = self.L_level(z_L, z_H + input_embeddings, **seq_info)"
+new = "z_L = self.L_level(z_L, z_H + input_embeddings * (1.0 if _L_step == 0 else 1.001), **seq_info)"
+assert sep and tail.count(old) == 1, "trm.py: the latent update of the cycle with gradient was not found"
+open(path, "w").write(head + sep + tail.replace(old, new))
+PY
+D=test/fixtures/mutated
+mkdir -p $D
+"$PY" $X --repo "$M" --mode train-run --steps 3 --seed 24 --case x_scaled_cycle2_update1 \
+  --out $D/x_scaled_cycle2_update1.safetensors \
+  --config '{"batch_size":2,"seq_len":8,"vocab_size":6,"num_puzzle_identifiers":3,"H_cycles":3,"L_cycles":3,"L_layers":1,"hidden_size":16,"num_heads":2,"expansion":2,"halt_max_steps":2}'

@@ -24,7 +24,7 @@ export interface Tolerance {
   readonly updateUlps: number;
 }
 
-export const DEFAULT_TOLERANCE: Tolerance = { rel: 1e-4, abs: 1e-5, lossRel: 1e-5, updateRel: 5e-3, updateUlps: 4 };
+export const DEFAULT_TOLERANCE: Tolerance = { rel: 1e-4, abs: 1e-5, lossRel: 1e-5, updateRel: 1e-3, updateUlps: 4 };
 
 /** Where inside a supervision step a recorded intermediate lives. */
 export interface Place {

@@ -19,7 +19,8 @@ import { treeMap } from '../tensor/tree.js';
 import { type Carry, stepContext } from '../trm/act.js';
 import { type TrmParams, type TrmState, fromOfficial, officialLayout, toOfficial } from '../trm/params.js';
 import type { RecursionContext } from '../trm/recursion.js';
-import { type TrainSetup, type TrainState, initTrainState, makeSetup, trainStep } from '../train/loop.js';
+import { type TrainSetup, type TrainState, applyUpdate, initTrainState, makeSetup, trainStep } from '../train/loop.js';
+import type { Trainable } from '../trm/act.js';
 import type { Metrics } from '../trm/loss.js';
 import type { Backend } from '../backend/backend.js';
 import {
@@ -36,7 +37,7 @@ import {
   onBackend,
 } from './compare.js';
 import { gradRows, hasProbes, officialGrads, stepRows } from './replay-steps.js';
-import { DATA_KINDS, METRIC_KINDS, type Trace, stepRan } from './trace.js';
+import { DATA_KINDS, METRIC_KINDS, type Trace } from './trace.js';
 
 const PUZZLE_TABLE = 'inner.puzzle_emb.weights';
 
@@ -55,10 +56,13 @@ const stateFrom = (trace: Trace, prefix: string, base: TrmState, backend: Backen
 const zerosLike = (p: TrmParams): TrmParams =>
   treeMap(p, (t) => zeros(t.shape, { dtype: t.dtype, backend: t.backend }));
 
-/** The last step ≤ s that ran (its carry is the carry after s), or −1. */
+/** Whether the recording trained at step s (it records no supervision step past its total_steps). */
+const recordedRan = (trace: Trace, s: number): boolean => trace.tensors.has(`step/${s}/loss`);
+
+/** The last step ≤ s at which the recording trained (its carry is the carry after s), or −1. */
 const lastRan = (trace: Trace, s: number): number => {
   let r = s;
-  while (r >= 0 && !stepRan(trace, r)) r--;
+  while (r >= 0 && !recordedRan(trace, r)) r--;
   return r;
 };
 
@@ -84,12 +88,29 @@ const recordedState = (trace: Trace, setup: TrainSetup, initial: TrmState, s: nu
   return {
     step: s,
     model,
-    opt: { step: Math.min(s, setup.hyper.total_steps), expAvg: moments('exp_avg'), expAvgSq: moments('exp_avg_sq') },
+    opt: {
+      step: Array.from({ length: s }, (_, r) => recordedRan(trace, r)).filter(Boolean).length,
+      expAvg: moments('exp_avg'),
+      expAvgSq: moments('exp_avg_sq'),
+    },
     ema: setup.hyper.ema ? stateFrom(trace, `${up}ema/`, initial, backend).params : null,
     carry: ran < 0 ? null : carryAfter(trace, ran, backend),
     key: key(0),
   };
 };
+
+/** The recorded (scaled) gradients of step s as a Trainable tree. */
+const recordedGrad = (trace: Trace, s: number, state: TrainState, backend: Backend): Trainable => {
+  const params = stateFrom(trace, `grad/${s}/`, state.model, backend).params;
+  const rows = trace.tensors.get(`grad/${s}/inner.puzzle_emb.local_weights`);
+  const puzzleRows =
+    rows === undefined ? zeros([trace.config.batchSize, 0], { dtype: 'float32', backend }) : onBackend(rows, backend);
+  return { params, puzzleRows };
+};
+
+/** The puzzle ids the carry worked on at step s (the rows SignSGD updates). */
+const idsOf = (trace: Trace, s: number, backend: Backend): Tensor =>
+  onBackend(trace.tensors.get(`step/${s}/data/puzzle_identifiers`)!, backend);
 
 const scalar = (v: number): Tensor => fromStorage([1], Float64Array.of(v));
 
@@ -180,7 +201,19 @@ export const replayTrainRun = (trace: Trace, opts: ReplayOptions = {}): FileRepo
     const batch = treeMap(trace.batches[s]!, (t) => onBackend(t, backend));
     const draws = trace.tensors.get(`step/${s}/min_halt_steps`);
     const out = trainStep(setup, state, batch, draws === undefined ? {} : { minHaltSteps: onBackend(draws, backend) });
-    if (out.detail !== null) {
+    let after = out.state;
+    const ran = recordedRan(trace, s);
+    if (out.detail !== null && !ran) {
+      // We trained at a step the recording skipped (past its total_steps).
+      rows.push({ ...missingRow(s, 'loss', scalar(0)), refMaxAbs: Number.NaN });
+    } else if (out.detail !== null && mode === 'teacher-forced') {
+      // The optimizer step is checked on the recorded gradients (compared above it, row by row):
+      // Adam's per-element normalisation would turn rounding noise in a near-zero gradient into a
+      // full-size step of either sign.
+      const u = applyUpdate(setup, state, s + 1, recordedGrad(trace, s, state, backend), idsOf(trace, s, backend));
+      after = { ...out.state, model: u.model, opt: u.opt, ema: u.ema };
+    }
+    if (out.detail !== null && ran) {
       const d = out.detail;
       rows.push(...stepRows(trace, s, d.result, tol));
       const data = d.result.carry.data;
@@ -191,12 +224,11 @@ export const replayTrainRun = (trace: Trace, opts: ReplayOptions = {}): FileRepo
       }
       rows.push(...scalarRows(trace, s, d.result.metrics, d.lr, d.puzzleEmbLr, tol));
       rows.push(...gradRows(trace, s, officialGrads(cfg, d.grad, state.model.buffers), tol));
-    } else {
-      const ref = trace.tensors.get(`step/${s}/loss`);
-      if (ref !== undefined) rows.push(missingRow(s, 'loss', ref)); // the recording trained, we did not
+    } else if (out.detail === null && ran) {
+      rows.push(missingRow(s, 'loss', trace.tensors.get(`step/${s}/loss`)!)); // the recording trained, we did not
     }
-    rows.push(...updateRows(trace, s, state, recorded, out.state, tol));
-    state = out.state;
+    rows.push(...updateRows(trace, s, state, recorded, after, tol));
+    state = after;
   }
   return fileReport(trace, mode, rows);
 };

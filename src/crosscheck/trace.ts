@@ -250,6 +250,9 @@ const requiredTensors = (trace: Trace): string[] => {
     if (ran) {
       for (const k of DATA_KINDS) names.push(`step/${s}/data/${k}`);
       names.push(`step/${s}/min_halt_steps`, `step/${s}/lr`);
+      // The optimizer step is replayed on the recorded gradients.
+      for (const r of trainable) names.push(`grad/${s}/${r.name}`);
+      if (config.puzzleEmbNdim > 0) names.push(`grad/${s}/inner.puzzle_emb.local_weights`);
     }
     for (const r of trainable) names.push(`update/${s}/params/${r.name}`);
     if (config.puzzleEmbNdim > 0) names.push(`update/${s}/params/inner.puzzle_emb.weights`);
@@ -276,7 +279,11 @@ const checkInputShapes = (trace: Trace, need: Need): E.Left<BoundaryError> | nul
       r = need(name, [B], 'int32');
     else if (parts[0] === 'step' && parts[2] === 'data' && parts.length === 4)
       r = need(name, parts[3] === 'puzzle_identifiers' ? [B] : [B, config.seqLen], 'int32');
-    else if (parts[0] === 'update' && parts.length === 4) {
+    else if (trace.mode === 'train-run' && parts[0] === 'grad' && parts.length === 3) {
+      const shape = parts[2] === 'inner.puzzle_emb.local_weights' ? [B, config.puzzleEmbNdim] : shapes.get(parts[2]!);
+      if (shape === undefined) r = fail(trace.file, name, 'not a parameter of this config');
+      else r = need(name, shape, 'float');
+    } else if (parts[0] === 'update' && parts.length === 4) {
       const shape = shapes.get(parts[3]!);
       if (shape === undefined) r = fail(trace.file, name, 'not a parameter of this config');
       else r = need(name, shape, 'float');

@@ -140,6 +140,33 @@ export interface TrainStepOutcome {
   readonly detail: TrainStepDetail | null;
 }
 
+export interface Update {
+  readonly model: TrmState;
+  readonly opt: AdamState<TrmParams>;
+  readonly ema: TrmParams | null;
+  readonly lr: number;
+  readonly puzzleEmbLr: number;
+}
+
+/**
+ * The optimizer part of step `step` (1-based), given the scaled gradients: AdamATan2 on the
+ * parameters at the scheduled rate, SignSGD on the puzzle-embedding rows `ids` (duplicates summed),
+ * then the EMA of the updated parameters.
+ */
+export const applyUpdate = (setup: TrainSetup, s: TrainState, step: number, grad: Trainable, ids: Tensor): Update => {
+  const { cfg, hyper } = setup;
+  const lr = setup.lr(step);
+  const puzzleEmbLr = setup.puzzleEmbLr(step);
+  const { params, state: opt } = setup.optimizer.update(s.model.params, grad.params, s.opt, lr);
+  const puzzleEmb =
+    cfg.puzzleEmbNdim > 0
+      ? signSgdSparse(s.model.buffers.puzzleEmb, ids, grad.puzzleRows, puzzleEmbLr, hyper.puzzle_emb_weight_decay)
+      : s.model.buffers.puzzleEmb;
+  const model: TrmState = { params, buffers: { ...s.model.buffers, puzzleEmb } };
+  const ema = s.ema === null ? null : emaUpdate(s.ema, params, hyper.ema_rate);
+  return { model, opt, ema, lr, puzzleEmbLr };
+};
+
 /** One optimizer step = one supervision step for every row of the carry. */
 export const trainStep = (
   setup: TrainSetup,
@@ -172,21 +199,7 @@ export const trainStep = (
   const bad = firstNonFinite({ params: grad.params, puzzle_emb: grad.puzzleRows });
   if (bad !== null) throw new NonFiniteError(step, `gradient of ${bad}`);
 
-  const lr = setup.lr(step);
-  const puzzleEmbLr = setup.puzzleEmbLr(step);
-  const { params, state: opt } = setup.optimizer.update(s.model.params, grad.params, s.opt, lr);
-  const puzzleEmb =
-    cfg.puzzleEmbNdim > 0
-      ? signSgdSparse(
-          s.model.buffers.puzzleEmb,
-          started.data.puzzleIdentifiers,
-          grad.puzzleRows,
-          puzzleEmbLr,
-          hyper.puzzle_emb_weight_decay,
-        )
-      : s.model.buffers.puzzleEmb;
-  const model: TrmState = { params, buffers: { ...s.model.buffers, puzzleEmb } };
-  const ema = s.ema === null ? null : emaUpdate(s.ema, params, hyper.ema_rate);
+  const { model, opt, ema, lr, puzzleEmbLr } = applyUpdate(setup, s, step, grad, started.data.puzzleIdentifiers);
 
   const m = aux.metrics;
   const per = Math.max(m.count, 1);
