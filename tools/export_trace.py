@@ -982,10 +982,9 @@ def tensor_class(name):
     return "activations"
 
 
-def shadow_step(torch, pretrain, trm, shadow, snap, config, state32, batch, cfg, hyper, capture32, tensors, s):
-    """Teacher-forced float64 shadow of step s: the recording model's state before the step, in
-    float64, through the same train_batch with the same exploration draws. The largest difference
-    per tensor class between the float32 recording and this shadow calibrates the tolerances."""
+def load_shadow(torch, pretrain, shadow, snap, hyper):
+    """Puts the recording's state before the step (float64 copies) into the shadow model,
+    its AdamATan2 state and a fresh EMAHelper. Returns (head, adam, ema)."""
     head = shadow["head"]
     with torch.no_grad():
         sd = head.state_dict()
@@ -1002,6 +1001,16 @@ def shadow_step(torch, pretrain, trm, shadow, snap, config, state32, batch, cfg,
     if snap["ema"] is not None:
         ema = pretrain.EMAHelper(mu=hyper["ema_rate"])
         ema.shadow = {k: v.clone() for k, v in snap["ema"].items()}
+    return head, adam, ema
+
+
+def shadow_step(torch, pretrain, trm, shadow, snap, config, state32, batch, cfg, hyper, capture32, tensors, s):
+    """Teacher-forced float64 shadows of step s, from the recording's state before the step:
+    - whole_step: the same train_batch in float64 with the same exploration draws;
+    - optimizer_on_recorded_gradients: only the optimizer steps and the EMA, in float64, fed the
+      recorded float32 gradients (what a teacher-forced `trm crosscheck` checks).
+    The largest float32-vs-float64 difference per tensor class calibrates the tolerances."""
+    head, adam, ema = load_shadow(torch, pretrain, shadow, snap, hyper)
     c = snap["carry"]
     carry = carry_to(torch, c, torch.float64, trm.TinyRecursiveReasoningModel_ACTV1InnerCarry,
                      trm.TinyRecursiveReasoningModel_ACTV1Carry)
@@ -1013,44 +1022,71 @@ def shadow_step(torch, pretrain, trm, shadow, snap, config, state32, batch, cfg,
     cap.run(lambda: pretrain.train_batch(config, st, batch, cfg["batch_size"], 0, 1))
     if ema is not None:
         ema.update(head)
-    errs = shadow["errors"]
-
-    def note(cls, ref32, ref64, before=None):
-        """max |f32 - f64| per class, relative to max |f64| and, for what the optimizer step wrote,
-        to the size of the update max |f64 - before| (how trm crosscheck judges updates)."""
-        e, scale = max_errors(ref32, ref64)
-        cur = errs.setdefault(cls, {"max_abs_err": 0.0, "max_rel_err": 0.0})
-        cur["max_abs_err"] = max(cur["max_abs_err"], e)
-        cur["max_rel_err"] = max(cur["max_rel_err"], e / scale if scale > 0 else 0.0)
-        if before is not None:
-            delta, _ = max_errors(ref64, before)
-            cur["max_update_rel_err"] = max(cur.get("max_update_rel_err", 0.0), e / delta if delta > 0 else 0.0)
-
-    zero = lambda p: np.zeros(tuple(p.shape))  # noqa: E731
-
+    errs = shadow["errors"].setdefault("whole_step", {})
     out = cap.out
-    note("activations", tensors["step/%d/z_H" % s], out[0].inner_carry.z_H.numpy())
-    note("activations", tensors["step/%d/logits" % s], out[3]["logits"].numpy())
-    note("loss", tensors["step/%d/loss" % s], [float(out[1])])
+    note_error(errs, "activations", tensors["step/%d/z_H" % s], out[0].inner_carry.z_H.numpy())
+    note_error(errs, "activations", tensors["step/%d/logits" % s], out[3]["logits"].numpy())
+    note_error(errs, "loss", tensors["step/%d/loss" % s], [float(out[1])])
     for n, p in head.named_parameters():
-        name = n[len("model."):]
         g = cap.grads.get(id(p))
         if g is not None:
-            note("grad", tensors["grad/%d/%s" % (s, name)], g.numpy())
-        note("params", tensors["update/%d/params/%s" % (s, name)], p.detach().numpy(), snap["state"][n].numpy())
+            note_error(errs, "grad", tensors["grad/%d/%s" % (s, n[len("model."):])], g.numpy())
+    note_writes(errs, head, adam, ema, snap, tensors, s, cfg)
+
+    # The optimizer alone, on the recorded gradients.
+    head, adam, ema = load_shadow(torch, pretrain, shadow, snap, hyper)
+    for n, p in head.named_parameters():
+        p.grad = torch.from_numpy(np.array(tensors["grad/%d/%s" % (s, n[len("model."):])], dtype=np.float64))
+    if cfg["puzzle_emb_ndim"] > 0:
+        pe = head.model.inner.puzzle_emb
+        pe.local_weights.grad = torch.from_numpy(
+            np.array(tensors["grad/%d/inner.puzzle_emb.local_weights" % s], dtype=np.float64))
+        with torch.no_grad():
+            pe.local_ids.copy_(torch.from_numpy(tensors["step/%d/data/puzzle_identifiers" % s].astype(np.int64)))
+    for opt, lr in zip(shadow["opts"], capture32.lrs):
+        for group in opt.param_groups:
+            group["lr"] = lr
+        opt.step()
+        opt.zero_grad()
+    if ema is not None:
+        ema.update(head)
+    note_writes(shadow["errors"].setdefault("optimizer_on_recorded_gradients", {}), head, adam, ema, snap, tensors,
+                s, cfg)
+
+
+def note_error(errs, cls, ref32, ref64, before=None):
+    """max |f32 - f64| per class, relative to max |f64| and, for what the optimizer step wrote, to
+    the size of the update max |f64 - before| (how trm crosscheck judges updates)."""
+    e, scale = max_errors(ref32, ref64)
+    cur = errs.setdefault(cls, {"max_abs_err": 0.0, "max_rel_err": 0.0})
+    cur["max_abs_err"] = max(cur["max_abs_err"], e)
+    cur["max_rel_err"] = max(cur["max_rel_err"], e / scale if scale > 0 else 0.0)
+    if before is not None:
+        delta, _ = max_errors(ref64, before)
+        cur["max_update_rel_err"] = max(cur.get("max_update_rel_err", 0.0), e / delta if delta > 0 else 0.0)
+
+
+def note_writes(errs, head, adam, ema, snap, tensors, s, cfg):
+    """The shadow's parameters, moments, puzzle table and EMA against the recording's."""
+    for n, p in head.named_parameters():
+        name = n[len("model."):]
+        note_error(errs, "params", tensors["update/%d/params/%s" % (s, name)], p.detach().numpy(),
+                   snap["state"][n].numpy())
         a = adam.state.get(p, {})
         if "exp_avg" in a:
             old = snap["opt"].get(n, {})
-            note("exp_avg", tensors["update/%d/exp_avg/%s" % (s, name)], a["exp_avg"].numpy(),
-                 old["exp_avg"].numpy() if "exp_avg" in old else zero(p))
-            note("exp_avg_sq", tensors["update/%d/exp_avg_sq/%s" % (s, name)], a["exp_avg_sq"].numpy(),
-                 old["exp_avg_sq"].numpy() if "exp_avg_sq" in old else zero(p))
+            zero = np.zeros(tuple(p.shape))
+            note_error(errs, "exp_avg", tensors["update/%d/exp_avg/%s" % (s, name)], a["exp_avg"].numpy(),
+                       old["exp_avg"].numpy() if "exp_avg" in old else zero)
+            note_error(errs, "exp_avg_sq", tensors["update/%d/exp_avg_sq/%s" % (s, name)], a["exp_avg_sq"].numpy(),
+                       old["exp_avg_sq"].numpy() if "exp_avg_sq" in old else zero)
         if ema is not None:
-            note("ema", tensors["update/%d/ema/%s" % (s, name)], ema.shadow[n].detach().numpy(),
-                 snap["ema"][n].numpy())
+            note_error(errs, "ema", tensors["update/%d/ema/%s" % (s, name)], ema.shadow[n].detach().numpy(),
+                       snap["ema"][n].numpy())
     if cfg["puzzle_emb_ndim"] > 0:
-        note("puzzle_emb", tensors["update/%d/params/inner.puzzle_emb.weights" % s],
-             head.model.inner.puzzle_emb.weights.detach().numpy(), snap["state"]["model.inner.puzzle_emb.weights"].numpy())
+        note_error(errs, "puzzle_emb", tensors["update/%d/params/inner.puzzle_emb.weights" % s],
+                   head.model.inner.puzzle_emb.weights.detach().numpy(),
+                   snap["state"]["model.inner.puzzle_emb.weights"].numpy())
 
 
 # ------------------------------------------------------------------------------------------------

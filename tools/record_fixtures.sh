@@ -31,10 +31,10 @@ mkdir -p $R
   --train '{"lr": 0.002, "lr_min_ratio": 0.5, "lr_warmup_steps": 3, "puzzle_emb_lr": 0.05, "ema_rate": 0.95}' \
   --config '{"batch_size":3,"seq_len":10,"vocab_size":7,"num_puzzle_identifiers":4,"H_cycles":2,"L_cycles":3,"L_layers":1,"hidden_size":16,"num_heads":2,"expansion":2,"pos_encodings":"learned","puzzle_emb_ndim":24,"puzzle_emb_len":0,"halt_max_steps":3,"no_ACT_continue":false}'
 # No puzzle embedding, no positions, MLP-t, halt_max_steps 1 (every row halts every step).
-"$PY" $X --repo "$TRM" --mode train-run --steps 6 --seed 23 --case no_puzzle_none_halt1 \
+"$PY" $X --repo "$TRM" --mode train-run --steps 5 --seed 23 --case no_puzzle_none_halt1 \
   --out $R/no_puzzle_none_halt1.safetensors --shadow \
   --train '{"lr": 0.001, "lr_min_ratio": 0.0, "lr_warmup_steps": 1}' \
-  --config '{"batch_size":3,"seq_len":9,"vocab_size":6,"num_puzzle_identifiers":1,"H_cycles":3,"L_cycles":2,"L_layers":2,"hidden_size":16,"num_heads":2,"expansion":2,"pos_encodings":"none","mlp_t":true,"puzzle_emb_ndim":0,"puzzle_emb_len":0,"halt_max_steps":1}'
+  --config '{"batch_size":3,"seq_len":9,"vocab_size":6,"num_puzzle_identifiers":1,"H_cycles":3,"L_cycles":2,"L_layers":1,"hidden_size":16,"num_heads":2,"expansion":2,"pos_encodings":"none","mlp_t":true,"puzzle_emb_ndim":0,"puzzle_emb_len":0,"halt_max_steps":1}'
 # A deliberately changed copy of the official code: in the cycle with gradient, the second latent
 # update sees x scaled by 1.001. `trm crosscheck` must name step 0 · cycle 2 · latent update 1.
 M=$(mktemp -d)
