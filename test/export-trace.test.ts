@@ -1,6 +1,6 @@
 /**
  * tools/export_trace.py: the Python recorder that turns a user's checkout of the official
- * TinyRecursiveModels code into a trm-trace/1 file.
+ * TinyRecursiveModels code into a trm-trace/2 file (train, eval, or a training run).
  *
  * Usage (see docs/crosscheck.md, "Make a trace from any PyTorch TRM"):
  *
@@ -13,16 +13,20 @@
  * - the script compiles (`python3 -m py_compile`, cache redirected to a temp dir) and `--help` works;
  * - with numpy: its safetensors writer's output is parsed by an independent reader below
  *   (8-byte header length, space-padded JSON header, contiguous offsets, metadata strings);
- * - the exported fixtures in test/fixtures/exported/ carry every tensor trace-format.md lists;
+ * - every fixture (official, exported, training runs) carries every tensor trace-format.md lists;
  * - end to end (only when TRM_OFFICIAL_REPO points at a checkout and a python with torch exists):
- *   the script records a trace that has the same structure.
+ *   the script records traces that have the same structure, and trm crosscheck replays a training run.
  * Missing python3 / numpy / torch / checkout skip the dependent tests, with the reason in the name.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import * as E from 'fp-ts/lib/Either.js';
 import { describe, expect, it } from 'vitest';
+import { replayTrace } from '../src/crosscheck/replay.js';
+import { readTrace } from '../src/crosscheck/trace.js';
+import { formatBoundaryError } from '../src/io/errors.js';
 
 const root = join(import.meta.dirname, '..');
 const script = join(root, 'tools', 'export_trace.py');
@@ -82,9 +86,10 @@ const readHeader = (file: string): Header => {
   return { meta, tensors };
 };
 
-/** Checks one trace against docs/trace-format.md: metadata, params, batch, steps, grads. */
+/** Checks one trace against docs/trace-format.md: metadata, params, batch, steps, probes, grads, updates. */
 const checkTraceStructure = (h: Header): void => {
-  expect(h.meta['format']).toBe('trm-trace/1');
+  expect(h.meta['format']).toBe('trm-trace/2');
+  const run = h.meta['mode'] === 'train-run';
   const cfg = JSON.parse(h.meta['config'] ?? '{}') as Record<string, number | boolean | string>;
   const steps = Number(h.meta['steps']);
   expect(steps).toBeGreaterThan(0);
@@ -95,10 +100,16 @@ const checkTraceStructure = (h: Header): void => {
   const P = Number(cfg['puzzle_emb_len']) || Math.ceil(Number(cfg['puzzle_emb_ndim']) / D);
   const shapeOf = (k: string): readonly number[] | undefined => h.tensors.get(k)?.shape;
   const dtypeOf = (k: string): string | undefined => h.tensors.get(k)?.dtype;
-  expect(shapeOf('batch/inputs')).toEqual([B, S]);
-  expect(shapeOf('batch/labels')).toEqual([B, S]);
-  expect(shapeOf('batch/puzzle_identifiers')).toEqual([B]);
-  expect(dtypeOf('batch/inputs')).toBe('I32');
+  const T = Number(cfg['H_cycles']);
+  const n = Number(cfg['L_cycles']);
+  const ndim = Number(cfg['puzzle_emb_ndim']);
+  const total = run ? Number((JSON.parse(h.meta['train'] ?? '{}') as Record<string, number>)['total_steps']) : steps;
+  for (const b of run ? Array.from({ length: steps }, (_, s) => `batch/${s}/`) : ['batch/']) {
+    expect(shapeOf(`${b}inputs`)).toEqual([B, S]);
+    expect(shapeOf(`${b}labels`)).toEqual([B, S]);
+    expect(shapeOf(`${b}puzzle_identifiers`)).toEqual([B]);
+    expect(dtypeOf(`${b}inputs`)).toBe('I32');
+  }
   for (const k of [
     'inner.H_init',
     'inner.L_init',
@@ -114,9 +125,31 @@ const checkTraceStructure = (h: Header): void => {
     .filter((k) => k.startsWith('params/'))
     .map((k) => k.slice('params/'.length))
     .filter((k) => !['inner.H_init', 'inner.L_init', 'inner.puzzle_emb.weights'].includes(k));
-  const continueLoss = cfg['no_ACT_continue'] === false && h.meta['mode'] === 'train';
+  const continueLoss =
+    cfg['no_ACT_continue'] === false && h.meta['mode'] !== 'eval' && Number(cfg['halt_max_steps']) > 1;
   for (let s = 0; s < steps; s++) {
     const p = `step/${s}/`;
+    if (run) {
+      const up = `update/${s}/`;
+      for (const k of trainable) expect(shapeOf(`${up}params/${k}`), k).toEqual(shapeOf(`params/${k}`));
+      if (ndim > 0)
+        expect(shapeOf(`${up}params/inner.puzzle_emb.weights`)).toEqual([Number(cfg['num_puzzle_identifiers']), ndim]);
+      if (s + 1 > total) {
+        expect([...h.tensors.keys()].some((k) => k.startsWith(p))).toBe(false);
+        continue;
+      }
+      for (const k of trainable) expect(shapeOf(`${up}exp_avg_sq/${k}`), k).toEqual(shapeOf(`params/${k}`));
+      expect(dtypeOf(`${p}min_halt_steps`)).toBe('I32');
+      expect(shapeOf(`${p}lr`)).toEqual([1]);
+      expect(shapeOf(`${p}data/inputs`)).toEqual([B, S]);
+      for (const m of ['count', 'accuracy', 'exact_accuracy', 'q_halt_accuracy', 'steps'])
+        expect(dtypeOf(`${p}metrics/${m}`)).toBe('F64');
+    }
+    expect(shapeOf(`${p}x`)).toEqual([B, P + S, D]);
+    for (let c = 0; c < T; c++) {
+      for (let i = 0; i < n; i++) expect(shapeOf(`${p}cycle/${c}/z_L/${i}`)).toEqual([B, P + S, D]);
+      expect(shapeOf(`${p}cycle/${c}/z_H`)).toEqual([B, P + S, D]);
+    }
     expect(shapeOf(`${p}z_H`)).toEqual([B, P + S, D]);
     expect(shapeOf(`${p}z_L`)).toEqual([B, P + S, D]);
     expect(shapeOf(`${p}logits`)).toEqual([B, S, V]);
@@ -128,9 +161,8 @@ const checkTraceStructure = (h: Header): void => {
     expect(dtypeOf(`${p}loss`)).toBe('F64');
     expect(h.tensors.has(`${p}target_q_continue`)).toBe(continueLoss);
     expect(h.tensors.has(`${p}q_continue_loss`)).toBe(continueLoss);
-    if (h.meta['mode'] === 'train') {
+    if (h.meta['mode'] !== 'eval') {
       for (const k of trainable) expect(shapeOf(`grad/${s}/${k}`), k).toEqual(shapeOf(`params/${k}`));
-      const ndim = Number(cfg['puzzle_emb_ndim']);
       expect(shapeOf(`grad/${s}/inner.puzzle_emb.local_weights`)).toEqual(ndim > 0 ? [B, ndim] : undefined);
     }
   }
@@ -222,12 +254,14 @@ describe('tools/export_trace.py', () => {
     },
   );
 
-  it('the structure check accepts the official golden traces', () => {
-    const official = join(root, 'test', 'fixtures', 'official');
-    const golden = readdirSync(official).filter((f) => f.endsWith('.safetensors'));
-    expect(golden.length).toBeGreaterThan(0);
-    for (const f of golden) checkTraceStructure(readHeader(join(official, f)));
-  });
+  for (const dir of ['official', 'train-run', 'mutated']) {
+    it(`the structure check accepts the ${dir} fixtures`, () => {
+      const d = join(root, 'test', 'fixtures', dir);
+      const files = readdirSync(d).filter((f) => f.endsWith('.safetensors'));
+      expect(files.length).toBeGreaterThan(0);
+      for (const f of files) checkTraceStructure(readHeader(join(d, f)));
+    });
+  }
 
   const fixtures = readdirSync(exportedDir)
     .filter((f) => f.endsWith('.safetensors'))
@@ -265,11 +299,16 @@ describe('tools/export_trace.py', () => {
         'nopuzzle.safetensors',
         ['--config', '{"puzzle_emb_ndim": 0, "puzzle_emb_len": 0, "hidden_size": 16}', '--steps', '2'],
       ],
+      [
+        'run.safetensors',
+        ['--mode', 'train-run', '--steps', '4', '--exploration', '0.5', '--ema', '--shadow', '--blocks'],
+        ['--train', '{"total_steps": 3}', '--config', '{"hidden_size": 16, "L_layers": 1}'],
+      ],
     ] as const) {
       const out = join(scratch, name);
       const r = spawnSync(
         torchPython ?? 'python3',
-        [script, '--repo', officialRepo ?? '', '--out', out, '--seed', '3', ...extra],
+        [script, '--repo', officialRepo ?? '', '--out', out, '--seed', '3', ...extra.flat()],
         {
           env: pyEnv,
           encoding: 'utf8',
@@ -280,5 +319,10 @@ describe('tools/export_trace.py', () => {
       expect(r.status).toBe(0);
       checkTraceStructure(readHeader(out));
     }
+    // The recorded training run replays within tolerance.
+    const t = readTrace(join(scratch, 'run.safetensors'));
+    if (E.isLeft(t)) throw new Error(formatBoundaryError(t.left));
+    const rep = replayTrace(t.right);
+    expect(rep.firstDivergence).toBe(null);
   });
 });

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""Record a trm-trace/1 file from the official TinyRecursiveModels code.
+"""Record a trm-trace/2 file from the official TinyRecursiveModels code.
 
 Point it at your own checkout of SamsungSAILMontreal/TinyRecursiveModels; it builds the official
 model (ACT wrapper + ACTLossHead, float32 forward, CPU), runs a few supervision steps on one random
-batch and writes every tensor listed in the trm-trace/1 format (docs/crosscheck.md) to a safetensors file that
-`npx trm crosscheck FILE` replays.
+batch (or, with --mode train-run, a few optimizer steps of the official training loop on a
+sequence of random batches) and writes every tensor listed in docs/trace-format.md, every update
+of the recursion included, to a safetensors file that `npx trm crosscheck FILE` replays.
 
     python3 tools/export_trace.py --repo ~/src/TinyRecursiveModels --out my.safetensors \
         --config '{"hidden_size": 32, "num_heads": 2, "mlp_t": true, "pos_encodings": "none"}' \
@@ -17,7 +18,15 @@ Options (all but --repo and --out are optional):
                          (see DEFAULT_CONFIG). forward_dtype is forced to float32 and
                          halt_exploration_prob to 0 (a trace must be deterministic).
   --seed N               torch.manual_seed(N) before the official init (default 0).
-  --mode train|eval      train: Q-head halting, gradients recorded; eval: halt_max_steps steps.
+  --mode train|eval|train-run
+                         train: Q-head halting, gradients recorded; eval: halt_max_steps steps;
+                         train-run: K calls of the official pretrain.train_batch + EMAHelper.update,
+                         each on the next batch, recording the learning rates, exploration draws,
+                         scaled gradients, parameters, AdamATan2 moments, puzzle table and EMA.
+  --exploration P, --ema, --train JSON|FILE, --shadow
+                         train-run only: exploration probability, EMA on, training fields, and a
+                         float64 shadow of every step (docs/crosscheck.md, "Train-run traces").
+  --blocks               also record every block's output inside every update.
   --steps S              supervision steps to record (default halt_max_steps + 1, so a restart
                          after the first forced halt is recorded too).
   --loss NAME            stablemax_cross_entropy (default) or softmax_cross_entropy.
