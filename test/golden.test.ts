@@ -71,6 +71,19 @@ describe('official golden traces', () => {
     });
   }
 
+  // trm-trace/1 files (no recursion probes) still replay: two reference traces as first recorded.
+  for (const path of inDir(join(import.meta.dirname, 'fixtures', 'v1'))) {
+    it(`trm-trace/1 ${path.slice(path.lastIndexOf('/') + 1)} replays teacher-forced within tolerance`, () => {
+      const t = readTrace(path);
+      if (E.isLeft(t)) throw new Error(formatBoundaryError(t.left));
+      expect(t.right.format).toBe('trm-trace/1');
+      const rep = replayTrace(t.right);
+      expect(describeFailure(rep)).toBe('');
+      expect(rep.rows.some((r) => r.cycle !== null || r.tensor === 'x')).toBe(false);
+      expect(rep.rows.length).toBeGreaterThanOrEqual(10 * t.right.steps);
+    });
+  }
+
   it('names the step, cycle and update where a deliberate change to the official code first acts', () => {
     // Recorded from a copy of the official code whose second latent update of the cycle with
     // gradient sees x scaled by 1.001 (tools/record_fixtures.sh).

@@ -52,13 +52,13 @@ export const buildProgram = (setExit: (code: number) => void): Command => {
   program
     .command('crosscheck')
     .description(
-      'replay trm-trace/1 files recorded from another TRM implementation and compare every tensor, step by step',
+      'replay traces recorded from another TRM implementation (train, eval or a training run) and compare every tensor, step by step',
     )
-    .argument('<trace...>', 'trace files (safetensors, format trm-trace/1)')
+    .argument('<trace...>', 'trace files (safetensors, format trm-trace/1 or trm-trace/2)')
     .addOption(
       new Option(
         '--mode <mode>',
-        'teacher-forced: each step starts from the recorded carry; free-running: from our own',
+        'teacher-forced: each step starts from the recorded state (carry; parameters, optimizer state, EMA); free-running: from our own',
       )
         .choices(['teacher-forced', 'free-running'])
         .default('teacher-forced'),
@@ -68,7 +68,7 @@ export const buildProgram = (setExit: (code: number) => void): Command => {
     .option('--threads <n>', THREADS_HELP)
     .addHelpText(
       'after',
-      '\nExamples:\n  npx trm crosscheck test/fixtures/official/*.safetensors\n  npx trm crosscheck my_trace.safetensors --mode free-running --json\n\nExit codes: 0 all within tolerance, 1 mismatch, 2 bad input.',
+      '\nExamples:\n  npx trm crosscheck test/fixtures/official/*.safetensors\n  npx trm crosscheck test/fixtures/train-run/*.safetensors\n  npx trm crosscheck my_trace.safetensors --mode free-running --json\n\nWith --verbose, one line per tensor. The format: docs/trace-format.md.\nExit codes: 0 all within tolerance, 1 mismatch, 2 bad input.',
     )
     .action(async (files: string[], o: { mode: 'teacher-forced' | 'free-running'; json?: boolean; backend: string }) =>
       setExit(
