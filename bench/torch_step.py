@@ -430,8 +430,10 @@ def rel_err(ours, ref):
 def check_trace(path, verbose=False):
     import numpy as np
     t, meta = read_safetensors(path)
-    if meta.get("format") != "trm-trace/1":
-        return False, "not a trm-trace/1 file"
+    if meta.get("format") not in ("trm-trace/1", "trm-trace/2"):
+        return False, "not a trm-trace file"
+    if meta.get("mode") == "train-run":
+        return False, "a training run (--check replays train and eval traces)"
     c = Cfg(json.loads(meta["config"]))
     loss_type = meta.get("loss_type", "stablemax_cross_entropy")
     train = meta.get("mode", "train") == "train"
@@ -641,7 +643,7 @@ def run_timing(args):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description="TRM training step in PyTorch: golden-trace check and timing.")
-    ap.add_argument("--check", nargs="*", metavar="TRACE", help="replay trm-trace/1 files and compare")
+    ap.add_argument("--check", nargs="*", metavar="TRACE", help="replay trace files (train and eval) and compare")
     ap.add_argument("--verbose", action="store_true", help="with --check: every compared tensor's error")
     ap.add_argument("--json", action="store_true", help="timing as one JSON object")
     ap.add_argument("--quick", action="store_true", help="fewer timed steps")

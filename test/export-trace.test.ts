@@ -51,7 +51,7 @@ const officialRepo = process.env['TRM_OFFICIAL_REPO'];
 
 const noPython = 'skipped: python3 not found';
 
-// ---- an independent, minimal trm-trace/1 header reader (not the project's reader) -------------
+// ---- an independent, minimal trace header reader (not the project's reader) -------------
 
 type TensorInfo = {
   readonly dtype: string;
