@@ -162,20 +162,29 @@ const forward = (cfg: TrmConfig, ctx: RecursionContext, w: Trainable, c: Carry) 
   };
 };
 
+/**
+ * Exploration (official `min_halt_steps`): with probability halt_exploration_prob a row draws a
+ * minimum step count uniform on [2, N_sup] before which it may not halt; 0 where it does not explore.
+ */
+export const explorationDraws = (cfg: TrmConfig, key: Key, B: number): Int32Array => {
+  const out = new Int32Array(B);
+  if (cfg.haltExplorationProb <= 0) return out;
+  const [kb, kr] = split(key, 2) as [Key, Key];
+  const explore = bernoulliArray(kb, B, cfg.haltExplorationProb);
+  const draws = randintArray(kr, B, 2, cfg.nSup + 1);
+  for (let b = 0; b < B; b++) out[b] = explore[b] ? draws[b]! : 0;
+  return out;
+};
+
 const minHaltSteps = (cfg: TrmConfig, key: Key | undefined, given: Tensor | undefined, B: number): Int32Array => {
   if (given !== undefined) {
     if (given.shape.length !== 1 || given.shape[0] !== B)
       throw new Error(`stepForward: minHaltSteps has shape [${given.shape}], expected [${B}]`);
     return Int32Array.from(storage(given));
   }
-  const out = new Int32Array(B);
-  if (cfg.haltExplorationProb <= 0) return out;
+  if (cfg.haltExplorationProb <= 0) return new Int32Array(B);
   if (key === undefined) throw new Error('stepForward: halt_exploration_prob > 0 in training needs a PRNG key');
-  const [kb, kr] = split(key, 2) as [Key, Key];
-  const explore = bernoulliArray(kb, B, cfg.haltExplorationProb);
-  const draws = randintArray(kr, B, 2, cfg.nSup + 1);
-  for (let b = 0; b < B; b++) out[b] = explore[b] ? draws[b]! : 0;
-  return out;
+  return explorationDraws(cfg, key, B);
 };
 
 /** Step 2: one supervision step on a started carry. Pure; the result's carry is detached. */
