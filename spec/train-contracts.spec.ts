@@ -46,6 +46,14 @@ describe('optimizer contracts', () => {
     expect(() => opt.update(p, p, brokenSq, 0.1)).toThrow(
       new RegExp(`^${name}: the optimizer state has no moments for parameter 'w'`),
     );
+    const absentM = { ...s, expAvg: { w: s.expAvg.w } } as never;
+    expect(() => opt.update(p, p, absentM, 0.1)).toThrow(
+      new RegExp(`^${name}: the optimizer state has no moments for parameter 'v'`),
+    );
+    const absentV = { ...s, expAvgSq: { w: s.expAvgSq.w } } as never;
+    expect(() => opt.update(p, p, absentV, 0.1)).toThrow(
+      new RegExp(`^${name}: the optimizer state has no moments for parameter 'v'`),
+    );
     const misshapen = { ...s, expAvg: { ...s.expAvg, w: tensor([0, 0, 0]) } };
     expect(() => opt.update(p, p, misshapen, 0.1)).toThrow(new RegExp(`^${name}: exp_avg at 'w' has shape \\[3\\]`));
     const misshapenSq = { ...s, expAvgSq: { ...s.expAvgSq, w: tensor([0]) } };
@@ -67,6 +75,18 @@ describe('optimizer contracts', () => {
     expect(s2.state.expAvgSq.v).toBe(s1.state.expAvgSq.v);
     expect(Array.from(storage(s2.params.w))).not.toEqual(Array.from(storage(s1.params.w)));
     expect(s2.state.step).toBe(2);
+    // A gradient tree without the parameter's key skips it the same way.
+    const s3 = opt.update(s2.params, { w: tensor([1, 1]) } as never, s2.state, 0.1);
+    expect(s3.params.v).toBe(s2.params.v);
+    expect(s3.state.expAvg.v).toBe(s2.state.expAvg.v);
+  });
+
+  it('names the moments of a single-tensor parameter tree exp_avg and exp_avg_sq, and restores them', () => {
+    const s = adamAtan2().update(tensor([1, 2]), tensor([0.5, -0.5]), adamAtan2().init(tensor([1, 2])), 0.1).state;
+    const named = optimizerStateTensors(s);
+    expect([...named.keys()].sort()).toEqual(['exp_avg', 'exp_avg_sq']);
+    const back = restoreOptimizerState(tensor([0, 0]), named, optimizerStateScalars(s));
+    expect(back._tag === 'Right' && Array.from(storage(back.right.expAvg))).toEqual(Array.from(storage(s.expAvg)));
   });
 
   it('SignSGD refuses a table that is not a float matrix, ids that are not int32 [B], and ids out of range', () => {
@@ -219,7 +239,16 @@ describe('trainStep contracts', () => {
       if (m.count > 1) expect(o.metrics!.count).toBe(1);
       s = o.state;
     }
-    // Row 3 never counts; at step 2 every other row halts (N_sup = 2), so count = 3 there.
+    // With one class every prediction is right: exact and token accuracy are the count, reduced to 1.
+    const one = tiny({ vocab_size: 1 });
+    const setup1 = makeSetup(one, stepContext(one), hyperOf(one, { global_batch_size: 4 }));
+    const zeros = fromStorage([4, one.seqLen], new Int32Array(4 * one.seqLen));
+    const b1: Batch = { inputs: zeros, labels: zeros, puzzleIdentifiers: ids([0, 1, 2, 0]) };
+    let s1 = initTrainState(setup1, initState(one, key(1)), key(2));
+    s1 = trainStep(setup1, s1, b1).state;
+    const o1 = trainStep(setup1, s1, b1); // step 2 = N_sup: all four rows halt, all exactly right
+    expect(o1.detail!.result.metrics).toMatchObject({ count: 4, exact_accuracy: 4, accuracy: 4, steps: 8 });
+    expect(o1.metrics).toMatchObject({ count: 1, exact_accuracy: 1, accuracy: 1, steps: 2 });
     const cfg2 = tiny({ no_ACT_continue: false });
     const setup2 = makeSetup(cfg2, stepContext(cfg2), hyperOf(cfg2, { global_batch_size: 4 }));
     const o = trainStep(setup2, initTrainState(setup2, initState(cfg2, key(3)), key(4)), batchOf(cfg2, 9));

@@ -163,6 +163,7 @@ export const applyUpdate = (setup: TrainSetup, s: TrainState, step: number, grad
       ? signSgdSparse(s.model.buffers.puzzleEmb, ids, grad.puzzleRows, puzzleEmbLr, hyper.puzzle_emb_weight_decay)
       : s.model.buffers.puzzleEmb;
   const model: TrmState = { params, buffers: { ...s.model.buffers, puzzleEmb } };
+  // Stryker disable next-line ConditionalExpression: equivalent (emaUpdate maps a null shadow to null)
   const ema = s.ema === null ? null : emaUpdate(s.ema, params, hyper.ema_rate);
   return { model, opt, ema, lr, puzzleEmbLr };
 };
@@ -178,6 +179,7 @@ export const trainStep = (
   const step = s.step + 1;
   if (step > hyper.total_steps) {
     // Official `train_batch`: `if step > total_steps: return`; the EMA is still updated after it.
+    // Stryker disable next-line ConditionalExpression: equivalent (emaUpdate maps a null shadow to null)
     const ema = s.ema === null ? null : emaUpdate(s.ema, s.model.params, hyper.ema_rate);
     return { state: { ...s, step, ema }, metrics: null, detail: null };
   }
@@ -190,6 +192,7 @@ export const trainStep = (
       mode: 'train',
       lossType: hyper.loss_type,
       key: foldIn(s.key, step),
+      // Stryker disable next-line ConditionalExpression: equivalent (an absent and an undefined minHaltSteps read the same)
       ...(opts.minHaltSteps === undefined ? {} : { minHaltSteps: opts.minHaltSteps }),
     });
     return [mul(r.loss.total, scale), r] as const;

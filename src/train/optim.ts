@@ -208,6 +208,7 @@ export const adamAtan2 = (opts: AdamAtan2Options = {}): Optimizer => {
       const mb2 = r(1 - beta2);
       const stepSize = r(lr / (1 - Math.pow(beta1, t)));
       const bc2Sqrt = r(Math.sqrt(1 - Math.pow(beta2, t)));
+      // Stryker disable next-line EqualityOperator: equivalent (a write past the end of a typed array is dropped)
       for (let i = 0; i < n; i++) {
         const gi = r(g[i]!);
         let p = r(th[i]! * wdAlpha);
@@ -255,6 +256,7 @@ export const adamW = (opts: AdamWOptions = {}): Optimizer => {
       const stepSize = r(lr / (1 - Math.pow(beta1, t)));
       const bc2Sqrt = r(Math.sqrt(1 - Math.pow(beta2, t)));
       const e = r(eps);
+      // Stryker disable next-line EqualityOperator: equivalent (a write past the end of a typed array is dropped)
       for (let i = 0; i < n; i++) {
         const gi = r(g[i]!);
         const m0 = m[i]!;
@@ -308,6 +310,7 @@ export const signSgdSparse = (table: Tensor, ids: Tensor, grads: Tensor, lr: num
   const gv = storage(grads);
   // unique(ids) + scatter_add_: summed gradient per distinct id.
   const summed = new Map<number, Float64Array>();
+  // Stryker disable next-line EqualityOperator: equivalent (row B reads an undefined id; its writes, at NaN offsets, are dropped)
   for (let b = 0; b < B; b++) {
     const id = idv[b]!;
     if (id < 0 || id >= numIds) throw new Error(`${op}: id ${id} at row ${b} is outside [0, ${numIds})`);
@@ -316,6 +319,7 @@ export const signSgdSparse = (table: Tensor, ids: Tensor, grads: Tensor, lr: num
       acc = new Float64Array(D);
       summed.set(id, acc);
     }
+    // Stryker disable next-line EqualityOperator: equivalent (a write past the end of a typed array is dropped)
     for (let d = 0; d < D; d++) acc[d] = r(acc[d]! + r(gv[b * D + d]!));
   }
   const out = storage(table).slice();
@@ -371,8 +375,7 @@ export const restoreOptimizerState = <P>(
   if (!Number.isInteger(scalars.step) || scalars.step < 0) {
     return E.left(`optimizer state: step ${scalars.step} is not a non-negative integer`);
   }
-  const leaves: [Tensor, string][] = [];
-  walkLeaves('restoreOptimizerState', params, [], (p, _os, path) => leaves.push([p, path]));
+  const leaves = treeLeaves(params).map(([path, p]): [Tensor, string] => [p, path]);
   const expected = new Set<string>();
   const slots: [Tensor[], Tensor[]] = [[], []];
   for (const [p, path] of leaves) {
