@@ -155,14 +155,16 @@ const updateAdam = <P>(
   const ps: Tensor[] = [];
   const ms: Tensor[] = [];
   const vs: Tensor[] = [];
-  walkLeaves(op, params, [grads, state.expAvg, state.expAvgSq], (p, [g, m, v], path) => {
+  walkLeaves(op, params, [grads, state.expAvg, state.expAvgSq], (p, os, path) => {
+    // One entry per other tree; an absent leaf is null (never undefined).
+    const [g, m, v] = os as [Tensor | null, Tensor | null, Tensor | null];
     checkParam(op, p, path);
-    if (m === null || m === undefined || v === null || v === undefined) {
+    if (m === null || v === null) {
       throw new Error(`${op}: the optimizer state has no moments for parameter '${path}'`);
     }
     checkLeaf(op, 'exp_avg', p, m, path);
     checkLeaf(op, 'exp_avg_sq', p, v, path);
-    if (g === null || g === undefined) {
+    if (g === null) {
       ps.push(p);
       ms.push(m);
       vs.push(v);
