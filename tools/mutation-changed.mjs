@@ -6,6 +6,7 @@
  *
  *   node tools/mutation-changed.mjs [BASE]          BASE defaults to HEAD~1
  *   node tools/mutation-changed.mjs --min-score 80  fail (exit 1) below this score on the changed lines
+ *   node tools/mutation-changed.mjs --list          print the changed ranges and stop
  *
  * Exit codes: 0 nothing to mutate or the score is met, 1 below --min-score, 2 bad usage or Stryker failed.
  */
@@ -17,8 +18,10 @@ const root = join(import.meta.dirname, '..');
 const args = process.argv.slice(2);
 let minScore = 0;
 let base = 'HEAD~1';
+let listOnly = false;
 for (let i = 0; i < args.length; i++) {
-  if (args[i] === '--min-score') {
+  if (args[i] === '--list') listOnly = true;
+  else if (args[i] === '--min-score') {
     minScore = Number(args[++i]);
     if (!(minScore >= 0 && minScore <= 100)) {
       process.stderr.write('mutation-changed: --min-score takes a number in [0, 100]\n');
@@ -27,7 +30,7 @@ for (let i = 0; i < args.length; i++) {
   } else base = args[i];
 }
 
-const git = (...a) => execFileSync('git', a, { cwd: root, encoding: 'utf8' });
+const git = (...a) => execFileSync('git', a, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
 try {
   git('rev-parse', '--verify', `${base}^{commit}`);
 } catch {
@@ -57,6 +60,10 @@ if (ranges.length === 0) {
   process.exit(0);
 }
 process.stdout.write(`mutation-changed: ${ranges.length} changed range(s) since ${base}\n`);
+if (listOnly) {
+  for (const r of ranges) process.stdout.write(`  ${r}\n`);
+  process.exit(0);
+}
 
 const r = spawnSync(
   process.execPath,
