@@ -98,6 +98,25 @@ describe('trm crosscheck', () => {
     expect(r3.stderr.trim().split('\n')).toHaveLength(1);
   });
 
+  it('replays training runs, and names the step, cycle and update where a changed official code parts', () => {
+    const runs = ['explore_ema_rope', 'continue_learned_wide_puzzle', 'no_puzzle_none_halt1'].map((n) =>
+      join(root, 'test', 'fixtures', 'train-run', `${n}.safetensors`),
+    );
+    const ok = trm(['crosscheck', ...runs, '--json']);
+    expect(ok.status).toBe(0);
+    const doc = JSON.parse(ok.stdout) as { files: { trace_mode: string; ok: boolean }[] };
+    expect(doc.files.map((f) => [f.trace_mode, f.ok])).toEqual(runs.map(() => ['train-run', true]));
+
+    const mutated = join(root, 'test', 'fixtures', 'mutated', 'x_scaled_cycle2_update1.safetensors');
+    const j = trm(['crosscheck', mutated, '--json']);
+    expect(j.status).toBe(1);
+    const first = (JSON.parse(j.stdout) as { files: { first_divergence: unknown }[] }).files[0]!.first_divergence;
+    expect(first).toMatchObject({ step: 0, cycle: 2, update: 1, tensor: 'z_L', ok: false });
+    const t = trm(['crosscheck', mutated]);
+    expect(t.status).toBe(1);
+    expect(t.stdout).toContain('FIRST DIVERGENCE: step 0 · cycle 2 · latent update 1 · z_L');
+  });
+
   it('has --help with examples', () => {
     const r = trm(['crosscheck', '--help']);
     expect(r.status).toBe(0);
