@@ -19,8 +19,7 @@ import type { LossType } from '../trm/loss.js';
 import type { Batch } from '../trm/act.js';
 import { type TrmState, fromOfficial, officialLayout } from '../trm/params.js';
 import { type BoundaryError, boundaryError, decode, fail, formatBoundaryError } from '../io/errors.js';
-import type { TrainHyper } from '../train/hyper.js';
-import { NonNegativeInt, NonNegativeNumber, PositiveInt, UnitInterval } from '../io/codecs.js';
+import { TrainHyper } from '../train/hyper.js';
 
 export type TraceMode = 'train' | 'eval' | 'train-run';
 
@@ -53,21 +52,9 @@ const Metadata = t.type({
   steps: t.string,
 });
 
-/** The `train` metadata of a train-run: official field names. */
-const TrainMeta = t.type({
-  global_batch_size: PositiveInt,
-  lr: NonNegativeNumber,
-  lr_min_ratio: UnitInterval,
-  lr_warmup_steps: NonNegativeInt,
-  total_steps: PositiveInt,
-  beta1: UnitInterval,
-  beta2: UnitInterval,
-  weight_decay: NonNegativeNumber,
-  puzzle_emb_lr: NonNegativeNumber,
-  puzzle_emb_weight_decay: NonNegativeNumber,
-  ema: t.boolean,
-  ema_rate: UnitInterval,
-});
+/** The `train` metadata of a train-run: the training hyperparameters but the seed and loss type. */
+const { seed: _seed, loss_type: _lossType, ...trainProps } = TrainHyper.props;
+const TrainMeta = t.type(trainProps);
 
 /** The step kinds every trace records, and those only Q-continue traces add. */
 export const STEP_KINDS = [
