@@ -346,6 +346,20 @@ describe('API edges', () => {
     );
   });
 
+  it('an op whose VJP returns a cotangent of the wrong size is a programmer error naming the op and both shapes', () => {
+    const faulty = (p: Tensor): Tensor => {
+      const out = ops.sumAll(p);
+      return new Tensor(out.shape, out.dtype, out.data, out.backend, {
+        op: 'faultyOp',
+        inputs: [p],
+        vjp: () => [full([5], 1)],
+      });
+    };
+    expect(() => grad(faulty)(tensor([1, 2, 3]))).toThrow(
+      'faultyOp: VJP returned a cotangent of shape [5] for an input of shape [3]',
+    );
+  });
+
   it('vjp rejects a cotangent of the wrong size', () => {
     expect(() => vjp((p: Tensor) => ops.mul(p, 2), tensor([1, 2]), tensor([1, 2, 3]))).toThrow(
       'vjp: cotangent float32 [3] does not match output float32 [2]',

@@ -7,17 +7,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { maximum, sigmoid, where } from '../src/ops/index.js';
-import { type Key, foldIn, key, split } from '../src/random/key.js';
-import { normal, randint } from '../src/random/sample.js';
-import { type Tensor, fromStorage, storage, tensor } from '../src/tensor/tensor.js';
+import { foldIn, key } from '../src/random/key.js';
+import { fromStorage, storage } from '../src/tensor/tensor.js';
 import { treeLeaves } from '../src/tensor/tree.js';
 import { emaUpdate } from '../src/train/ema.js';
 import type { TrainHyper } from '../src/train/hyper.js';
 import { type TrainState, initTrainState, makeSetup, trainStep } from '../src/train/loop.js';
 import { signSgdSparse } from '../src/train/optim.js';
 import {
-  type Batch,
-  type Carry,
   type StepResult,
   type Trainable,
   explorationDraws,
@@ -27,59 +24,10 @@ import {
   stepContext,
   stepForward,
 } from '../src/trm/act.js';
-import { type OfficialConfigInput, type TrmConfig, makeConfig } from '../src/trm/config.js';
+import type { TrmConfig } from '../src/trm/config.js';
 import { lossHead } from '../src/trm/loss.js';
-import { type TrmState, initState } from '../src/trm/params.js';
 import { bytesOf } from './arbitraries.js';
-
-const tiny = (over: Partial<OfficialConfigInput> = {}): TrmConfig =>
-  makeConfig({
-    vocab_size: 5,
-    seq_len: 4,
-    batch_size: 3,
-    num_puzzle_identifiers: 4,
-    hidden_size: 8,
-    num_heads: 2,
-    expansion: 1,
-    H_cycles: 2,
-    L_cycles: 2,
-    L_layers: 1,
-    puzzle_emb_ndim: 8,
-    puzzle_emb_len: 1,
-    halt_max_steps: 4,
-    halt_exploration_prob: 0,
-    forward_dtype: 'float32',
-    ...over,
-  });
-
-const keys = (k: Key, n: number): Key[] => split(k, n) as Key[];
-
-const batchOf = (cfg: TrmConfig, seed: number): Batch => {
-  const [a, b, c] = keys(key(seed), 3);
-  return {
-    inputs: randint(a!, [cfg.batchSize, cfg.seqLen], 0, cfg.vocabSize),
-    labels: randint(b!, [cfg.batchSize, cfg.seqLen], 0, cfg.vocabSize),
-    puzzleIdentifiers: randint(c!, [cfg.batchSize], 0, cfg.numPuzzleIdentifiers),
-  };
-};
-
-/** A model whose Q head carries signal (weights N(0, 1)) and whose halt bias is `qBias`. */
-const modelOf = (cfg: TrmConfig, seed: number, qBias = 0, qContinueBias = 0): TrmState => {
-  const [k1, k2, k3] = keys(key(seed), 3);
-  const s = initState(cfg, k1!);
-  return {
-    params: { ...s.params, qHead: { weight: normal(k2!, [2, cfg.D]), bias: tensor([qBias, qContinueBias]) } },
-    buffers: { ...s.buffers, puzzleEmb: normal(k3!, s.buffers.puzzleEmb.shape as number[]) },
-  };
-};
-
-const step = (cfg: TrmConfig, m: TrmState, carry: Carry, batch: Batch, k: Key, mode: 'train' | 'eval' = 'train') => {
-  const started = startStep(cfg, m.buffers, carry, batch);
-  const w: Trainable = { params: m.params, puzzleRows: puzzleRows(cfg, m.buffers, started.data) };
-  return stepForward(cfg, stepContext(cfg), w, started, { mode, lossType: 'stablemax_cross_entropy', key: k });
-};
-
-const ints = (t: Tensor): number[] => Array.from(storage(t));
+import { batchOf, ints, modelOf, step, tiny } from './tiny.js';
 
 describe('exploration', () => {
   it('with probability 1 and q_halt ≫ 0, every row halts exactly when its steps reach the minimum drawn at that step', () => {

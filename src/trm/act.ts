@@ -168,10 +168,10 @@ const forward = (cfg: TrmConfig, ctx: RecursionContext, w: Trainable, c: Carry) 
  */
 export const explorationDraws = (cfg: TrmConfig, key: Key, B: number): Int32Array => {
   const out = new Int32Array(B);
-  if (cfg.haltExplorationProb <= 0) return out;
   const [kb, kr] = split(key, 2) as [Key, Key];
   const explore = bernoulliArray(kb, B, cfg.haltExplorationProb);
   const draws = randintArray(kr, B, 2, cfg.nSup + 1);
+  // Stryker disable next-line EqualityOperator: equivalent (a write at index B is dropped by the typed array)
   for (let b = 0; b < B; b++) out[b] = explore[b] ? draws[b]! : 0;
   return out;
 };
@@ -214,7 +214,7 @@ export const stepForward = (
     isLast[b] = steps[b]! >= cfg.nSup ? 1 : 0;
     let h = isLast[b]! === 1;
     if (adaptive) h = h || (cfg.noActContinue ? qh[b]! > 0 : qh[b]! > qc[b]!);
-    if (training) h = h && steps[b]! >= minSteps[b]!;
+    h = h && steps[b]! >= minSteps[b]!; // no minimum (0) outside training
     halted[b] = h ? 1 : 0;
   }
   const backend = c.steps.backend;
@@ -229,6 +229,7 @@ export const stepForward = (
   // The Q-continue target (HRM's Q-learning ACT): one more no-grad pass on the new carry.
   let target: Tensor | null = null;
   if (training && !cfg.noActContinue && cfg.nSup > 1) {
+    // Stryker disable next-line BooleanLiteral: equivalent (the probes of this pass are never read)
     const next = forward(cfg, { ...ctx, probe: false }, stopGradient(w), newCarry).q;
     const last = fromStorage([B], isLast, backend);
     target = stopGradient(sigmoid(where(last, next.halt, maximum(next.halt, next.cont))));

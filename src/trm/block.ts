@@ -24,6 +24,7 @@ export const block = (ctx: BlockContext, p: BlockParams, h: Tensor): Tensor => {
   if (p.mlpT !== null) {
     const xt = transpose(x, 1, 2); // [B, D, L]
     x = transpose(rmsNorm(add(xt, swiglu(p.mlpT, xt)), ctx.eps), 1, 2);
+    // Stryker disable next-line ConditionalExpression: equivalent (a block has attention when it has no mlp_t)
   } else if (p.attn !== null) {
     x = rmsNorm(add(x, attention(p.attn, x, ctx.numHeads, ctx.rope)), ctx.eps);
   }

@@ -19,8 +19,8 @@ export const ropeTables = (
   length: number,
   headDim: number,
   theta: number,
-  backend?: Backend,
-  dtype: 'float32' | 'float64' = 'float32',
+  backend: Backend | undefined,
+  dtype: 'float32' | 'float64',
 ): RopeTables => {
   // float32 tables round every step as PyTorch's float32 arithmetic does; float64 ones do not.
   const f = dtype === 'float32' ? Math.fround : (v: number): number => v;
