@@ -19,36 +19,18 @@
  * Missing python3 / numpy / torch / checkout skip the dependent tests, with the reason in the name.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
 import { describe, expect, it } from 'vitest';
 import { replayTrace } from '../src/crosscheck/replay.js';
 import { readTrace } from '../src/crosscheck/trace.js';
 import { formatBoundaryError } from '../src/io/errors.js';
+import { numpyPython, officialRepo, officialSkip, pyEnv, python, scratch, torchPython } from './helpers/python.js';
 
 const root = join(import.meta.dirname, '..');
 const script = join(root, 'tools', 'export_trace.py');
 const exportedDir = join(root, 'test', 'fixtures', 'exported');
-const scratch = mkdtempSync(join(tmpdir(), 'trm-export-'));
-// Never leave __pycache__ in tools/.
-const pyEnv = { ...process.env, PYTHONDONTWRITEBYTECODE: '1', PYTHONPYCACHEPREFIX: join(scratch, 'pycache') };
-
-const runs = (cmd: string, args: readonly string[]): boolean => {
-  const r = spawnSync(cmd, args, { env: pyEnv, encoding: 'utf8', timeout: 60_000 });
-  return r.status === 0;
-};
-
-const candidates = [process.env['TRM_PYTHON'], 'python3', '/usr/bin/python3'].filter(
-  (c): c is string => c !== undefined && c !== '',
-);
-const python = candidates.find((c) => runs(c, ['--version']));
-const pythonWith = (mods: string): string | undefined => candidates.find((c) => runs(c, ['-c', `import ${mods}`]));
-const numpyPython = python === undefined ? undefined : pythonWith('numpy');
-const torchPython = python === undefined ? undefined : pythonWith('numpy, torch');
-const officialRepo = process.env['TRM_OFFICIAL_REPO'];
-
 const noPython = 'skipped: python3 not found';
 
 // ---- an independent, minimal trace header reader (not the project's reader) -------------
@@ -279,13 +261,7 @@ describe('tools/export_trace.py', () => {
     });
   }
 
-  const e2eSkip =
-    officialRepo === undefined
-      ? ' (skipped: set TRM_OFFICIAL_REPO to a TinyRecursiveModels checkout)'
-      : torchPython === undefined
-        ? ' (skipped: no python with numpy and torch; set TRM_PYTHON)'
-        : '';
-  it.skipIf(e2eSkip !== '')(`records a trace from the official code end to end${e2eSkip}`, () => {
+  it.skipIf(officialSkip !== '')(`records a trace from the official code end to end${officialSkip}`, () => {
     for (const [name, extra] of [
       [
         'mlp.safetensors',

@@ -1124,6 +1124,8 @@ def run(args):
                 setattr(args, attr, conv(init_meta[key]))
     else:
         user_cfg = load_config_arg(args.config)
+    if args.out is None and not args.list_params:
+        raise UsageError("--out is required (the trace file to write)")
     train_run = args.mode == "train-run"
     cfg = build_config(user_cfg, args.batch_size, keep_exploration=train_run)
     if args.exploration is not None:
@@ -1172,6 +1174,19 @@ def run(args):
     inner = model.inner
     has_pe = cfg["puzzle_emb_ndim"] > 0  # else the official model has no puzzle_emb at all
     state = model.state_dict()  # params + persistent buffers, official names ("inner.…")
+    if args.list_params:
+        # The official state_dict as initialised by the official code: names, shapes, and the
+        # statistics of each tensor's initial values (to check a port's declared init against).
+        rows = []
+        for name, t in state.items():
+            v = t.detach().double()
+            rows.append({"name": name, "shape": list(t.shape),
+                         "std": float(v.pow(2).mean().sqrt()) if v.numel() else 0.0,
+                         "mean": float(v.mean()) if v.numel() else 0.0,
+                         "min": float(v.min()) if v.numel() else 0.0,
+                         "max": float(v.max()) if v.numel() else 0.0})
+        print(json.dumps({"params": rows}))
+        return
 
     if init is not None:
         _, t = init
@@ -1265,7 +1280,10 @@ def parse_args(argv):
     p = argparse.ArgumentParser(description="Record a trm-trace/1 file from the official TRM code.",
                                 epilog="See the module docstring (or docs/crosscheck.md) for the recipe.")
     p.add_argument("--repo", required=True, help="checkout of SamsungSAILMontreal/TinyRecursiveModels")
-    p.add_argument("--out", required=True, help="output .safetensors file")
+    p.add_argument("--out", help="output .safetensors file")
+    p.add_argument("--list-params", action="store_true",
+                   help="print the official state_dict for --config (names, shapes, statistics of the "
+                        "official initial values) as JSON instead of recording a trace")
     p.add_argument("--config", help="JSON text or a .json/.yaml file with official field names")
     p.add_argument("--seed", type=int)
     p.add_argument("--mode", choices=("train", "eval", "train-run"))

@@ -9,7 +9,20 @@ import { parse as parseYaml } from 'yaml';
 import { formatBoundaryError } from '../io/errors.js';
 import { type TrmConfig, decodeConfig } from '../trm/config.js';
 
-/** `extra` fills keys the file does not set. */
+/**
+ * A parsed config document: a mapping of official keys, flat or with an `arch:` section. `extra`
+ * fills keys the document does not set (values inferred elsewhere, e.g. from weight shapes).
+ */
+const configFromDoc = (doc: unknown, source: string, extra: Record<string, unknown>): E.Either<string, TrmConfig> => {
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
+    return E.left(`${source}: expected a mapping of config keys`);
+  const rec = doc as Record<string, unknown>;
+  const arch =
+    typeof rec.arch === 'object' && rec.arch !== null ? { ...rec, ...(rec.arch as Record<string, unknown>) } : rec;
+  return pipe(decodeConfig({ ...extra, ...arch }, source), E.mapLeft(formatBoundaryError));
+};
+
+/** A YAML or JSON config file; `extra` fills keys the file does not set. */
 export const readConfigFile = (file: string, extra: Record<string, unknown> = {}): E.Either<string, TrmConfig> => {
   let text: string;
   try {
@@ -25,11 +38,20 @@ export const readConfigFile = (file: string, extra: Record<string, unknown> = {}
       `${file}: not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(e as Error).message.split('\n')[0]}`,
     );
   }
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
-    return E.left(`${file}: expected a mapping of config keys`);
-  const rec = doc as Record<string, unknown>;
-  const arch =
-    typeof rec.arch === 'object' && rec.arch !== null ? { ...rec, ...(rec.arch as Record<string, unknown>) } : rec;
-  // The file wins over `extra` (values inferred elsewhere, e.g. from weight shapes).
-  return pipe(decodeConfig({ ...extra, ...arch }, file), E.mapLeft(formatBoundaryError));
+  return configFromDoc(doc, file, extra);
+};
+
+/**
+ * A `--config JSON|FILE` argument: inline JSON when it starts with `{`, else a YAML or JSON file.
+ * Errors name the source (`--config` for inline JSON) and the field.
+ */
+export const readConfigArg = (arg: string): E.Either<string, TrmConfig> => {
+  if (!arg.trimStart().startsWith('{')) return readConfigFile(arg);
+  let doc: unknown;
+  try {
+    doc = JSON.parse(arg);
+  } catch (e) {
+    return E.left(`--config: not valid JSON: ${(e as Error).message.split('\n')[0]}`);
+  }
+  return configFromDoc(doc, '--config', {});
 };

@@ -13,6 +13,7 @@ import { runDemoCommand } from './demo.js';
 import { EXIT_BAD_INPUT, UsageError } from './errors.js';
 import { runEvalCommand } from './eval.js';
 import { runExportCommand, runImportCommand } from './export-import.js';
+import { runParamsCommand } from './params.js';
 import { runSolveCommand } from './solve.js';
 import { runTrainCommand } from './train.js';
 import { PRESETS } from '../train/presets.js';
@@ -189,6 +190,19 @@ export const buildProgram = (setExit: (code: number) => void): Command => {
     .action((file: string, o: { config: string; out: string; seqLen?: string }) =>
       setExit(runImportCommand({ file, ...o })),
     );
+
+  program
+    .command('params')
+    .description(
+      "list a config's parameters and buffers: official name, shape, memory layout, initial distribution (a port author's checklist)",
+    )
+    .requiredOption('--config <json|file>', 'inline JSON with the official config keys, or a YAML/JSON file')
+    .option('--json', 'print {"params": [{"name", "shape", "kind", "layout", "init"}], "trainable_parameters"}')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  npx trm params --config \'{"vocab_size": 11, "seq_len": 81, "mlp_t": true, "pos_encodings": "none"}\'\n  npx trm params --config all_config.yaml --json',
+    )
+    .action((o: { config: string; json?: boolean }) => setExit(runParamsCommand(o)));
 
   program
     .command('bench')

@@ -119,29 +119,109 @@ export const initState = (cfg: TrmConfig, k: Key, opts: InitOptions = {}): TrmSt
 // ---------------------------------------------------------------------------------------------
 // Official names (without the `_orig_mod.model.` / `model.` prefix of a checkpoint)
 
+/**
+ * How the official code initialises a tensor: `trunc_normal` is the official
+ * `trunc_normal_init_` (a normal of standard deviation `std`, truncated at ±2 of its own
+ * compensated std so that the result has std `std`).
+ */
+export type Init =
+  | { readonly dist: 'trunc_normal'; readonly std: number }
+  | { readonly dist: 'zeros' }
+  | { readonly dist: 'constant'; readonly value: number };
+
+/**
+ * Rows [start, end) of axis 0 that one fused projection computes; `within` splits those rows
+ * further (attention: the heads one after another, each head_dim rows).
+ */
+export interface FusedPart {
+  readonly part: string;
+  readonly rows: readonly [number, number];
+  readonly within?: { readonly axes: readonly string[]; readonly shape: readonly number[] };
+}
+
+/**
+ * Memory layout, as a port author needs it: the meaning of each axis (row-major, PyTorch
+ * order: a linear weight is [out, in] and computes y = x · Wᵀ), and for fused projections which
+ * rows of axis 0 belong to which part.
+ */
+export interface Layout {
+  readonly axes: readonly string[];
+  readonly fused: readonly FusedPart[];
+}
+
 export interface NamedTensor {
   readonly name: string;
   readonly shape: readonly number[];
   readonly get: (s: TrmState) => Tensor;
   /** Trainable parameter (true) or buffer (false). */
   readonly trainable: boolean;
+  readonly layout: Layout;
+  readonly init: Init;
 }
+
+/** Consecutive parts of axis 0, each `size` rows. */
+const fusedParts = (size: number, names: readonly string[], within?: FusedPart['within']): FusedPart[] =>
+  names.map((part, i) => ({ part, rows: [i * size, (i + 1) * size] as const, ...(within ? { within } : {}) }));
+
+/** A linear layer without bias: PyTorch layout [out, in], LeCun init (std 1/√in). */
+const linear = (
+  name: string,
+  out: number,
+  inp: number,
+  get: (s: TrmState) => Tensor,
+  fused: readonly FusedPart[] = [],
+): NamedTensor => ({
+  name,
+  shape: [out, inp],
+  get,
+  trainable: true,
+  layout: { axes: ['out', 'in'], fused },
+  init: { dist: 'trunc_normal', std: 1 / Math.sqrt(inp) },
+});
+
+/** SwiGLU's two weights: gate_up [2·inter, width] (first half gate, second half up), down. */
+const swigluRows = (prefix: string, width: number, inter: number, get: (s: TrmState) => SwiGluParams) => [
+  linear(`${prefix}.gate_up_proj.weight`, 2 * inter, width, (s) => get(s).gateUp, fusedParts(inter, ['gate', 'up'])),
+  linear(`${prefix}.down_proj.weight`, width, inter, (s) => get(s).down),
+];
 
 /** The official names, shapes and where each lives in a TrmState, in state_dict order. */
 export const officialLayout = (cfg: TrmConfig): NamedTensor[] => {
   const L = 'inner.L_level.layers';
+  const D = cfg.D;
+  const embedding = (name: string, rows: number, get: (s: TrmState) => Tensor, axis: string): NamedTensor => ({
+    name,
+    shape: [rows, D],
+    get,
+    trainable: true,
+    layout: { axes: [axis, 'D'], fused: [] },
+    init: { dist: 'trunc_normal', std: 1 / Math.sqrt(D) },
+  });
+  const initVector = (name: string, get: (s: TrmState) => Tensor): NamedTensor => ({
+    name,
+    shape: [D],
+    get,
+    trainable: false,
+    layout: { axes: ['D'], fused: [] },
+    init: { dist: 'trunc_normal', std: 1 },
+  });
   const rows: NamedTensor[] = [
-    { name: 'inner.H_init', shape: [cfg.D], get: (s) => s.buffers.yInit, trainable: false },
-    { name: 'inner.L_init', shape: [cfg.D], get: (s) => s.buffers.zInit, trainable: false },
+    initVector('inner.H_init', (s) => s.buffers.yInit),
+    initVector('inner.L_init', (s) => s.buffers.zInit),
+    embedding('inner.embed_tokens.embedding_weight', cfg.vocabSize, (s) => s.params.embedTokens, 'token'),
+    linear('inner.lm_head.weight', cfg.vocabSize, D, (s) => s.params.lmHead),
     {
-      name: 'inner.embed_tokens.embedding_weight',
-      shape: [cfg.vocabSize, cfg.D],
-      get: (s) => s.params.embedTokens,
-      trainable: true,
+      ...linear('inner.q_head.weight', 2, D, (s) => s.params.qHead.weight, fusedParts(1, ['halt', 'continue'])),
+      init: { dist: 'zeros' },
     },
-    { name: 'inner.lm_head.weight', shape: [cfg.vocabSize, cfg.D], get: (s) => s.params.lmHead, trainable: true },
-    { name: 'inner.q_head.weight', shape: [2, cfg.D], get: (s) => s.params.qHead.weight, trainable: true },
-    { name: 'inner.q_head.bias', shape: [2], get: (s) => s.params.qHead.bias, trainable: true },
+    {
+      name: 'inner.q_head.bias',
+      shape: [2],
+      get: (s) => s.params.qHead.bias,
+      trainable: true,
+      layout: { axes: ['out'], fused: fusedParts(1, ['halt', 'continue']) },
+      init: { dist: 'constant', value: -5 },
+    },
   ];
   if (cfg.puzzleEmbNdim > 0) {
     rows.push({
@@ -149,63 +229,31 @@ export const officialLayout = (cfg: TrmConfig): NamedTensor[] => {
       shape: [cfg.numPuzzleIdentifiers, cfg.puzzleEmbNdim],
       get: (s) => s.buffers.puzzleEmb,
       trainable: false,
+      layout: { axes: ['puzzle', 'puzzle_emb_ndim'], fused: [] },
+      init: { dist: 'zeros' },
     });
   }
   if (cfg.posEncodings === 'learned') {
-    rows.push({
-      name: 'inner.embed_pos.embedding_weight',
-      shape: [cfg.totalLen, cfg.D],
-      get: (s) => s.params.embedPos!,
-      trainable: true,
-    });
+    rows.push(embedding('inner.embed_pos.embedding_weight', cfg.totalLen, (s) => s.params.embedPos!, 'position'));
   }
   for (let i = 0; i < cfg.layers; i++) {
     const b = (s: TrmState): BlockParams => s.params.blocks[i]!;
+    const heads = cfg.numHeads * cfg.headDim;
     if (!cfg.mlpT) {
       rows.push(
-        {
-          name: `${L}.${i}.self_attn.qkv_proj.weight`,
-          shape: [3 * cfg.numHeads * cfg.headDim, cfg.D],
-          get: (s) => b(s).attn!.qkv,
-          trainable: true,
-        },
-        {
-          name: `${L}.${i}.self_attn.o_proj.weight`,
-          shape: [cfg.D, cfg.numHeads * cfg.headDim],
-          get: (s) => b(s).attn!.o,
-          trainable: true,
-        },
+        linear(
+          `${L}.${i}.self_attn.qkv_proj.weight`,
+          3 * heads,
+          D,
+          (s) => b(s).attn!.qkv,
+          fusedParts(heads, ['q', 'k', 'v'], { axes: ['head', 'head_dim'], shape: [cfg.numHeads, cfg.headDim] }),
+        ),
+        linear(`${L}.${i}.self_attn.o_proj.weight`, D, heads, (s) => b(s).attn!.o),
       );
     } else {
-      rows.push(
-        {
-          name: `${L}.${i}.mlp_t.gate_up_proj.weight`,
-          shape: [2 * cfg.interT, cfg.totalLen],
-          get: (s) => b(s).mlpT!.gateUp,
-          trainable: true,
-        },
-        {
-          name: `${L}.${i}.mlp_t.down_proj.weight`,
-          shape: [cfg.totalLen, cfg.interT],
-          get: (s) => b(s).mlpT!.down,
-          trainable: true,
-        },
-      );
+      rows.push(...swigluRows(`${L}.${i}.mlp_t`, cfg.totalLen, cfg.interT, (s) => b(s).mlpT!));
     }
-    rows.push(
-      {
-        name: `${L}.${i}.mlp.gate_up_proj.weight`,
-        shape: [2 * cfg.interD, cfg.D],
-        get: (s) => b(s).mlp.gateUp,
-        trainable: true,
-      },
-      {
-        name: `${L}.${i}.mlp.down_proj.weight`,
-        shape: [cfg.D, cfg.interD],
-        get: (s) => b(s).mlp.down,
-        trainable: true,
-      },
-    );
+    rows.push(...swigluRows(`${L}.${i}.mlp`, D, cfg.interD, (s) => b(s).mlp));
   }
   return rows;
 };

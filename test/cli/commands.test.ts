@@ -1,20 +1,10 @@
-/**
- * Every CLI command as users run it: the compiled `trm` in a child process. Bad input (a missing
- * file, a malformed config key, an unknown preset) gives one clear line and exit 2.
- */
-import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 
-const root = join(import.meta.dirname, '..', '..');
-const trm = (args: string[]) =>
-  spawnSync(process.execPath, [join(root, 'bin', 'trm.js'), ...args], {
-    cwd: root,
-    encoding: 'utf8',
-    timeout: 300_000,
-  });
+import { buildCli, trm } from '../helpers/cli.js';
+
 const oneLine = (s: string) => s.trim().split('\n').length === 1;
 
 // A tiny run shared by the tests below: trained once.
@@ -30,11 +20,7 @@ const tiny = [
 ];
 
 beforeAll(() => {
-  execFileSync(
-    process.execPath,
-    [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'],
-    { cwd: root },
-  );
+  buildCli();
   const r = trm([
     'train',
     '--preset',

@@ -1,7 +1,3 @@
-/**
- * `trm crosscheck` as users run it: the compiled CLI in a child process, exit codes and JSON.
- */
-import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,20 +5,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeSafetensors, encodeSafetensors } from '../../src/io/safetensors.js';
 import { fromStorage, storage } from '../../src/tensor/tensor.js';
 import * as E from 'fp-ts/lib/Either.js';
+import { buildCli, root, trm } from '../helpers/cli.js';
 
-const root = join(import.meta.dirname, '..', '..');
-const trm = (args: string[]) =>
-  spawnSync(process.execPath, [join(root, 'bin', 'trm.js'), ...args], { cwd: root, encoding: 'utf8' });
 const fixture = (name: string) => join(root, 'test', 'fixtures', 'official', name);
 
-beforeAll(() => {
-  // The CLI runs from dist/ (built by `npm ci` through `prepare`); rebuild so the test sees this tree.
-  execFileSync(
-    process.execPath,
-    [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'],
-    { cwd: root },
-  );
-}, 120_000);
+beforeAll(buildCli, 120_000);
 
 describe('trm crosscheck', () => {
   it('exits 0 and prints one JSON object for matching traces', () => {

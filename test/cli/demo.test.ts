@@ -2,21 +2,15 @@
  * `npm start` end to end with a tiny budget: it trains, evaluates, solves a held-out puzzle step by
  * step and writes the run folder. (The full-budget figures are in README.md and docs/training.md.)
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, expect, it } from 'vitest';
 
-const root = join(import.meta.dirname, '..', '..');
+import { buildCli, root } from '../helpers/cli.js';
 
-beforeAll(() => {
-  execFileSync(
-    process.execPath,
-    [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'],
-    { cwd: root },
-  );
-}, 120_000);
+beforeAll(buildCli, 120_000);
 
 it('trm demo trains, evaluates, solves and writes pictures', () => {
   const out = join(mkdtempSync(join(tmpdir(), 'trm-demo-')), 'run');
