@@ -22,36 +22,50 @@ const configFromDoc = (doc: unknown, source: string, extra: Record<string, unkno
   return pipe(decodeConfig({ ...extra, ...arch }, source), E.mapLeft(formatBoundaryError));
 };
 
-/** A YAML or JSON config file; `extra` fills keys the file does not set. */
-export const readConfigFile = (file: string, extra: Record<string, unknown> = {}): E.Either<string, TrmConfig> => {
+/** A YAML or JSON file's document (JSON when the name ends in .json). */
+const readDocFile = (file: string): E.Either<string, unknown> => {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
     return E.left(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
   }
-  let doc: unknown;
   try {
-    doc = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+    return E.right(file.endsWith('.json') ? JSON.parse(text) : parseYaml(text));
   } catch (e) {
     return E.left(
       `${file}: not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(e as Error).message.split('\n')[0]}`,
     );
   }
-  return configFromDoc(doc, file, extra);
 };
 
 /**
- * A `--config JSON|FILE` argument: inline JSON when it starts with `{`, else a YAML or JSON file.
- * Errors name the source (`--config` for inline JSON) and the field.
+ * A `--flag JSON|FILE` argument: inline JSON when it starts with `{`, else a YAML or JSON file.
+ * `source` is what errors name: the flag for inline JSON, else the file.
  */
-export const readConfigArg = (arg: string): E.Either<string, TrmConfig> => {
-  if (!arg.trimStart().startsWith('{')) return readConfigFile(arg);
-  let doc: unknown;
+export const readDocArg = (arg: string, flag: string): E.Either<string, { doc: unknown; source: string }> => {
+  if (!arg.trimStart().startsWith('{'))
+    return pipe(
+      readDocFile(arg),
+      E.map((doc) => ({ doc, source: arg })),
+    );
   try {
-    doc = JSON.parse(arg);
+    return E.right({ doc: JSON.parse(arg), source: flag });
   } catch (e) {
-    return E.left(`--config: not valid JSON: ${(e as Error).message.split('\n')[0]}`);
+    return E.left(`${flag}: not valid JSON: ${(e as Error).message.split('\n')[0]}`);
   }
-  return configFromDoc(doc, '--config', {});
 };
+
+/** A YAML or JSON config file; `extra` fills keys the file does not set. */
+export const readConfigFile = (file: string, extra: Record<string, unknown> = {}): E.Either<string, TrmConfig> =>
+  pipe(
+    readDocFile(file),
+    E.chain((doc) => configFromDoc(doc, file, extra)),
+  );
+
+/** A `--config JSON|FILE` argument; errors name the source (`--config` for inline JSON) and the field. */
+export const readConfigArg = (arg: string): E.Either<string, TrmConfig> =>
+  pipe(
+    readDocArg(arg, '--config'),
+    E.chain(({ doc, source }) => configFromDoc(doc, source, {})),
+  );

@@ -14,6 +14,7 @@ import { EXIT_BAD_INPUT, UsageError } from './errors.js';
 import { runEvalCommand } from './eval.js';
 import { runExportCommand, runImportCommand } from './export-import.js';
 import { runParamsCommand } from './params.js';
+import { runTraceCommand } from './trace.js';
 import { runSolveCommand } from './solve.js';
 import { runTrainCommand } from './train.js';
 import { PRESETS } from '../train/presets.js';
@@ -190,6 +191,48 @@ export const buildProgram = (setExit: (code: number) => void): Command => {
     .action((file: string, o: { config: string; out: string; seqLen?: string }) =>
       setExit(runImportCommand({ file, ...o })),
     );
+
+  program
+    .command('trace')
+    .description(
+      'write a reference trace from trm-ts itself (weights, batch, every intermediate) for another implementation to compare against',
+    )
+    .requiredOption('--config <json|file>', 'inline JSON with the official config keys, or a YAML/JSON file')
+    .option('--seed <n>', 'seed of the weights and batches', '0')
+    .addOption(
+      new Option(
+        '--mode <mode>',
+        'train: supervision steps with gradients; eval: no gradients; train-run: optimizer steps',
+      )
+        .choices(['train', 'eval', 'train-run'])
+        .default('train'),
+    )
+    .option(
+      '--steps <k>',
+      'supervision steps (train, eval; default halt_max_steps + 1) or optimizer steps (train-run; default 6)',
+    )
+    .option(
+      '--batch <file>',
+      "take the batch from a safetensors file (a trace's batch/…, or a train-run's first batch)",
+    )
+    .addOption(
+      new Option('--loss <type>', 'loss')
+        .choices(['stablemax_cross_entropy', 'softmax_cross_entropy'])
+        .default('stablemax_cross_entropy'),
+    )
+    .option(
+      '--train <json|file>',
+      'train-run hyperparameters: lr, lr_min_ratio, lr_warmup_steps, total_steps, beta1, beta2, weight_decay, puzzle_emb_lr, puzzle_emb_weight_decay, ema, ema_rate',
+    )
+    .option('--blocks', "also record every block's output inside every update")
+    .requiredOption('--out <file>', 'the trace to write (.safetensors)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  npx trm trace --config \'{"vocab_size": 6, "seq_len": 9, "hidden_size": 32, "num_heads": 2, "batch_size": 4}\' --out ref.safetensors\n  npx trm trace --config all_config.yaml --mode train-run --steps 4 --train \'{"ema": true}\' --out run.safetensors\n  npx trm crosscheck ref.safetensors   # replays it with error 0\n\nThe format: docs/trace-format.md; comparing a port against it: docs/crosscheck.md.',
+    )
+    .option('--backend <name>', BACKEND_HELP, 'reference')
+    .option('--threads <n>', THREADS_HELP)
+    .action(async (o) => setExit(await withBackend(o, (b) => runTraceCommand(o, b))));
 
   program
     .command('params')

@@ -79,7 +79,7 @@ const runStep = (trace: Trace, state: TrmState, carry: Carry, ctx: RecursionCont
 };
 
 /** The tensors of our step result under the trace's step kind names. */
-const ourTensors = (r: StepResult): Map<string, Tensor> => {
+export const ourTensors = (r: StepResult): Map<string, Tensor> => {
   const m = new Map<string, Tensor>([
     ['z_H', r.carry.y],
     ['z_L', r.carry.z],
@@ -98,7 +98,7 @@ const ourTensors = (r: StepResult): Map<string, Tensor> => {
 };
 
 /** The recorded name of a probe (step/<s>/cycle/<c>/z_L/<i> or …/z_H), and its row label. */
-const probeName = (s: number, p: Probe): { readonly name: string; readonly label: string } =>
+export const probeName = (s: number, p: Probe): { readonly name: string; readonly label: string } =>
   p.update === 'answer'
     ? { name: `step/${s}/cycle/${p.cycle}/z_H`, label: 'z_H' }
     : { name: `step/${s}/cycle/${p.cycle}/z_L/${p.update}`, label: 'z_L' };

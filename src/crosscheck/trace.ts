@@ -280,18 +280,38 @@ const checkInputShapes = (trace: Trace, need: Need): E.Left<BoundaryError> | nul
   return null;
 };
 
-/** Reads and validates a trace file. */
-export const readTrace = (file: string): E.Either<BoundaryError, Trace> => {
-  let bytes: Uint8Array;
+const fileBytes = (file: string): E.Either<BoundaryError, Uint8Array> => {
   try {
-    bytes = readFileSync(file);
+    return E.right(readFileSync(file));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code ?? 'unreadable';
     return fail(file, '(file)', code === 'ENOENT' ? 'no such file' : `cannot read (${code})`);
   }
-  return pipe(
-    decodeSafetensors(bytes, file),
-    E.mapLeft((se) => boundaryError(file, '(safetensors)', formatBoundaryError(se))),
+};
+
+/** Reads and validates a trace file. */
+export const readTrace = (file: string): E.Either<BoundaryError, Trace> =>
+  pipe(
+    fileBytes(file),
+    E.chain((bytes) =>
+      pipe(
+        decodeSafetensors(bytes, file),
+        E.mapLeft((se) => boundaryError(file, '(safetensors)', formatBoundaryError(se))),
+      ),
+    ),
     E.chain((st) => decodeTrace(file, st)),
   );
-};
+
+/**
+ * The batch of a file, for recording a trace on given data: `batch/…` (a train or eval trace, or
+ * any safetensors file with inputs, labels and puzzle_identifiers under that prefix) or the first
+ * batch of a train-run (`batch/0/…`), checked against the config.
+ */
+export const readBatchFile = (file: string, config: TrmConfig): E.Either<BoundaryError, Batch> =>
+  pipe(
+    fileBytes(file),
+    E.chain((bytes) => decodeSafetensors(bytes, file)),
+    E.chain((st) =>
+      readBatch(file, config, needTensor(file, st), st.tensors.has('batch/0/inputs') ? 'batch/0/' : 'batch/'),
+    ),
+  );

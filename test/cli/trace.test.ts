@@ -1,0 +1,135 @@
+/**
+ * `trm trace` as users run it: a trace trm-ts writes replays with error 0 (`trm crosscheck`), a
+ * batch can come from another file, bad input gives one line and exit 2; and, where the official
+ * code can run, the official recorder given the same weights and batch (`--init-from`) records a
+ * trace that trm-ts replays within tolerance.
+ */
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { buildCli, root, trm } from '../helpers/cli.js';
+import { officialRepo, officialSkip, pyEnv, scratch, torchPython } from '../helpers/python.js';
+
+const CONFIGS: Record<string, object> = {
+  'attention, RoPE': { vocab_size: 6, seq_len: 9, hidden_size: 16, num_heads: 2, batch_size: 3, halt_max_steps: 3 },
+  // MLP-t grows float32 rounding at every update (docs/crosscheck.md): two cycles of three updates.
+  'mlp_t, learned positions, Q-continue': {
+    H_cycles: 2,
+    L_cycles: 3,
+    vocab_size: 5,
+    seq_len: 6,
+    hidden_size: 16,
+    batch_size: 4,
+    mlp_t: true,
+    pos_encodings: 'learned',
+    no_ACT_continue: false,
+    halt_max_steps: 3,
+    num_puzzle_identifiers: 3,
+  },
+  'attention, no positions, no puzzle embedding': {
+    vocab_size: 4,
+    seq_len: 8,
+    hidden_size: 16,
+    num_heads: 4,
+    batch_size: 2,
+    pos_encodings: 'none',
+    puzzle_emb_ndim: 0,
+    puzzle_emb_len: 0,
+    L_layers: 1,
+    halt_max_steps: 2,
+  },
+};
+
+interface Report {
+  ok: boolean;
+  files: { ok: boolean; rows: { max_abs_err: number }[] }[];
+}
+
+const crosscheck = (file: string): Report => {
+  const r = trm(['crosscheck', file, '--json']);
+  expect(r.status, r.stderr).toBe(0);
+  return JSON.parse(r.stdout) as Report;
+};
+
+beforeAll(buildCli, 120_000);
+
+describe('trm trace', () => {
+  it.each(['train', 'eval', 'train-run'])('writes a %s trace that trm crosscheck replays with error 0', (mode) => {
+    const out = join(scratch, `own-${mode}.safetensors`);
+    const config = JSON.stringify({ ...CONFIGS['mlp_t, learned positions, Q-continue'], halt_exploration_prob: 0.5 });
+    const extra = mode === 'train-run' ? ['--train', '{"ema": true, "total_steps": 2}', '--blocks'] : [];
+    const r = trm(['trace', '--config', config, '--seed', '4', '--mode', mode, '--steps', '3', '--out', out, ...extra]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`^wrote .*: ${mode}, 3 `));
+    // Train and eval traces run without exploration, and say so.
+    expect(r.stderr).toBe(
+      mode === 'train-run'
+        ? ''
+        : 'trm trace: halt_exploration_prob 0.5 replaced by 0 (a train or eval trace runs without exploration)\n',
+    );
+    const report = crosscheck(out);
+    expect(report.ok).toBe(true);
+    const rows = report.files[0]!.rows;
+    expect(rows.length).toBeGreaterThan(20);
+    expect(rows.every((row) => row.max_abs_err === 0)).toBe(true);
+  });
+
+  it('takes the batch from another file, and refuses one that does not fit the config', () => {
+    const first = join(scratch, 'first.safetensors');
+    const config = JSON.stringify(CONFIGS['attention, RoPE']);
+    expect(trm(['trace', '--config', config, '--seed', '1', '--out', first]).status).toBe(0);
+    const second = join(scratch, 'second.safetensors');
+    const r = trm(['trace', '--config', config, '--seed', '2', '--batch', first, '--mode', 'eval', '--out', second]);
+    expect(r.status, r.stderr).toBe(0);
+    const bad = trm([
+      'trace',
+      '--config',
+      JSON.stringify({ ...CONFIGS['attention, RoPE'], batch_size: 5 }),
+      '--batch',
+      first,
+      '--out',
+      second,
+    ]);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain(`${first}: batch/inputs: shape [3,9], expected [5,9]`);
+  });
+
+  it('refuses bad arguments with one line and exit 2', () => {
+    const config = JSON.stringify(CONFIGS['attention, RoPE']);
+    const out = join(scratch, 'never.safetensors');
+    for (const [args, message] of [
+      [['--train', '{"lr": 1}'], '--train needs --mode train-run'],
+      [['--mode', 'train-run', '--train', '{"learning_rate": 1}'], '--train: learning_rate: not a training field'],
+      [['--mode', 'train-run', '--train', '{"lr": -1}'], '--train: lr'],
+      [['--seed', '-1'], "--seed: expected an integer ≥ 0, got '-1'"],
+      [['--steps', '0'], "--steps: expected a positive integer, got '0'"],
+      [['--batch', 'missing.safetensors'], 'missing.safetensors: (file): no such file'],
+    ] as const) {
+      const r = trm(['trace', '--config', config, '--out', out, ...args]);
+      expect(r.status, args.join(' ')).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toContain(message);
+    }
+  });
+
+  it.skipIf(officialSkip !== '')(
+    `the official code, given trm-ts's weights and batch, agrees${officialSkip}`,
+    () => {
+      for (const [what, config] of Object.entries(CONFIGS)) {
+        const ours = join(scratch, `ours-${Object.keys(CONFIGS).indexOf(what)}.safetensors`);
+        const official = `${ours}.official.safetensors`;
+        expect(
+          trm(['trace', '--config', JSON.stringify({ ...config, halt_exploration_prob: 0 }), '--out', ours]).status,
+        ).toBe(0);
+        const r = spawnSync(
+          torchPython!,
+          [join(root, 'tools', 'export_trace.py'), '--repo', officialRepo!, '--init-from', ours, '--out', official],
+          { env: pyEnv, encoding: 'utf8', timeout: 120_000 },
+        );
+        expect(r.status, `${what}: ${r.stderr}`).toBe(0);
+        expect(crosscheck(official).ok, what).toBe(true);
+      }
+    },
+    300_000,
+  );
+});
