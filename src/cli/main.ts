@@ -197,15 +197,17 @@ export const buildProgram = (setExit: (code: number) => void): Command => {
     .description(
       'write a reference trace from trm-ts itself (weights, batch, every intermediate) for another implementation to compare against',
     )
-    .requiredOption('--config <json|file>', 'inline JSON with the official config keys, or a YAML/JSON file')
+    .option('--config <json|file>', 'inline JSON with the official config keys, or a YAML/JSON file')
+    .option(
+      '--init-from <trace>',
+      "take the config, weights and batch from a train or eval trace (the official recorder's option)",
+    )
     .option('--seed <n>', 'seed of the weights and batches', '0')
     .addOption(
       new Option(
         '--mode <mode>',
-        'train: supervision steps with gradients; eval: no gradients; train-run: optimizer steps',
-      )
-        .choices(['train', 'eval', 'train-run'])
-        .default('train'),
+        "train: supervision steps with gradients (default, or the --init-from trace's); eval: no gradients; train-run: optimizer steps",
+      ).choices(['train', 'eval', 'train-run']),
     )
     .option(
       '--steps <k>',
@@ -216,9 +218,10 @@ export const buildProgram = (setExit: (code: number) => void): Command => {
       "take the batch from a safetensors file (a trace's batch/…, or a train-run's first batch)",
     )
     .addOption(
-      new Option('--loss <type>', 'loss')
-        .choices(['stablemax_cross_entropy', 'softmax_cross_entropy'])
-        .default('stablemax_cross_entropy'),
+      new Option('--loss <type>', "loss (default stablemax_cross_entropy, or the --init-from trace's)").choices([
+        'stablemax_cross_entropy',
+        'softmax_cross_entropy',
+      ]),
     )
     .option(
       '--train <json|file>',

@@ -7,7 +7,9 @@ import * as E from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
 import type { Backend } from '../backend/backend.js';
 import { recordHyper, recordTrace } from '../crosscheck/record.js';
-import { readBatchFile } from '../crosscheck/trace.js';
+import { onBackend } from '../crosscheck/compare.js';
+import { readBatchFile, readTrace } from '../crosscheck/trace.js';
+import { treeMap } from '../tensor/tree.js';
 import { decode, formatBoundaryError } from '../io/errors.js';
 import { writeSafetensors } from '../io/safetensors.js';
 import { TrainHyper } from '../train/hyper.js';
@@ -18,12 +20,13 @@ import { EXIT_OK, UsageError } from './errors.js';
 import { positiveInt } from './train.js';
 
 export interface TraceCliOptions {
-  readonly config: string;
+  readonly config?: string;
+  readonly initFrom?: string;
   readonly seed: string;
-  readonly mode: 'train' | 'eval' | 'train-run';
+  readonly mode?: 'train' | 'eval' | 'train-run';
   readonly steps?: string;
   readonly batch?: string;
-  readonly loss: LossType;
+  readonly loss?: LossType;
   readonly train?: string;
   readonly blocks?: boolean;
   readonly out: string;
@@ -63,29 +66,36 @@ const withoutExploration = (cfg: TrmConfig): TrmConfig => {
 };
 
 export const runTraceCommand = (o: TraceCliOptions, backend: Backend): number => {
-  const decoded = readConfigArg(o.config);
+  const init = o.initFrom === undefined ? undefined : orUsage(readTrace(o.initFrom));
+  if (init !== undefined && init.mode === 'train-run')
+    throw new UsageError(`--init-from ${o.initFrom}: takes a train or eval trace, not a train-run`);
+  if ((o.config === undefined) === (init === undefined)) throw new UsageError('give either --config or --init-from');
+  const decoded: E.Either<string, TrmConfig> = init === undefined ? readConfigArg(o.config!) : E.right(init.config);
   if (E.isLeft(decoded)) throw new UsageError(decoded.left);
   const seed = Number(o.seed);
   if (!Number.isSafeInteger(seed) || seed < 0) throw new UsageError(`--seed: expected an integer ≥ 0, got '${o.seed}'`);
-  const trainRun = o.mode === 'train-run';
+  const mode = o.mode ?? init?.mode ?? 'train';
+  const trainRun = mode === 'train-run';
   if (o.train !== undefined && !trainRun) throw new UsageError('--train needs --mode train-run');
-  const steps = o.steps === undefined ? (trainRun ? 6 : decoded.right.nSup + 1) : positiveInt('--steps', o.steps);
-  const batch = o.batch === undefined ? undefined : orUsage(readBatchFile(o.batch, decoded.right));
+  const steps =
+    o.steps === undefined ? (init?.steps ?? (trainRun ? 6 : decoded.right.nSup + 1)) : positiveInt('--steps', o.steps);
+  const batch = o.batch === undefined ? init?.batch : orUsage(readBatchFile(o.batch, decoded.right));
   const hyper = trainRun ? recordHyper(decoded.right, steps, parseTrainArg(o.train)) : undefined;
   const cfg = trainRun ? decoded.right : withoutExploration(decoded.right);
   const { entries, metadata } = recordTrace(cfg, {
-    mode: o.mode,
+    mode,
     steps,
     seed,
-    lossType: o.loss,
+    lossType: o.loss ?? init?.lossType ?? 'stablemax_cross_entropy',
     blocks: o.blocks === true,
     backend,
     ...(batch === undefined ? {} : { batch }),
+    ...(init === undefined ? {} : { weights: treeMap(init.state, (t) => onBackend(t, backend)) }),
     ...(hyper === undefined ? {} : { hyper }),
   });
   orUsage(writeSafetensors(o.out, entries, metadata));
   process.stdout.write(
-    `wrote ${o.out}: ${o.mode}, ${steps} ${trainRun ? 'optimizer' : 'supervision'} steps, ${entries.length} tensors\n`,
+    `wrote ${o.out}: ${mode}, ${steps} ${trainRun ? 'optimizer' : 'supervision'} steps, ${entries.length} tensors\n`,
   );
   return EXIT_OK;
 };

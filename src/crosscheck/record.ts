@@ -47,6 +47,8 @@ export interface RecordOptions {
   readonly batch?: Batch;
   /** train-run: the training hyperparameters (global_batch_size must be the config's batch_size). */
   readonly hyper?: TrainHyper;
+  /** The weights to record with (default: the recorder's, drawn from the seed). */
+  readonly weights?: TrmState;
   /** Also record every block's output inside every update. */
   readonly blocks?: boolean;
   readonly backend?: Backend;
@@ -131,6 +133,18 @@ const autoQBias = (cfg: TrmConfig, ctx: RecursionContext, state: TrmState, batch
   return tensor([bias, 0]);
 };
 
+/** `w` with the Q head's bias of `autoQBias`. */
+const withAutoQBias = (
+  cfg: TrmConfig,
+  ctx: RecursionContext,
+  w: TrmState,
+  batch: Batch,
+  lossType: LossType,
+): TrmState => ({
+  ...w,
+  params: { ...w.params, qHead: { ...w.params.qHead, bias: autoQBias(cfg, ctx, w, batch, lossType) } },
+});
+
 /** The recorder's initial weights: official init, then puzzle table 0.5·N(0,1), Q weight 0.05·N(0,1). */
 export const recordingWeights = (cfg: TrmConfig, k: Key, backend: Backend = reference): TrmState => {
   const [kInit, kPuzzle, kQ] = split(k, 3) as [Key, Key, Key];
@@ -205,11 +219,7 @@ export const recordTrace = (cfg: TrmConfig, opts: RecordOptions): Recorded => {
   const batchKeys = split(kBatch, Math.max(1, opts.steps)) as Key[];
   const ctx: RecursionContext = { ...stepContext(cfg, backend), probe: true };
   const batch0 = opts.batch ?? randomBatch(cfg, batchKeys[0]!, backend);
-  const w = recordingWeights(cfg, kWeights, backend);
-  const state: TrmState = {
-    ...w,
-    params: { ...w.params, qHead: { ...w.params.qHead, bias: autoQBias(cfg, ctx, w, batch0, lossType) } },
-  };
+  const state = opts.weights ?? withAutoQBias(cfg, ctx, recordingWeights(cfg, kWeights, backend), batch0, lossType);
   const entries: StWriteEntry[] = named('params/', toOfficial(cfg, state));
   const metadata: Record<string, string> = {
     format: 'trm-trace/2',
@@ -221,7 +231,10 @@ export const recordTrace = (cfg: TrmConfig, opts: RecordOptions): Recorded => {
     seed: String(opts.seed),
     dtype: 'float32',
     recorder: 'trm-ts trm trace',
-    init: 'official init, then puzzle_emb.weights=0.5*randn, q_head.weight=0.05*randn, q_head.bias auto',
+    init:
+      opts.weights === undefined
+        ? 'official init, then puzzle_emb.weights=0.5*randn, q_head.weight=0.05*randn, q_head.bias auto'
+        : 'given weights',
     probes: opts.blocks === true ? 'blocks' : 'updates',
   };
   const blocks = opts.blocks === true;
