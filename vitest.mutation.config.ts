@@ -12,6 +12,7 @@ export default defineConfig({
       'spec/**/*.spec.ts',
       'test/golden.test.ts',
       'test/crosscheck-train-run.test.ts',
+      'test/crosscheck-layout.test.ts',
       'test/ops.test.ts',
       'test/tensor.test.ts',
     ],

@@ -1,20 +1,27 @@
 /** `trm crosscheck TRACE... [--mode teacher-forced|free-running] [--json] [--backend NAME]` */
 import * as E from 'fp-ts/lib/Either.js';
 import type { Backend } from '../backend/backend.js';
+import { pipe } from 'fp-ts/lib/function.js';
+import { type LayoutMap, decodeLayoutMap } from '../crosscheck/layout-map.js';
 import {
   type FileReport,
   type ReplayMode,
   type Row,
+  type Tolerance,
   formatPlace,
   formatRow,
   replayTrace,
 } from '../crosscheck/replay.js';
 import { readTrace } from '../crosscheck/trace.js';
+import { readDocArg } from './config-file.js';
 import { EXIT_BAD_INPUT, EXIT_MISMATCH, EXIT_OK } from './errors.js';
 import { formatBoundaryError } from '../io/errors.js';
 
 export interface CrosscheckOptions {
   readonly mode: ReplayMode;
+  /** A layout map file (YAML or JSON) for traces written in a port's own names and layouts. */
+  readonly layout?: string;
+  readonly tolerance?: Tolerance;
   readonly json: boolean;
   readonly verbose: boolean;
   readonly backend: Backend;
@@ -65,6 +72,8 @@ const printReport = (rep: FileReport, out: (s: string) => void, verbose: boolean
       i = j;
     }
   }
+  if (rep.notComparable.length > 0)
+    out(`  not comparable (the layout map says the recording lacks them): ${rep.notComparable.join(', ')}`);
   if (rep.maxRelErr)
     out(
       `  largest relative error: ${rep.maxRelErr.relErr.toExponential(2)} (${rep.maxRelErr.tensor}, step ${rep.maxRelErr.step})`,
@@ -78,14 +87,30 @@ const printReport = (rep: FileReport, out: (s: string) => void, verbose: boolean
 };
 
 export const runCrosscheck = (files: readonly string[], opts: CrosscheckOptions): number => {
+  let layout: LayoutMap | undefined;
+  if (opts.layout !== undefined) {
+    const m = pipe(
+      readDocArg(opts.layout, '--layout'),
+      E.chain(({ doc, source }) => pipe(decodeLayoutMap(doc, source), E.mapLeft(formatBoundaryError))),
+    );
+    if (E.isLeft(m)) {
+      process.stderr.write(`trm crosscheck: ${m.left}\n`);
+      return EXIT_BAD_INPUT;
+    }
+    layout = m.right;
+  }
   const reports: FileReport[] = [];
   for (const f of files) {
-    const t = readTrace(f);
+    const t = readTrace(f, layout);
     if (E.isLeft(t)) {
       process.stderr.write(`trm crosscheck: ${formatBoundaryError(t.left)}\n`);
       return EXIT_BAD_INPUT;
     }
-    const rep = replayTrace(t.right, { mode: opts.mode, backend: opts.backend });
+    const rep = replayTrace(t.right, {
+      mode: opts.mode,
+      backend: opts.backend,
+      ...(opts.tolerance ? { tolerance: opts.tolerance } : {}),
+    });
     reports.push(rep);
     if (!opts.json) printReport(rep, (s) => process.stdout.write(`${s}\n`), opts.verbose);
   }
@@ -105,6 +130,7 @@ export const runCrosscheck = (files: readonly string[], opts: CrosscheckOptions)
             ? null
             : { tensor: r.maxRelErr.tensor, step: r.maxRelErr.step, rel_err: r.maxRelErr.relErr },
         rows: r.rows.map(jsonRow),
+        not_comparable: r.notComparable,
       })),
     };
     process.stdout.write(`${JSON.stringify(doc)}\n`);

@@ -9,6 +9,7 @@ import type { Backend } from '../backend/backend.js';
 import { createBackend, parseThreads } from '../accel/select.js';
 import { DATA_OPTIONS, runDataCommand } from './data.js';
 import { runCrosscheck } from './crosscheck.js';
+import { DEFAULT_TOLERANCE, type Tolerance } from '../crosscheck/compare.js';
 import { runDemoCommand } from './demo.js';
 import { EXIT_BAD_INPUT, UsageError } from './errors.js';
 import { runEvalCommand } from './eval.js';
@@ -43,6 +44,36 @@ const BACKEND_HELP =
 const THREADS_HELP =
   "threads for the WebAssembly backend's matrix products (default: TRM_THREADS, else every core; 1: no worker threads)";
 
+interface CrosscheckFlags {
+  readonly mode: 'teacher-forced' | 'free-running';
+  readonly json?: boolean;
+  readonly backend: string;
+  readonly layout?: string;
+  readonly rtol?: string;
+  readonly atol?: string;
+  readonly lossRtol?: string;
+  readonly updateRtol?: string;
+  readonly updateUlps?: string;
+}
+
+/** The tolerance of `--rtol`, `--atol`, … over the defaults; each a number ≥ 0. */
+const toleranceFrom = (o: CrosscheckFlags): Tolerance => {
+  const num = (flag: string, v: string | undefined, dflt: number): number => {
+    if (v === undefined) return dflt;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < 0) throw new UsageError(`${flag}: expected a number ≥ 0, got '${v}'`);
+    return n;
+  };
+  const d = DEFAULT_TOLERANCE;
+  return {
+    rel: num('--rtol', o.rtol, d.rel),
+    abs: num('--atol', o.atol, d.abs),
+    lossRel: num('--loss-rtol', o.lossRtol, d.lossRel),
+    updateRel: num('--update-rtol', o.updateRtol, d.updateRel),
+    updateUlps: num('--update-ulps', o.updateUlps, d.updateUlps),
+  };
+};
+
 export const buildProgram = (setExit: (code: number) => void): Command => {
   const program = new Command()
     .name('trm')
@@ -66,17 +97,31 @@ export const buildProgram = (setExit: (code: number) => void): Command => {
         .default('teacher-forced'),
     )
     .option('--json', 'print one JSON object on stdout')
+    .option(
+      '--layout <file>',
+      "a layout map (YAML or JSON) for traces in a port's own names and layouts: docs/crosscheck.md",
+    )
+    .option('--rtol <x>', `tensors: relative tolerance, against max|ref| (default ${DEFAULT_TOLERANCE.rel})`)
+    .option('--atol <x>', `tensors: absolute tolerance (default ${DEFAULT_TOLERANCE.abs})`)
+    .option('--loss-rtol <x>', `losses and learning rates: relative tolerance (default ${DEFAULT_TOLERANCE.lossRel})`)
+    .option(
+      '--update-rtol <x>',
+      `optimizer writes: relative to the recorded update (default ${DEFAULT_TOLERANCE.updateRel})`,
+    )
+    .option('--update-ulps <x>', `optimizer writes: float32 ulps of max|ref| (default ${DEFAULT_TOLERANCE.updateUlps})`)
     .option('--backend <name>', BACKEND_HELP, 'reference')
     .option('--threads <n>', THREADS_HELP)
     .addHelpText(
       'after',
       '\nExamples:\n  npx trm crosscheck test/fixtures/official/*.safetensors\n  npx trm crosscheck test/fixtures/train-run/*.safetensors\n  npx trm crosscheck my_trace.safetensors --mode free-running --json\n\nWith --verbose, one line per tensor. The format: docs/trace-format.md.\nExit codes: 0 all within tolerance, 1 mismatch, 2 bad input.',
     )
-    .action(async (files: string[], o: { mode: 'teacher-forced' | 'free-running'; json?: boolean; backend: string }) =>
+    .action(async (files: string[], o: CrosscheckFlags) =>
       setExit(
         await withBackend(o, (backend) =>
           runCrosscheck(files, {
             mode: o.mode,
+            ...(o.layout === undefined ? {} : { layout: o.layout }),
+            tolerance: toleranceFrom(o),
             json: o.json === true,
             verbose: program.opts().verbose === true,
             backend,

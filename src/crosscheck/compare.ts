@@ -61,6 +61,8 @@ export interface FileReport {
   readonly rows: readonly Row[];
   readonly firstDivergence: Row | null;
   readonly maxRelErr: { readonly tensor: string; readonly step: number; readonly relErr: number } | null;
+  /** What the trace's layout map declared the recording does not have. */
+  readonly notComparable: readonly string[];
 }
 
 /** Scalars compared relative to themselves: losses, metric sums that are not counts, learning rates. */
@@ -229,6 +231,7 @@ export const fileReport = (trace: Trace, mode: ReplayMode, rows: readonly Row[])
     rows,
     firstDivergence,
     maxRelErr: worst === null ? null : { tensor: worst.tensor, step: worst.step, relErr: worst.relErr },
+    notComparable: trace.notComparable,
   };
 };
 

@@ -20,6 +20,7 @@ import type { Batch } from '../trm/act.js';
 import { type TrmState, fromOfficial, officialLayout } from '../trm/params.js';
 import { type BoundaryError, boundaryError, decode, fail, formatBoundaryError } from '../io/errors.js';
 import { TrainHyper } from '../train/hyper.js';
+import { type LayoutMap, applyLayoutMap } from './layout-map.js';
 
 export type TraceMode = 'train' | 'eval' | 'train-run';
 
@@ -42,6 +43,8 @@ export interface Trace {
   readonly hyper: TrainHyper | null;
   /** Every tensor of the file, by its name (step/<s>/…, grad/<s>/…, update/<s>/…). */
   readonly tensors: ReadonlyMap<string, Tensor>;
+  /** What a layout map declared the recording does not have (reported, never compared). */
+  readonly notComparable: readonly string[];
 }
 
 const Metadata = t.type({
@@ -90,7 +93,11 @@ export const probeNames = (trace: Trace, s: number): string[] => {
   return names;
 };
 
-export const decodeTrace = (file: string, st: SafetensorsFile): E.Either<BoundaryError, Trace> =>
+export const decodeTrace = (
+  file: string,
+  st: SafetensorsFile,
+  notComparable: readonly string[] = [],
+): E.Either<BoundaryError, Trace> =>
   pipe(
     decode(Metadata, file, st.metadata, '__metadata__'),
     E.chain((meta) => {
@@ -144,8 +151,12 @@ export const decodeTrace = (file: string, st: SafetensorsFile): E.Either<Boundar
         batches,
         hyper,
         tensors: st.tensors,
+        notComparable,
       };
-      const missing = requiredTensors(trace).find((name) => !st.tensors.has(name));
+      // A name a layout map declares missing (step/<s>/<kind>, grad/<s>/<name>, …) may be absent.
+      const excused = (name: string) =>
+        notComparable.includes(name.replace(/^(step|grad)\/\d+\/|^update\/\d+\/[a-z_]+\//, ''));
+      const missing = requiredTensors(trace).find((name) => !st.tensors.has(name) && !excused(name));
       if (missing !== undefined) return fail(file, missing, 'missing tensor');
       const misfit = checkInputShapes(trace, need);
       return misfit === null ? E.right(trace) : misfit;
@@ -290,7 +301,7 @@ const fileBytes = (file: string): E.Either<BoundaryError, Uint8Array> => {
 };
 
 /** Reads and validates a trace file. */
-export const readTrace = (file: string): E.Either<BoundaryError, Trace> =>
+export const readTrace = (file: string, layout?: LayoutMap): E.Either<BoundaryError, Trace> =>
   pipe(
     fileBytes(file),
     E.chain((bytes) =>
@@ -299,7 +310,14 @@ export const readTrace = (file: string): E.Either<BoundaryError, Trace> =>
         E.mapLeft((se) => boundaryError(file, '(safetensors)', formatBoundaryError(se))),
       ),
     ),
-    E.chain((st) => decodeTrace(file, st)),
+    E.chain((st) =>
+      layout === undefined
+        ? decodeTrace(file, st)
+        : pipe(
+            applyLayoutMap(st, layout, file),
+            E.chain((m) => decodeTrace(file, m.file, m.notComparable)),
+          ),
+    ),
   );
 
 /**

@@ -104,6 +104,34 @@ describe('trm crosscheck', () => {
     expect(t.stdout).toContain('FIRST DIVERGENCE: step 0 · cycle 2 · latent update 1 · z_L');
   });
 
+  it('takes tolerances per tensor class, and a layout map whose missing tensors are reported as not comparable', () => {
+    const f = fixture('arc_attn_rope_eval.safetensors');
+    expect(trm(['crosscheck', f]).status).toBe(0);
+    expect(trm(['crosscheck', f, '--rtol', '0', '--atol', '0']).status).toBe(1);
+    expect(
+      trm(['crosscheck', f, '--rtol', '1e-3', '--loss-rtol', '1e-3', '--update-rtol', '0', '--update-ulps', '0'])
+        .status,
+    ).toBe(0);
+    const bad = trm(['crosscheck', f, '--rtol', '-1']);
+    expect([bad.status, bad.stderr.trim()]).toEqual([2, "trm: --rtol: expected a number ≥ 0, got '-1'"]);
+
+    const dir = mkdtempSync(join(tmpdir(), 'trm-map-'));
+    const map = join(dir, 'map.yaml');
+    writeFileSync(map, '# the port records no continue logit\nmissing: [q_continue_logits]\n');
+    const r = trm(['crosscheck', f, '--layout', map, '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    expect((JSON.parse(r.stdout) as { files: { not_comparable: string[] }[] }).files[0]!.not_comparable).toEqual([
+      'q_continue_logits',
+    ]);
+    expect(trm(['crosscheck', f, '--layout', map]).stdout).toContain(
+      'not comparable (the layout map says the recording lacks them): q_continue_logits',
+    );
+    writeFileSync(map, 'transpose: inner.lm_head.weight\n');
+    const wrong = trm(['crosscheck', f, '--layout', map]);
+    expect(wrong.status).toBe(2);
+    expect(wrong.stderr).toContain(`${map}: transpose`);
+  });
+
   it('has --help with examples', () => {
     const r = trm(['crosscheck', '--help']);
     expect(r.status).toBe(0);
