@@ -59,7 +59,8 @@ export const logSoftmax = (x: Tensor, axis = -1): Tensor => {
 export const rmsNorm = (x: Tensor, eps: number, axis = -1): Tensor => {
   const ax = normAxis('rmsNorm', axis, x.rank, x.shape);
   const last = x.rank - 1;
-  return ax === last ? rmsNormLast(x, eps) : transpose(rmsNormLast(transpose(x, ax, last), eps), ax, last);
+  // transpose(x, last, last) is x itself: the last axis goes straight to the fused op.
+  return transpose(rmsNormLast(transpose(x, ax, last), eps), ax, last);
 };
 
 /**
@@ -78,6 +79,7 @@ export const logStablemax = (x: Tensor, axis = -1): Tensor => {
 /** One-hot float mask of int labels over `classes` (labels outside [0, classes) give all zeros). */
 export const oneHot = (labels: Tensor, classes: number, dtype: Tensor['dtype'] = 'float32'): Tensor => {
   const ids = new Int32Array(classes);
+  // Stryker disable next-line EqualityOperator: equivalent (a write at index `classes` is dropped by the typed array)
   for (let i = 0; i < classes; i++) ids[i] = i;
   const range = fromStorage([classes], ids, labels.backend);
   return cast(eq(reshape(labels, [...labels.shape, 1]), range), dtype);
@@ -98,10 +100,10 @@ const pickLabel = (logp: Tensor, labels: Tensor, ignoreIndex: number): Tensor =>
 export const stablemaxCrossEntropy = (logits: Tensor, labels: Tensor, ignoreIndex = -100): Tensor =>
   neg(pickLabel(logStablemax(cast(logits, 'float64')), labels, ignoreIndex));
 
-/** Softmax cross entropy per token, in float32 as the official code computes it (float64 logits stay
- *  float64: casting them down would only lose precision), 0 where ignored. */
+/** Softmax cross entropy per token, in the logits' dtype (float32 as the official code computes it;
+ *  float64 logits stay float64: casting them down would only lose precision), 0 where ignored. */
 export const softmaxCrossEntropy = (logits: Tensor, labels: Tensor, ignoreIndex = -100): Tensor =>
-  neg(pickLabel(logSoftmax(logits.dtype === 'float64' ? logits : cast(logits, 'float32')), labels, ignoreIndex));
+  neg(pickLabel(logSoftmax(logits), labels, ignoreIndex));
 
 /** Binary cross entropy with logits, per element: max(x,0) − x·y + log(1 + exp(−|x|)). */
 export const binaryCrossEntropyWithLogits = (x: Tensor, y: Tensor): Tensor =>
