@@ -97,11 +97,13 @@ const pickLabel = (logp: Tensor, labels: Tensor, ignoreIndex: number): Tensor =>
  * The official stablemax cross entropy: per-token loss −log_stablemax(logits)[label], in float64,
  * 0 where the label is `ignoreIndex`. Returns float64 of the labels' shape.
  */
+// Stryker disable next-line UnaryOperator: equivalent (a label outside [0, classes) picks no class, so −100 adds 0 whatever the ignore index)
 export const stablemaxCrossEntropy = (logits: Tensor, labels: Tensor, ignoreIndex = -100): Tensor =>
   neg(pickLabel(logStablemax(cast(logits, 'float64')), labels, ignoreIndex));
 
 /** Softmax cross entropy per token, in the logits' dtype (float32 as the official code computes it;
  *  float64 logits stay float64: casting them down would only lose precision), 0 where ignored. */
+// Stryker disable next-line UnaryOperator: equivalent (a label outside [0, classes) picks no class, so −100 adds 0 whatever the ignore index)
 export const softmaxCrossEntropy = (logits: Tensor, labels: Tensor, ignoreIndex = -100): Tensor =>
   neg(pickLabel(logSoftmax(logits), labels, ignoreIndex));
 
