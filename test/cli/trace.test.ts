@@ -26,6 +26,17 @@ const CONFIGS: Record<string, object> = {
     halt_max_steps: 3,
     num_puzzle_identifiers: 3,
   },
+  'attention, learned positions, Q-continue': {
+    vocab_size: 5,
+    seq_len: 7,
+    hidden_size: 16,
+    num_heads: 2,
+    batch_size: 3,
+    pos_encodings: 'learned',
+    no_ACT_continue: false,
+    halt_max_steps: 3,
+    num_puzzle_identifiers: 2,
+  },
   'attention, no positions, no puzzle embedding': {
     vocab_size: 4,
     seq_len: 8,
