@@ -129,7 +129,10 @@ describe('the state_dict', () => {
         fc.integer({ min: 0, max: 1000 }),
         fc.constantFrom(...OFFICIAL_PREFIXES, ''),
         (cfg, seed, prefix) => {
-          const s = initState(cfg, key(seed));
+          // A random puzzle table: the official init's zeros would hide a table replaced by its mean.
+          const s0 = initState(cfg, key(seed));
+          const table = normal(key(seed + 1), s0.buffers.puzzleEmb.shape as number[]);
+          const s = { ...s0, buffers: { ...s0.buffers, puzzleEmb: table } };
           const rows = exportOfficial(cfg, s, prefix);
           expect(rows.map((r) => r.name)).toEqual(officialLayout(cfg).map((r) => `${prefix}${r.name}`));
           const back = importOfficial(cfg, new Map(rows.map((r) => [r.name, r.tensor])));
@@ -224,6 +227,7 @@ describe('the state_dict', () => {
         // Another width is a mismatch, not a resize.
         dict.set('inner.puzzle_emb.weights', normal(key(seed), [rows, 4]));
         expect(refusal(importOfficial(cfg, dict, 'x.pt')).field).toBe('inner.puzzle_emb.weights');
+        expect(refusal(importOfficial(cfg, dict)).file).toBe('weights');
       }),
       { numRuns: 20 },
     );

@@ -37,6 +37,7 @@ export const importOfficial = (
   const emb = stripped.get(name);
   const want = [cfg.numPuzzleIdentifiers, cfg.puzzleEmbNdim];
   if (emb !== undefined && emb.rank === 2 && emb.shape[1] === want[1] && emb.shape[0] !== want[0]) {
+    // Stryker disable next-line BooleanLiteral: equivalent (broadcasting [D] or [1, D] to [N, D] gives the same table)
     stripped.set(name, broadcastTo(mean(emb, 0, true), want));
   }
   return fromOfficial(cfg, stripped, file);
