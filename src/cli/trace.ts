@@ -10,7 +10,7 @@ import { recordHyper, recordTrace } from '../crosscheck/record.js';
 import { onBackend } from '../crosscheck/compare.js';
 import { readBatchFile, readTrace } from '../crosscheck/trace.js';
 import { treeMap } from '../tensor/tree.js';
-import { decode, formatBoundaryError } from '../io/errors.js';
+import { type BoundaryError, decode, formatBoundaryError } from '../io/errors.js';
 import { writeSafetensors } from '../io/safetensors.js';
 import { TrainHyper } from '../train/hyper.js';
 import { type TrmConfig, decodeConfig } from '../trm/config.js';
@@ -36,7 +36,7 @@ export interface TraceCliOptions {
 const { global_batch_size: _g, seed: _s, loss_type: _l, ...trainFields } = TrainHyper.props;
 const TrainArg = t.exact(t.partial(trainFields));
 
-const orUsage = <A>(r: E.Either<{ file: string; field: string; message: string }, A>): A => {
+const orUsage = <A>(r: E.Either<BoundaryError, A>): A => {
   if (E.isLeft(r)) throw new UsageError(formatBoundaryError(r.left));
   return r.right;
 };
