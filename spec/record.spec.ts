@@ -6,7 +6,10 @@
 import fc from 'fast-check';
 import * as E from 'fp-ts/lib/Either.js';
 import { describe, expect, it } from 'vitest';
-import { recordHyper, recordTrace } from '../src/crosscheck/record.js';
+import { randomBatch, recordHyper, recordTrace, recordingWeights } from '../src/crosscheck/record.js';
+import { superviseStep } from '../src/crosscheck/replay-steps.js';
+import { key } from '../src/random/key.js';
+import { initialCarry, stepContext } from '../src/trm/act.js';
 import { replayTrace } from '../src/crosscheck/replay.js';
 import { METRIC_KINDS, STEP_KINDS, type Trace, decodeTrace } from '../src/crosscheck/trace.js';
 import { decodeSafetensors, encodeSafetensors } from '../src/io/safetensors.js';
@@ -93,6 +96,30 @@ describe('trm trace', () => {
       );
     },
   );
+
+  it('a supervision step has gradients, under every trainable official name, in train mode only', () => {
+    const cfg = makeConfig({
+      vocab_size: 5,
+      seq_len: 4,
+      batch_size: 2,
+      hidden_size: 8,
+      num_heads: 2,
+      halt_exploration_prob: 0,
+    });
+    const state = recordingWeights(cfg, key(1));
+    const batch = randomBatch(cfg, key(2));
+    const ctx = stepContext(cfg);
+    const run = (mode: 'train' | 'eval') =>
+      superviseStep(cfg, ctx, state, initialCarry(cfg, batch), batch, mode, 'stablemax_cross_entropy');
+    expect(run('eval').grads).toBe(null);
+    const names = [...run('train').grads!.keys()];
+    expect(names).toEqual([
+      ...officialLayout(cfg)
+        .filter((r) => r.trainable)
+        .map((r) => r.name),
+      'inner.puzzle_emb.local_weights',
+    ]);
+  });
 
   it('chooses the Q bias so that about half the rows halt by the Q head before N_sup', () => {
     const cfg = makeConfig({

@@ -1,14 +1,3 @@
-/**
- * Recording a reference trace from trm-ts itself (`trm trace`), in the format the official
- * recorder writes (docs/trace-format.md): the weights, the batch(es), and every tensor a replay
- * compares, the recursion probes included. A port loads the weights and batch from the file, runs
- * itself, and compares, in its own language (tools/trm_check.py for Python).
- *
- * The initial weights follow the official recorder: the official initialisation, then the puzzle
- * embedding drawn as 0.5·N(0, 1) and the Q head's weight as 0.05·N(0, 1), so that every path
- * carries signal, and the Q head's bias chosen so that about half the rows halt before N_sup.
- */
-import { valueAndGradWithAux } from '../autodiff/grad.js';
 import type { Backend } from '../backend/backend.js';
 import { reference } from '../backend/reference.js';
 import { mul } from '../ops/index.js';
@@ -19,22 +8,12 @@ import { treeMap } from '../tensor/tree.js';
 import type { StWriteEntry } from '../io/safetensors.js';
 import { type TrainHyper, OFFICIAL_TRAIN_DEFAULTS } from '../train/hyper.js';
 import { type TrainState, initTrainState, makeSetup, trainStep } from '../train/loop.js';
-import {
-  type Batch,
-  type Carry,
-  type StepResult,
-  type Trainable,
-  initialCarry,
-  puzzleRows,
-  startStep,
-  stepContext,
-  stepForward,
-} from '../trm/act.js';
+import { type Batch, type StepResult, initialCarry, stepContext } from '../trm/act.js';
 import type { TrmConfig } from '../trm/config.js';
 import type { LossType } from '../trm/loss.js';
 import { type TrmParams, type TrmState, initState, officialLayout, toOfficial } from '../trm/params.js';
 import type { RecursionContext } from '../trm/recursion.js';
-import { officialGrads, ourTensors, probeName } from './replay-steps.js';
+import { officialGrads, ourTensors, probeName, superviseStep } from './replay-steps.js';
 import type { TraceMode } from './trace.js';
 
 export interface RecordOptions {
@@ -86,27 +65,6 @@ export const randomBatch = (cfg: TrmConfig, k: Key, backend: Backend = reference
   };
 };
 
-/** One supervision step (started from `carry`) with the gradients of its loss in train mode. */
-const supervise = (
-  cfg: TrmConfig,
-  ctx: RecursionContext,
-  state: TrmState,
-  carry: Carry,
-  batch: Batch,
-  mode: 'train' | 'eval',
-  lossType: LossType,
-): { readonly result: StepResult; readonly grads: Map<string, Tensor> | null } => {
-  const started = startStep(cfg, state.buffers, carry, batch);
-  const w: Trainable = { params: state.params, puzzleRows: puzzleRows(cfg, state.buffers, started.data) };
-  const opts = { mode, lossType } as const;
-  if (mode === 'eval') return { result: stepForward(cfg, ctx, w, started, opts), grads: null };
-  const { aux, grad } = valueAndGradWithAux((p: Trainable) => {
-    const r = stepForward(cfg, ctx, p, started, opts);
-    return [r.loss.total, r] as const;
-  })(w);
-  return { result: aux, grads: officialGrads(cfg, grad, state.buffers) };
-};
-
 /**
  * The Q head's bias (halt, continue) that makes max(1, ⌊B/2⌋) rows halt by the Q head before
  * N_sup and the others not: the first N_sup − 1 steps run with bias 0 in evaluation (no halting),
@@ -121,7 +79,8 @@ const autoQBias = (cfg: TrmConfig, ctx: RecursionContext, state: TrmState, batch
   const best = new Array<number>(cfg.batchSize).fill(-Infinity);
   let carry = initialCarry(cfg, batch);
   for (let s = 0; s < Math.max(1, cfg.nSup - 1); s++) {
-    const { result } = supervise(cfg, ctx, zero, carry, batch, 'eval', lossType);
+    // Stryker disable next-line StringLiteral: equivalent (any mode but 'train' is evaluation; the gradients are not read)
+    const { result } = superviseStep(cfg, ctx, zero, carry, batch, 'eval', lossType);
     const h = storage(result.qHalt);
     const c = storage(result.qContinue);
     for (let b = 0; b < cfg.batchSize; b++) best[b] = Math.max(best[b]!, cfg.noActContinue ? h[b]! : h[b]! - c[b]!);
@@ -243,7 +202,7 @@ export const recordTrace = (cfg: TrmConfig, opts: RecordOptions): Recorded => {
     entries.push(...batchEntries('batch/', batch0));
     let carry = initialCarry(cfg, batch0);
     for (let s = 0; s < opts.steps; s++) {
-      const { result, grads } = supervise(cfg, ctx, state, carry, batch0, opts.mode, lossType);
+      const { result, grads } = superviseStep(cfg, ctx, state, carry, batch0, opts.mode, lossType);
       entries.push(...stepEntries(s, result, blocks));
       if (grads !== null) entries.push(...named(`grad/${s}/`, grads));
       carry = result.carry;

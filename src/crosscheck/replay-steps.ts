@@ -60,23 +60,38 @@ export const officialGrads = (cfg: TrmConfig, grad: Trainable, buffers: TrmState
   return grads;
 };
 
-interface StepOutcome {
+export interface StepOutcome {
   readonly result: StepResult;
   readonly grads: Map<string, Tensor> | null;
 }
 
-const runStep = (trace: Trace, state: TrmState, carry: Carry, ctx: RecursionContext): StepOutcome => {
-  const cfg = trace.config;
-  const started = startStep(cfg, state.buffers, carry, carry.data);
+/**
+ * One supervision step of `state` started from `carry` on `batch`, with the gradients of its loss
+ * under their official names in train mode (null in eval mode).
+ */
+export const superviseStep = (
+  cfg: TrmConfig,
+  ctx: RecursionContext,
+  state: TrmState,
+  carry: Carry,
+  batch: Carry['data'],
+  mode: 'train' | 'eval',
+  lossType: Trace['lossType'],
+): StepOutcome => {
+  const started = startStep(cfg, state.buffers, carry, batch);
   const w: Trainable = { params: state.params, puzzleRows: puzzleRows(cfg, state.buffers, started.data) };
-  const opts = { mode: trace.mode === 'eval' ? 'eval' : 'train', lossType: trace.lossType } as const;
-  if (trace.mode === 'eval') return { result: stepForward(cfg, ctx, w, started, opts), grads: null };
+  const opts = { mode, lossType } as const;
+  if (mode === 'eval') return { result: stepForward(cfg, ctx, w, started, opts), grads: null };
   const { aux, grad } = valueAndGradWithAux((p: Trainable) => {
     const r = stepForward(cfg, ctx, p, started, opts);
     return [r.loss.total, r] as const;
   })(w);
   return { result: aux, grads: officialGrads(cfg, grad, state.buffers) };
 };
+
+const runStep = (trace: Trace, state: TrmState, carry: Carry, ctx: RecursionContext): StepOutcome =>
+  // Stryker disable next-line StringLiteral: equivalent (any mode but 'train' is evaluation; eval traces record no gradients)
+  superviseStep(trace.config, ctx, state, carry, carry.data, trace.mode === 'eval' ? 'eval' : 'train', trace.lossType);
 
 /** The tensors of our step result under the trace's step kind names. */
 export const ourTensors = (r: StepResult): Map<string, Tensor> => {
