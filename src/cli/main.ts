@@ -273,6 +273,10 @@ export const buildProgram = (setExit: (code: number) => void): Command => {
       'train-run hyperparameters: lr, lr_min_ratio, lr_warmup_steps, total_steps, beta1, beta2, weight_decay, puzzle_emb_lr, puzzle_emb_weight_decay, ema, ema_rate',
     )
     .option('--blocks', "also record every block's output inside every update")
+    .option(
+      '--layout <file>',
+      "write the trace in a port's own names and layouts, by a layout map (YAML or JSON) run backwards: docs/crosscheck.md",
+    )
     .requiredOption('--out <file>', 'the trace to write (.safetensors)')
     .addHelpText(
       'after',

@@ -1,17 +1,18 @@
 /**
  * `trm trace --config JSON|FILE --seed N --mode train|eval|train-run --steps K [--batch FILE]
- * --out FILE`: a reference trace written by trm-ts itself (src/crosscheck/record.ts), in the format
+ * [--layout FILE] --out FILE`: a reference trace written by trm-ts itself (src/crosscheck/record.ts), in the format
  * of docs/trace-format.md, for a port to load and compare itself against.
  */
 import * as E from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
 import type { Backend } from '../backend/backend.js';
+import { decodeLayoutMap, toPortLayout } from '../crosscheck/layout-map.js';
 import { recordHyper, recordTrace } from '../crosscheck/record.js';
 import { onBackend } from '../crosscheck/compare.js';
 import { readBatchFile, readTrace } from '../crosscheck/trace.js';
 import { treeMap } from '../tensor/tree.js';
 import { type BoundaryError, decode, formatBoundaryError } from '../io/errors.js';
-import { writeSafetensors } from '../io/safetensors.js';
+import { type StWriteEntry, writeSafetensors } from '../io/safetensors.js';
 import { TrainHyper } from '../train/hyper.js';
 import { type TrmConfig, decodeConfig } from '../trm/config.js';
 import type { LossType } from '../trm/loss.js';
@@ -29,6 +30,8 @@ export interface TraceCliOptions {
   readonly loss?: LossType;
   readonly train?: string;
   readonly blocks?: boolean;
+  /** A layout map (YAML or JSON): write the trace in a port's names and layouts. */
+  readonly layout?: string;
   readonly out: string;
 }
 
@@ -65,6 +68,15 @@ const withoutExploration = (cfg: TrmConfig): TrmConfig => {
   return orUsage(decodeConfig({ ...cfg.official, halt_exploration_prob: 0 }));
 };
 
+/** The recorded entries in the port's terms, and the map as JSON for the file's metadata. */
+const inPortLayout = (arg: string, entries: readonly StWriteEntry[], cfg: TrmConfig) => {
+  const r = readDocArg(arg, '--layout');
+  if (E.isLeft(r)) throw new UsageError(r.left);
+  const map = orUsage(decodeLayoutMap(r.right.doc, r.right.source));
+  const port = orUsage(toPortLayout(entries, map, cfg, r.right.source));
+  return { ...port, map: JSON.stringify(map) };
+};
+
 export const runTraceCommand = (o: TraceCliOptions, backend: Backend): number => {
   const init = o.initFrom === undefined ? undefined : orUsage(readTrace(o.initFrom));
   if (init !== undefined && init.mode === 'train-run')
@@ -93,9 +105,13 @@ export const runTraceCommand = (o: TraceCliOptions, backend: Backend): number =>
     ...(init === undefined ? {} : { weights: treeMap(init.state, (t) => onBackend(t, backend)) }),
     ...(hyper === undefined ? {} : { hyper }),
   });
-  orUsage(writeSafetensors(o.out, entries, metadata));
+  const port = o.layout === undefined ? undefined : inPortLayout(o.layout, entries, cfg);
+  const written = port?.entries ?? entries;
+  orUsage(writeSafetensors(o.out, written, port === undefined ? metadata : { ...metadata, layout: port.map }));
   process.stdout.write(
-    `wrote ${o.out}: ${mode}, ${steps} ${trainRun ? 'optimizer' : 'supervision'} steps, ${entries.length} tensors\n`,
+    `wrote ${o.out}: ${mode}, ${steps} ${trainRun ? 'optimizer' : 'supervision'} steps, ${written.length} tensors\n`,
   );
+  if (port !== undefined && port.dropped.length > 0)
+    process.stdout.write(`  left out (the layout map says the port lacks them): ${port.dropped.join(', ')}\n`);
   return EXIT_OK;
 };

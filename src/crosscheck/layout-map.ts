@@ -5,28 +5,34 @@
  * A map (YAML or JSON) may declare:
  * - `prefix`: stripped from every parameter name (under `params/`, `grad/<s>/`, `update/<s>/<slot>/`);
  * - `rename`: the port's name → the official one, for parameter names and for step kinds (the
- *   part after `step/<s>/`, e.g. `y: z_H`);
+ *   part after `step/<s>/`, e.g. `y: z_H`); a pair of names ending in `.` renames a module path
+ *   (`lenet.: inner.L_level.`), an exact name taking precedence over a path and a longer path over
+ *   a shorter one;
  * - `transpose`: official 2-D parameters the port stores transposed (JAX and Flax Dense kernels
  *   are `[in, out]`; PyTorch's are `[out, in]`);
  * - `fuse`: an official parameter that is the port's parameters concatenated along the first axis,
  *   in order (separate q, k, v projections; separate gate and up);
  * - `rows`: an official parameter of which the port holds only the first rows (a single-logit Q
- *   head: the halt row); the other rows are zeros and the outputs that depend on them are listed
- *   in `missing`;
+ *   head: the halt row), as the port's name or `{name, count}`; the other rows are zeros and the
+ *   outputs that depend on them are listed in `missing`;
  * - `missing`: official parameters the port does not have (replayed as zeros) and step outputs
  *   it does not record; each is reported as not comparable.
  *
  * The map is applied to the file's tensors before the trace is decoded; everything after (the
- * replay, the rows, the tolerances) is as for a trace in the official layout.
+ * replay, the rows, the tolerances) is as for a trace in the official layout. `toPortLayout` runs
+ * it backwards: a trace in the official layout written in the port's terms (`trm trace --layout`),
+ * so that a port loads the weights and batch under its own names.
  */
 import * as E from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
 import { type BoundaryError, decode, fail } from '../io/errors.js';
-import type { SafetensorsFile } from '../io/safetensors.js';
-import { concat, transpose } from '../ops/index.js';
+import type { SafetensorsFile, StWriteEntry } from '../io/safetensors.js';
+import { concat, slice, transpose } from '../ops/index.js';
 import { type Tensor, zeros } from '../tensor/tensor.js';
-import { decodeConfig } from '../trm/config.js';
+import { type TrmConfig, decodeConfig } from '../trm/config.js';
 import { officialLayout } from '../trm/params.js';
+
+const PositiveInt = t.refinement(t.number, (n) => Number.isInteger(n) && n > 0, 'PositiveInt');
 
 export const LayoutMap = t.exact(
   t.partial({
@@ -34,7 +40,7 @@ export const LayoutMap = t.exact(
     rename: t.record(t.string, t.string),
     transpose: t.array(t.string),
     fuse: t.record(t.string, t.array(t.string)),
-    rows: t.record(t.string, t.string),
+    rows: t.record(t.string, t.union([t.string, t.strict({ name: t.string, count: PositiveInt })])),
     missing: t.array(t.string),
   }),
 );
@@ -50,6 +56,19 @@ export const decodeLayoutMap = (doc: unknown, file: string): E.Either<BoundaryEr
   return decode(LayoutMap, file, doc);
 };
 
+/** `name` under a rename table: its exact entry, else its longest renamed module path, else itself. */
+const renamed = (table: Readonly<Record<string, string>>, name: string): string => {
+  const exact = table[name];
+  if (exact !== undefined) return exact;
+  let best = '';
+  for (const from of Object.keys(table))
+    if (from.endsWith('.') && name.startsWith(from) && from.length > best.length) best = from;
+  return best === '' ? name : `${table[best]}${name.slice(best.length)}`;
+};
+
+type RowsEntry = NonNullable<LayoutMap['rows']>[string];
+const rowsName = (r: RowsEntry): string => (typeof r === 'string' ? r : r.name);
+
 /** `params/`, `grad/<s>/`, `update/<s>/<slot>/`: the part before a parameter name. */
 const PARAM_SCOPE = /^(params\/|grad\/\d+\/|update\/\d+\/[a-z_]+\/)(.+)$/;
 const STEP_SCOPE = /^(step\/\d+\/)(.+)$/;
@@ -64,14 +83,14 @@ export const applyLayoutMap = (st: SafetensorsFile, map: LayoutMap, file: string
   const rename = map.rename ?? {};
   const partOf = new Map<string, string>();
   for (const [official, parts] of Object.entries(map.fuse ?? {})) for (const p of parts) partOf.set(p, official);
-  const rowsOf = new Map(Object.entries(map.rows ?? {}).map(([official, port]) => [port, official]));
+  const rowsOf = new Map(Object.entries(map.rows ?? {}).map(([official, port]) => [rowsName(port), official]));
   const out = new Map<string, Tensor>();
   const fused = new Map<string, Map<string, Tensor>>(); // scope + official name → part → tensor
   for (const [name, tensor] of st.tensors) {
     const p = PARAM_SCOPE.exec(name);
     if (p === null) {
       const s = STEP_SCOPE.exec(name);
-      out.set(s === null ? name : `${s[1]}${rename[s[2]!] ?? s[2]}`, tensor);
+      out.set(s === null ? name : `${s[1]}${renamed(rename, s[2]!)}`, tensor);
       continue;
     }
     const [, scope, raw] = p as unknown as [string, string, string];
@@ -82,7 +101,7 @@ export const applyLayoutMap = (st: SafetensorsFile, map: LayoutMap, file: string
       fused.set(key, (fused.get(key) ?? new Map()).set(local, tensor));
       continue;
     }
-    const official = rowsOf.get(local) ?? rename[local] ?? local;
+    const official = rowsOf.get(local) ?? renamed(rename, local);
     out.set(`${scope}${official}`, tensor);
   }
   for (const [key, parts] of fused) {
@@ -150,4 +169,93 @@ const fillOfficial = (
     file: { metadata: st.metadata, tensors: out, dtypes },
     notComparable: [...missing],
   });
+};
+
+/** A trace in the port's terms, and the official tensors and outputs the port does not hold. */
+export interface PortEntries {
+  readonly entries: readonly StWriteEntry[];
+  readonly dropped: readonly string[];
+}
+
+/**
+ * The map run backwards: entries in the official names and layouts (as `recordTrace` writes them)
+ * renamed, transposed, split and cut to the port's, so that `applyLayoutMap` gives them back (what
+ * `missing` and `rows` leave out aside). A fused tensor is split at the official parts' rows, so
+ * `fuse` must list as many parts as the official tensor fuses; `rows` needs `{name, count}`.
+ */
+export const toPortLayout = (
+  entries: readonly StWriteEntry[],
+  map: LayoutMap,
+  cfg: TrmConfig,
+  file: string,
+): E.Either<BoundaryError, PortEntries> => {
+  const layouts = new Map(officialLayout(cfg).map((r) => [r.name, r.layout]));
+  const portOf: Record<string, string> = {};
+  for (const [port, official] of Object.entries(map.rename ?? {})) {
+    const taken = portOf[official];
+    if (taken !== undefined)
+      return fail(file, `rename.${port}`, `${official} is already the rename of ${taken}, so the map has no inverse`);
+    if (port.endsWith('.') !== official.endsWith('.'))
+      return fail(file, `rename.${port}`, 'a module path (ending in ".") must be renamed to a module path');
+    portOf[official] = port;
+  }
+  const missing = new Set(map.missing ?? []);
+  const transposed = new Set(map.transpose ?? []);
+  const prefix = map.prefix ?? '';
+  const out: StWriteEntry[] = [];
+  const dropped = new Set<string>();
+  for (const e of entries) {
+    const p = PARAM_SCOPE.exec(e.name);
+    if (p === null) {
+      const s = STEP_SCOPE.exec(e.name);
+      if (s === null) out.push(e);
+      else if (missing.has(s[2]!)) dropped.add(s[2]!);
+      else out.push({ ...e, name: `${s[1]}${renamed(portOf, s[2]!)}` });
+      continue;
+    }
+    const [, scope, official] = p as unknown as [string, string, string];
+    if (missing.has(official)) {
+      dropped.add(official);
+      continue;
+    }
+    let tensor = e.tensor;
+    const rows = map.rows?.[official];
+    if (rows !== undefined) {
+      if (typeof rows === 'string')
+        return fail(file, `rows.${official}`, 'give {name, count} to write a trace in this layout');
+      if (tensor.rank === 0 || rows.count > tensor.shape[0]!)
+        return fail(file, `rows.${official}.count`, `${rows.count} rows of a tensor of shape [${tensor.shape}]`);
+      if (rows.count < tensor.shape[0]!) dropped.add(`${official} (rows ${rows.count} to ${tensor.shape[0]! - 1})`);
+      tensor = slice(tensor, [0], [rows.count]);
+    }
+    if (transposed.has(official)) {
+      if (tensor.rank !== 2) return fail(file, e.name, `transpose: expected a 2-D tensor, got rank ${tensor.rank}`);
+      tensor = transpose(tensor, 0, 1);
+    }
+    const parts = map.fuse?.[official];
+    if (parts !== undefined) {
+      if (rows !== undefined)
+        return fail(file, `fuse.${official}`, 'also cut by rows: a tensor is either fused or cut');
+      if (transposed.has(official))
+        return fail(file, `fuse.${official}`, 'a fused tensor that is also transposed cannot be split back');
+      const fused = layouts.get(official)?.fused ?? [];
+      if (fused.length !== parts.length)
+        return fail(
+          file,
+          `fuse.${official}`,
+          `${parts.length} parts, but the official tensor fuses ${fused.length} (${fused.map((f) => f.part).join(', ') || 'none'})`,
+        );
+      parts.forEach((part, i) =>
+        out.push({
+          ...e,
+          name: `${scope}${prefix}${part}`,
+          tensor: slice(tensor, [fused[i]!.rows[0]], [fused[i]!.rows[1]]),
+        }),
+      );
+      continue;
+    }
+    const name = rows === undefined ? renamed(portOf, official) : rows.name;
+    out.push({ ...e, name: `${scope}${prefix}${name}`, tensor });
+  }
+  return E.right({ entries: out, dropped: [...dropped] });
 };

@@ -20,7 +20,7 @@ import type { Batch } from '../trm/act.js';
 import { type TrmState, fromOfficial, officialLayout } from '../trm/params.js';
 import { type BoundaryError, boundaryError, decode, fail, formatBoundaryError } from '../io/errors.js';
 import { TrainHyper } from '../train/hyper.js';
-import { type LayoutMap, applyLayoutMap } from './layout-map.js';
+import { type LayoutMap, applyLayoutMap, decodeLayoutMap } from './layout-map.js';
 
 export type TraceMode = 'train' | 'eval' | 'train-run';
 
@@ -300,7 +300,10 @@ const fileBytes = (file: string): E.Either<BoundaryError, Uint8Array> => {
   }
 };
 
-/** Reads and validates a trace file. */
+/**
+ * Reads and validates a trace file. A trace in a port's own names is read through `layout`, or
+ * through the map in its `layout` metadata when no map is given.
+ */
 export const readTrace = (file: string, layout?: LayoutMap): E.Either<BoundaryError, Trace> =>
   pipe(
     fileBytes(file),
@@ -311,14 +314,32 @@ export const readTrace = (file: string, layout?: LayoutMap): E.Either<BoundaryEr
       ),
     ),
     E.chain((st) =>
-      layout === undefined
-        ? decodeTrace(file, st)
-        : pipe(
-            applyLayoutMap(st, layout, file),
-            E.chain((m) => decodeTrace(file, m.file, m.notComparable)),
-          ),
+      pipe(
+        layout === undefined ? embeddedLayout(st, file) : E.right(layout),
+        E.chain((map) =>
+          map === undefined
+            ? decodeTrace(file, st)
+            : pipe(
+                applyLayoutMap(st, map, file),
+                E.chain((m) => decodeTrace(file, m.file, m.notComparable)),
+              ),
+        ),
+      ),
     ),
   );
+
+/** The layout map a trace written in a port's terms carries (`trm trace --layout`), if any. */
+const embeddedLayout = (st: SafetensorsFile, file: string): E.Either<BoundaryError, LayoutMap | undefined> => {
+  const text = st.metadata.layout;
+  if (text === undefined) return E.right(undefined);
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    return fail(file, '__metadata__.layout', 'not JSON');
+  }
+  return decodeLayoutMap(doc, `${file} (__metadata__.layout)`);
+};
 
 /**
  * The batch of a file, for recording a trace on given data: `batch/…` (a train or eval trace, or

@@ -2,11 +2,14 @@
  * `trm trace` as users run it: a trace trm-ts writes replays with error 0 (`trm crosscheck`), a
  * batch can come from another file, bad input gives one line and exit 2; and, where the official
  * code can run, the official recorder given the same weights and batch (`--init-from`) records a
- * trace that trm-ts replays within tolerance.
+ * trace that trm-ts replays within tolerance. With a layout map the trace is in a port's names.
  */
 import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import * as E from 'fp-ts/lib/Either.js';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { decodeSafetensors } from '../../src/io/safetensors.js';
 import { buildCli, root, trm } from '../helpers/cli.js';
 import { officialRepo, officialSkip, pyEnv, scratch, torchPython } from '../helpers/python.js';
 
@@ -103,6 +106,44 @@ describe('trm trace', () => {
     ]);
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain(`${first}: batch/inputs: shape [3,9], expected [5,9]`);
+  });
+
+  it("writes a trace in a port's names by a layout map, which trm crosscheck reads back with error 0", () => {
+    const out = join(scratch, 'nano-names.safetensors');
+    const config = JSON.stringify({
+      ...CONFIGS['attention, RoPE'],
+      puzzle_emb_ndim: 16,
+      num_puzzle_identifiers: 3,
+      halt_exploration_prob: 0,
+    });
+    const map = join(root, 'tools', 'ports', 'nano-trm.yaml');
+    const r = trm(['trace', '--config', config, '--seed', '3', '--layout', map, '--out', out]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain(
+      'left out (the layout map says the port lacks them): inner.q_head.weight (rows 1 to 1), inner.q_head.bias (rows 1 to 1), q_continue_logits',
+    );
+    const st = decodeSafetensors(readFileSync(out), out);
+    if (E.isLeft(st)) throw new Error(st.left.message);
+    const params = [...st.right.tensors.keys()].filter((n) => n.startsWith('params/'));
+    expect(params).toContain('params/lenet.layers.0.self_attn.qkv_proj.weight');
+    expect(params).toContain('params/z_H_init');
+    expect(params).toContain('params/puzzle_emb.weights');
+    expect(params.filter((n) => n.startsWith('params/inner.'))).toEqual([]);
+    expect(st.right.tensors.get('params/q_head.weight')!.shape).toEqual([1, 16]);
+    expect([...st.right.tensors.keys()].filter((n) => n.endsWith('q_continue_logits'))).toEqual([]);
+    // The map travels in the metadata: no --layout needed to read the file back.
+    const back = trm(['crosscheck', out, '--json']);
+    expect(back.status, back.stderr).toBe(0);
+    const report = JSON.parse(back.stdout) as Report & { files: { not_comparable: string[] }[] };
+    expect(report.files[0]!.rows.every((row) => row.max_abs_err === 0)).toBe(true);
+    expect(report.files[0]!.not_comparable).toContain('q_continue_logits');
+
+    const bad = join(scratch, 'one-way.yaml');
+    writeFileSync(bad, 'rows:\n  inner.q_head.weight: halt.weight\n');
+    const refused = trm(['trace', '--config', config, '--layout', bad, '--out', out]);
+    expect(refused.status).toBe(2);
+    expect(refused.stderr.trim().split('\n')).toHaveLength(1);
+    expect(refused.stderr).toContain(`${bad}: rows.inner.q_head.weight: give {name, count}`);
   });
 
   it('refuses bad arguments with one line and exit 2', () => {

@@ -1,6 +1,7 @@
 /**
  * The Pythons the tests that run Python tools can use: TRM_PYTHON, python3 or /usr/bin/python3,
- * the first that has the modules a test needs; and the official checkout (TRM_OFFICIAL_REPO).
+ * the first that has the modules a test needs; the official checkout (TRM_OFFICIAL_REPO) and a
+ * checkout of olivkoch/nano-trm (TRM_NANO_REPO).
  * A test that needs what is missing is skipped, with the reason in its name.
  */
 import { spawnSync } from 'node:child_process';
@@ -32,6 +33,16 @@ export const officialRepo = process.env['TRM_OFFICIAL_REPO'];
 export const officialSkip =
   officialRepo === undefined
     ? ' (skipped: set TRM_OFFICIAL_REPO to a TinyRecursiveModels checkout)'
+    : torchPython === undefined
+      ? ' (skipped: no python with numpy and torch; set TRM_PYTHON)'
+      : '';
+
+export const nanoRepo = process.env['TRM_NANO_REPO'];
+
+/** '' when nano-trm's code can run here, else why not (for a skipped test's name). */
+export const nanoSkip =
+  nanoRepo === undefined
+    ? ' (skipped: set TRM_NANO_REPO to an olivkoch/nano-trm checkout)'
     : torchPython === undefined
       ? ' (skipped: no python with numpy and torch; set TRM_PYTHON)'
       : '';

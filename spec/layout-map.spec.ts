@@ -1,0 +1,218 @@
+/**
+ * Layout maps run both ways. A trace written in a port's terms by a map (`toPortLayout`, what
+ * `trm trace --layout` writes) and read back through the same map (`applyLayoutMap`, what
+ * `trm crosscheck --layout` reads) is the original trace, tensor for tensor and bit for bit, except
+ * what the map says the port lacks: `missing` parameters come back as zeros and outputs not at all,
+ * rows past a `rows` count come back as zeros. Maps that cannot be run backwards are refused,
+ * naming the field.
+ */
+import fc from 'fast-check';
+import * as E from 'fp-ts/lib/Either.js';
+import { describe, expect, it } from 'vitest';
+import { type LayoutMap, applyLayoutMap, toPortLayout } from '../src/crosscheck/layout-map.js';
+import { recordHyper, recordTrace } from '../src/crosscheck/record.js';
+import type { StDtype, StWriteEntry } from '../src/io/safetensors.js';
+import { type Tensor, storage } from '../src/tensor/tensor.js';
+import { type OfficialConfigInput, type TrmConfig, makeConfig } from '../src/trm/config.js';
+import { officialLayout } from '../src/trm/params.js';
+
+const configArb: fc.Arbitrary<OfficialConfigInput> = fc.record({
+  vocab_size: fc.integer({ min: 3, max: 6 }),
+  seq_len: fc.integer({ min: 2, max: 4 }),
+  batch_size: fc.integer({ min: 1, max: 2 }),
+  num_puzzle_identifiers: fc.integer({ min: 1, max: 3 }),
+  hidden_size: fc.constant(8),
+  num_heads: fc.constant(2),
+  expansion: fc.constant(1),
+  H_cycles: fc.constant(1),
+  L_cycles: fc.integer({ min: 1, max: 2 }),
+  L_layers: fc.integer({ min: 1, max: 2 }),
+  mlp_t: fc.boolean(),
+  pos_encodings: fc.constantFrom('rope', 'learned', 'none'),
+  puzzle_emb_ndim: fc.constantFrom(0, 8),
+  halt_max_steps: fc.integer({ min: 1, max: 2 }),
+  halt_exploration_prob: fc.constant(0),
+});
+
+/** A map drawn from the config's own layout: every kind of declaration, each on a random subset. */
+const mapArb = (cfg: TrmConfig): fc.Arbitrary<LayoutMap> => {
+  const rows = officialLayout(cfg);
+  const fusable = rows.filter((r) => r.layout.fused.length > 1 && !r.name.startsWith('inner.q_head.'));
+  const plain = rows.filter((r) => r.layout.fused.length === 0);
+  const matrices = plain.filter((r) => r.shape.length === 2);
+  return fc
+    .record({
+      prefix: fc.constantFrom(undefined, 'net.', 'model.'),
+      renamed: fc.subarray(plain.map((r) => r.name)),
+      blocks: fc.boolean(),
+      transposed: fc.subarray(matrices.map((r) => r.name)),
+      fused: fc.subarray(fusable.map((r) => r.name)),
+      qRows: fc.constantFrom(0, 1, 2),
+      missing: fc.subarray(['q_continue_logits', 'inner.L_init', 'lm_loss']),
+      stepRename: fc.boolean(),
+    })
+    .map((d): LayoutMap => {
+      const rename: Record<string, string> = {};
+      d.renamed.forEach((n, i) => {
+        rename[`port_${i}.w`] = n;
+      });
+      if (d.blocks) rename['blocks.'] = 'inner.L_level.layers.';
+      if (d.stepRename) Object.assign(rename, { y: 'z_H', z: 'z_L' });
+      const fuse = Object.fromEntries(
+        d.fused.map((n) => [
+          n,
+          rows.find((r) => r.name === n)!.layout.fused.map((f) => `sep.${n.replace(/\./g, '_')}.${f.part}`),
+        ]),
+      );
+      const qRows: NonNullable<LayoutMap['rows']> =
+        d.qRows === 0
+          ? {}
+          : {
+              'inner.q_head.weight': { name: 'halt.weight', count: d.qRows },
+              'inner.q_head.bias': { name: 'halt.bias', count: d.qRows },
+            };
+      return {
+        ...(d.prefix === undefined ? {} : { prefix: d.prefix }),
+        rename,
+        transpose: d.transposed,
+        fuse,
+        rows: qRows,
+        missing: d.missing.filter((m) => m !== 'inner.L_init' || !d.renamed.includes(m)),
+      };
+    });
+};
+
+const same = (a: Tensor, b: Tensor): boolean =>
+  a.dtype === b.dtype && a.shape.join() === b.shape.join() && storage(a).every((v, i) => Object.is(v, storage(b)[i]));
+
+const PARAM = /^(params\/|grad\/\d+\/|update\/\d+\/[a-z_]+\/)(.+)$/;
+const STEP = /^step\/\d+\/(.+)$/;
+
+describe('layout maps', () => {
+  it('a trace written through a map and read back through it is the original, but for what the port lacks', () => {
+    const cases = configArb.chain((input) => {
+      const cfg = makeConfig(input);
+      return fc.tuple(fc.constant(cfg), mapArb(cfg), fc.constantFrom('train', 'eval', 'train-run' as const));
+    });
+    fc.assert(
+      fc.property(cases, fc.integer({ min: 0, max: 99 }), ([cfg, map, mode], seed) => {
+        const hyper = mode === 'train-run' ? { hyper: recordHyper(cfg, 2) } : {};
+        const { entries, metadata } = recordTrace(cfg, { mode, steps: 2, seed, ...hyper });
+        const port = toPortLayout(entries, map, cfg, 'map.yaml');
+        if (E.isLeft(port)) throw new Error(`${port.left.field}: ${port.left.message}`);
+        const names = port.right.entries.map((e) => e.name);
+        expect(new Set(names).size).toBe(names.length); // no two tensors under one port name
+        const officialNames = new Set(entries.map((e) => e.name));
+        if (map.prefix !== undefined || Object.keys(map.rename ?? {}).length > 0 || map.transpose!.length > 0)
+          expect(names.some((n) => !officialNames.has(n))).toBe(true);
+        const dtypes = new Map<string, StDtype>(
+          port.right.entries.map((e: StWriteEntry) => [e.name, e.dtype ?? 'F32']),
+        );
+        const file = {
+          metadata,
+          tensors: new Map(port.right.entries.map((e) => [e.name, e.tensor])),
+          dtypes,
+        };
+        const back = applyLayoutMap(file, map, 'port.safetensors');
+        if (E.isLeft(back)) throw new Error(`${back.left.field}: ${back.left.message}`);
+        const got = back.right.file.tensors;
+        const missing = new Set(map.missing);
+        for (const e of entries) {
+          const p = PARAM.exec(e.name);
+          const kind = p === null ? STEP.exec(e.name)?.[1] : p[2];
+          const have = got.get(e.name);
+          if (kind !== undefined && missing.has(kind)) {
+            if (p === null) expect(have, e.name).toBeUndefined();
+            else if (p[1] === 'params/') expect(have && storage(have).every((v) => v === 0), e.name).toBe(true);
+            continue;
+          }
+          expect(have, e.name).toBeDefined();
+          const count = kind === undefined ? undefined : map.rows?.[kind];
+          if (typeof count === 'object' && count.count < e.tensor.shape[0]!) {
+            const width = storage(e.tensor).length / e.tensor.shape[0]!;
+            const kept = count.count * width;
+            expect(Array.from(storage(have!).slice(0, kept))).toEqual(Array.from(storage(e.tensor).slice(0, kept)));
+            expect(
+              storage(have!)
+                .slice(kept)
+                .every((v) => v === 0),
+            ).toBe(true);
+            continue;
+          }
+          expect(same(have!, e.tensor), e.name).toBe(true);
+        }
+        for (const d of port.right.dropped) expect(back.right.notComparable).toContain(d);
+      }),
+      { numRuns: 12 },
+    );
+  });
+
+  it('a map that cannot be run backwards is refused, naming the field', () => {
+    const cfg = makeConfig({
+      vocab_size: 4,
+      seq_len: 3,
+      batch_size: 1,
+      hidden_size: 8,
+      num_heads: 2,
+      halt_exploration_prob: 0,
+    });
+    const { entries } = recordTrace(cfg, { mode: 'eval', steps: 1, seed: 0 });
+    const refusal = (map: LayoutMap): string => {
+      const r = toPortLayout(entries, map, cfg, 'map.yaml');
+      if (E.isRight(r)) throw new Error('accepted');
+      expect(r.left.file).toBe('map.yaml');
+      return `${r.left.field}: ${r.left.message}`;
+    };
+    expect(refusal({ rows: { 'inner.q_head.weight': 'halt.weight' } })).toMatch(
+      /^rows\.inner\.q_head\.weight: give \{name, count\}/,
+    );
+    expect(refusal({ rows: { 'inner.q_head.bias': { name: 'b', count: 3 } } })).toMatch(
+      /^rows\.inner\.q_head\.bias\.count: 3 rows of a tensor of shape \[2\]/,
+    );
+    const qkv = 'inner.L_level.layers.0.self_attn.qkv_proj.weight';
+    expect(refusal({ fuse: { [qkv]: ['q', 'kv'] } })).toMatch(
+      new RegExp(`^fuse\\.${qkv.replace(/\./g, '\\.')}: 2 parts, but the official tensor fuses 3 \\(q, k, v\\)`),
+    );
+    expect(refusal({ fuse: { 'inner.lm_head.weight': ['a', 'b'] } })).toMatch(/fuses 0 \(none\)/);
+    expect(refusal({ fuse: { [qkv]: ['q', 'k', 'v'] }, transpose: [qkv] })).toMatch(/cannot be split back/);
+    expect(
+      refusal({ fuse: { 'inner.q_head.bias': ['h', 'c'] }, rows: { 'inner.q_head.bias': { name: 'b', count: 1 } } }),
+    ).toMatch(/^fuse\.inner\.q_head\.bias: also cut by rows/);
+    expect(refusal({ rename: { a: 'inner.lm_head.weight', b: 'inner.lm_head.weight' } })).toMatch(
+      /^rename\.b: inner\.lm_head\.weight is already the rename of a/,
+    );
+    expect(refusal({ rename: { 'blocks.': 'inner.L_level.layers.0' } })).toMatch(/^rename\.blocks\.: a module path/);
+    expect(refusal({ transpose: ['inner.H_init'] })).toMatch(
+      /^params\/inner\.H_init: transpose: expected a 2-D tensor/,
+    );
+  });
+
+  it('a module path renames every name under it, an exact name and a longer path first', () => {
+    const cfg = makeConfig({
+      vocab_size: 4,
+      seq_len: 3,
+      batch_size: 1,
+      hidden_size: 8,
+      num_heads: 2,
+      L_layers: 2,
+      halt_exploration_prob: 0,
+    });
+    const { entries } = recordTrace(cfg, { mode: 'eval', steps: 1, seed: 0 });
+    const map: LayoutMap = {
+      rename: {
+        head: 'inner.lm_head.weight',
+        'first.': 'inner.L_level.layers.0.',
+        'blocks.': 'inner.L_level.layers.',
+        'net.': 'inner.',
+      },
+    };
+    const r = toPortLayout(entries, map, cfg, 'map.yaml');
+    if (E.isLeft(r)) throw new Error(r.left.message);
+    const params = r.right.entries.filter((e) => e.name.startsWith('params/')).map((e) => e.name);
+    expect(params).toContain('params/head');
+    expect(params).toContain('params/first.self_attn.qkv_proj.weight');
+    expect(params).toContain('params/blocks.1.mlp.down_proj.weight');
+    expect(params).toContain('params/net.embed_tokens.embedding_weight');
+    expect(params.filter((n) => n.includes('inner.'))).toEqual([]);
+  });
+});
