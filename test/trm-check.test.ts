@@ -5,7 +5,7 @@
  * other weights is bad input (exit 2). Needs a python3 with numpy (Debian: python3-numpy).
  */
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildCli, root, trm } from './helpers/cli.js';
@@ -132,4 +132,96 @@ trm_check.write_safetensors(${JSON.stringify(none)}, {k: v for k, v in t.items()
     expect(n.status).toBe(1);
     expect(n.stdout).toContain('MISMATCH: no tensor of the reference is in the candidate');
   });
+
+  it.skipIf(skip !== '')(
+    "writes a reference in a port's names as trm trace --layout does, tensor for tensor and byte for byte",
+    () => {
+      const config = JSON.stringify({
+        vocab_size: 5,
+        seq_len: 6,
+        hidden_size: 16,
+        num_heads: 2,
+        batch_size: 2,
+        L_layers: 2,
+        num_puzzle_identifiers: 3,
+        halt_max_steps: 2,
+        halt_exploration_prob: 0,
+      });
+      const map = join(scratch, 'port-map.json');
+      writeFileSync(
+        map,
+        JSON.stringify({
+          prefix: 'net.',
+          rename: {
+            'blocks.': 'inner.L_level.layers.',
+            'first.': 'inner.L_level.layers.0.',
+            tok: 'inner.embed_tokens.embedding_weight',
+            y: 'z_H',
+          },
+          transpose: ['inner.lm_head.weight'],
+          fuse: { 'inner.L_level.layers.1.mlp.gate_up_proj.weight': ['gate1', 'up1'] },
+          rows: {
+            'inner.q_head.weight': { name: 'halt.w', count: 1 },
+            'inner.q_head.bias': { name: 'halt.b', count: 1 },
+          },
+          missing: ['q_continue_logits', 'inner.L_init'],
+        }),
+      );
+      const plain = join(scratch, 'plain.safetensors');
+      const port = join(scratch, 'port.safetensors');
+      for (const extra of [[], ['--layout', map]]) {
+        const r = trm([
+          'trace',
+          '--config',
+          config,
+          '--seed',
+          '9',
+          '--mode',
+          'train-run',
+          '--steps',
+          '2',
+          '--out',
+          extra.length > 0 ? port : plain,
+          ...extra,
+        ]);
+        expect(r.status, r.stderr).toBe(0);
+      }
+      const out = py(`import json, numpy as np, trm_check
+_, plain = trm_check.read_safetensors(${JSON.stringify(plain)})
+meta, port = trm_check.read_safetensors(${JSON.stringify(port)})
+ours, dropped = trm_check.to_port_layout(plain, trm_check.read_layout_map(${JSON.stringify(map)}))
+ref = trm_check.load_reference(${JSON.stringify(plain)}, layout=${JSON.stringify(map)})
+print(json.dumps({
+  "same_names": sorted(ours) == sorted(port),
+  "same_bytes": all(ours[k].dtype == port[k].dtype and ours[k].shape == port[k].shape and ours[k].tobytes() == port[k].tobytes() for k in port),
+  "dropped": dropped,
+  "params": sorted(k for k in ref.params if not k.startswith("net.")),
+  "halt": list(ref.params["net.halt.w"].shape),
+  "map_in_metadata": json.loads(meta["layout"]) == trm_check.read_layout_map(${JSON.stringify(map)}),
+}))`);
+      const doc = JSON.parse(out) as Record<string, unknown>;
+      expect(doc).toEqual({
+        same_names: true,
+        same_bytes: true,
+        dropped: [
+          'inner.L_init',
+          'inner.q_head.weight (rows 1 to 1)',
+          'inner.q_head.bias (rows 1 to 1)',
+          'q_continue_logits',
+        ],
+        params: [],
+        halt: [1, 16],
+        map_in_metadata: true,
+      });
+      const refused = () =>
+        py(`import trm_check
+try:
+    trm_check.to_port_layout({"params/inner.q_head.bias": __import__("numpy").zeros(2)}, {"rows": {"inner.q_head.bias": "h"}}, "m.json")
+except trm_check.TraceError as e:
+    print(e)`);
+      expect(refused().trim()).toBe(
+        'm.json: rows.inner.q_head.bias: give {name, count} to write a trace in this layout',
+      );
+    },
+  );
 });

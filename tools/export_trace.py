@@ -27,6 +27,9 @@ Options (all but --repo and --out are optional):
                          train-run only: exploration probability, EMA on, training fields, and a
                          float64 shadow of every step (docs/crosscheck.md, "Train-run traces").
   --blocks               also record every block's output inside every update.
+  --layout MAP           write the trace in a port's own names and layouts, by a layout map run
+                         backwards (docs/crosscheck.md, "Layout maps"); the map is kept in the
+                         metadata key `layout`, so `npx trm crosscheck` reads the file as it is.
   --steps S              supervision steps to record (default halt_max_steps + 1, so a restart
                          after the first forced halt is recorded too).
   --loss NAME            stablemax_cross_entropy (default) or softmax_cross_entropy.
@@ -1271,9 +1274,21 @@ def run(args):
         "probes": "blocks" if args.blocks else "updates",
     }
     metadata.update(extra_meta)
+    dropped = []
+    if args.layout:
+        import trm_check  # tools/trm_check.py: layout maps
+
+        try:
+            layout = trm_check.read_layout_map(args.layout)
+            tensors, dropped = trm_check.to_port_layout(tensors, layout, args.layout)
+        except trm_check.TraceError as e:
+            raise UsageError(str(e))
+        metadata["layout"] = json.dumps(layout)
     write_safetensors(args.out, tensors, metadata)
     size = os.path.getsize(args.out)
     print("wrote %s: %d tensors, %d bytes, %d steps (%s, %s)" % (args.out, len(tensors), size, steps, mode, loss_type))
+    if dropped:
+        print("  left out (the layout map says the port lacks them): %s" % ", ".join(dropped))
 
 
 def parse_args(argv):
@@ -1297,6 +1312,8 @@ def parse_args(argv):
     p.add_argument("--no-perturb", action="store_true", help="keep the pure official init")
     p.add_argument("--init-from", help="take params and batch from an existing train or eval trace")
     p.add_argument("--blocks", action="store_true", help="also record every block's output in every update")
+    p.add_argument("--layout", help="a layout map (JSON, or YAML with PyYAML): write the trace in a port's names and "
+                                    "layouts (docs/crosscheck.md)")
     p.add_argument("--exploration", type=float, help="train-run: halt_exploration_prob (default: the config's, 0)")
     p.add_argument("--ema", action="store_true", help="train-run: EMA on (official EMAHelper)")
     p.add_argument("--train", help="train-run: JSON text or file with training fields (lr, lr_min_ratio, "

@@ -29,6 +29,7 @@ import argparse
 import json
 import math
 import os
+import re
 import struct
 import sys
 from dataclasses import asdict, dataclass, field
@@ -225,10 +226,18 @@ def write_safetensors(path, tensors, metadata=None):
 # ------------------------------------------------------------------------------------------------
 # the reference
 
-def load_reference(path):
+def load_reference(path, layout=None):
     """The weights (official names, without prefix), the batch (a train-run: every step's batch in
-    `batches`), the config (official field names), and every expected tensor under its trace name."""
+    `batches`), the config (official field names), and every expected tensor under its trace name.
+    With `layout` (a layout map, or the path of one), every name and layout is the port's instead
+    (what `trm trace --layout` writes)."""
     meta, tensors = read_safetensors(path)
+    if layout is not None:
+        if "layout" in meta:
+            raise TraceError("%s: already in a port's layout (__metadata__.layout)" % path)
+        doc = read_layout_map(layout) if isinstance(layout, str) else check_layout_map(layout, "layout")
+        tensors, _ = to_port_layout(tensors, doc, layout if isinstance(layout, str) else "layout")
+        meta = dict(meta, layout=json.dumps(doc))
     if meta.get("format") not in FORMATS:
         raise TraceError("%s: __metadata__.format: expected one of %s, got %r" % (path, ", ".join(FORMATS), meta.get("format")))
     for k in ("config", "mode", "steps"):
@@ -251,6 +260,141 @@ def load_reference(path):
     inputs = {k: v for k, v in tensors.items() if k.startswith(("params/", "batch/"))}
     expected = {k: v for k, v in tensors.items() if k not in inputs}
     return Reference(path, meta, config, meta["mode"], steps, params, batches[0], batches, expected, inputs)
+
+
+# ------------------------------------------------------------------------------------------------
+# layout maps: a reference in a port's own names (docs/crosscheck.md, "Layout maps")
+
+LAYOUT_FIELDS = ("prefix", "rename", "transpose", "fuse", "rows", "missing")
+_PARAM_SCOPE = re.compile(r"^(params/|grad/\d+/|update/\d+/[a-z_]+/)(.+)$")
+_STEP_SCOPE = re.compile(r"^(step/\d+/)(.+)$")
+# The official fused tensors and how many equal row blocks they fuse (q, k, v; gate, up; halt, continue).
+_FUSED_PARTS = ((re.compile(r"\.qkv_proj\.weight$"), 3), (re.compile(r"\.gate_up_proj\.weight$"), 2),
+                (re.compile(r"^inner\.q_head\.(weight|bias)$"), 2))
+
+
+def read_layout_map(path):
+    """A layout map from a JSON file, or a YAML one where PyYAML is installed; checked like
+    `trm crosscheck --layout` checks it."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except OSError as e:
+        raise TraceError("%s: cannot read (%s)" % (path, e.strerror or e))
+    if path.endswith((".yaml", ".yml")):
+        try:
+            import yaml  # type: ignore
+        except ImportError:
+            raise TraceError("%s: reading YAML needs PyYAML; give the map as JSON" % path)
+        try:
+            doc = yaml.safe_load(text)
+        except yaml.YAMLError as e:
+            raise TraceError("%s: not YAML (%s)" % (path, e))
+    else:
+        try:
+            doc = json.loads(text)
+        except ValueError as e:
+            raise TraceError("%s: not JSON (%s)" % (path, e))
+    return check_layout_map(doc, path)
+
+
+def check_layout_map(doc, path):
+    if not isinstance(doc, dict):
+        raise TraceError("%s: a layout map is an object" % path)
+    for k, v in doc.items():
+        if k not in LAYOUT_FIELDS:
+            raise TraceError("%s: %s: not a layout map field (known: %s)" % (path, k, ", ".join(LAYOUT_FIELDS)))
+        want = {"prefix": str, "rename": dict, "transpose": list, "fuse": dict, "rows": dict, "missing": list}[k]
+        if not isinstance(v, want):
+            raise TraceError("%s: %s: expected %s" % (path, k, "a string" if want is str else "an object" if want is dict
+                                                        else "a list"))
+    for official, r in doc.get("rows", {}).items():
+        ok = isinstance(r, str) or (isinstance(r, dict) and set(r) == {"name", "count"} and isinstance(r["name"], str)
+                                    and isinstance(r["count"], int) and not isinstance(r["count"], bool)
+                                    and r["count"] > 0)
+        if not ok:
+            raise TraceError("%s: rows.%s: expected the port's name or {name, count}" % (path, official))
+    return doc
+
+
+def _renamed(table, name):
+    """`name` under a rename table: its exact entry, else its longest renamed module path (a key
+    ending in "."), else itself."""
+    if name in table:
+        return table[name]
+    best = max((k for k in table if k.endswith(".") and name.startswith(k)), key=len, default=None)
+    return name if best is None else table[best] + name[len(best):]
+
+
+def to_port_layout(tensors, layout, path="layout map"):
+    """{name: array} of a trace in the official names and layouts → (the same in the port's names
+    and layouts, the official names and outputs the port lacks). The inverse of what
+    `trm crosscheck --layout` applies; `trm trace --layout` writes the same tensors."""
+    port_of = {}
+    for port, official in layout.get("rename", {}).items():
+        if official in port_of:
+            raise TraceError("%s: rename.%s: %s is already the rename of %s, so the map has no inverse"
+                             % (path, port, official, port_of[official]))
+        if port.endswith(".") != official.endswith("."):
+            raise TraceError('%s: rename.%s: a module path (ending in ".") must be renamed to a module path'
+                             % (path, port))
+        port_of[official] = port
+    missing = set(layout.get("missing", []))
+    transposed = set(layout.get("transpose", []))
+    prefix = layout.get("prefix", "")
+    out, dropped = {}, []
+
+    def drop(what):
+        if what not in dropped:
+            dropped.append(what)
+
+    for name, arr in tensors.items():
+        m = _PARAM_SCOPE.match(name)
+        if m is None:
+            st = _STEP_SCOPE.match(name)
+            if st is None:
+                out[name] = arr
+            elif st.group(2) in missing:
+                drop(st.group(2))
+            else:
+                out[st.group(1) + _renamed(port_of, st.group(2))] = arr
+            continue
+        scope, official = m.group(1), m.group(2)
+        if official in missing:
+            drop(official)
+            continue
+        rows = layout.get("rows", {}).get(official)
+        if rows is not None:
+            if isinstance(rows, str):
+                raise TraceError("%s: rows.%s: give {name, count} to write a trace in this layout" % (path, official))
+            if arr.ndim == 0 or rows["count"] > arr.shape[0]:
+                raise TraceError("%s: rows.%s.count: %d rows of a tensor of shape %s"
+                                 % (path, official, rows["count"], list(arr.shape)))
+            if rows["count"] < arr.shape[0]:
+                drop("%s (rows %d to %d)" % (official, rows["count"], arr.shape[0] - 1))
+            arr = arr[:rows["count"]]
+        if official in transposed:
+            if arr.ndim != 2:
+                raise TraceError("%s: transpose: expected a 2-D tensor, got rank %d" % (name, arr.ndim))
+            arr = np.ascontiguousarray(arr.T)
+        parts = layout.get("fuse", {}).get(official)
+        if parts is not None:
+            if rows is not None:
+                raise TraceError("%s: fuse.%s: also cut by rows: a tensor is either fused or cut" % (path, official))
+            if official in transposed:
+                raise TraceError("%s: fuse.%s: a fused tensor that is also transposed cannot be split back"
+                                 % (path, official))
+            n = next((k for pat, k in _FUSED_PARTS if pat.search(official)), 0)
+            if n != len(parts):
+                raise TraceError("%s: fuse.%s: %d parts, but the official tensor fuses %d"
+                                 % (path, official, len(parts), n))
+            size = arr.shape[0] // n
+            for i, part in enumerate(parts):
+                out[scope + prefix + part] = arr[i * size:(i + 1) * size]
+            continue
+        port = rows["name"] if rows is not None else _renamed(port_of, official)
+        out[scope + prefix + port] = arr
+    return out, dropped
 
 
 # ------------------------------------------------------------------------------------------------

@@ -192,6 +192,30 @@ describe('trm trace', () => {
         if (what.startsWith('mlp_t')) expect(first?.step ?? Infinity, what).toBeGreaterThanOrEqual(2);
         else expect([check.status, first], what).toEqual([0, null]);
       }
+      // The official recorder writes a port's names too; trm crosscheck reads the file as it is.
+      const ours = join(scratch, 'ours-0.safetensors');
+      const inPort = join(scratch, 'official-nano-names.safetensors');
+      const map = join(root, 'tools', 'ports', 'nano-trm.yaml');
+      const r = spawnSync(
+        torchPython!,
+        [
+          join(root, 'tools', 'export_trace.py'),
+          '--repo',
+          officialRepo!,
+          '--init-from',
+          ours,
+          '--layout',
+          map,
+          '--out',
+          inPort,
+        ],
+        { env: pyEnv, encoding: 'utf8', timeout: 120_000 },
+      );
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).toContain(
+        'left out (the layout map says the port lacks them): inner.q_head.weight (rows 1 to 1)',
+      );
+      expect(crosscheck(inPort).ok).toBe(true);
     },
     300_000,
   );
