@@ -456,9 +456,9 @@ def _row(step, cycle, update, label, ours, ref, tol, before=None, ref_before=Non
     nan = bool(np.any(np.isnan(d) & ~both_nan))
     d = np.where(both_nan, 0.0, d)
     max_err = float(d.max()) if d.size else 0.0
-    ref_max = float(np.nanmax(np.abs(b))) if b.size else 0.0
+    ref_max = float(np.nanmax(np.abs(b))) if b.size and not np.isnan(b).all() else 0.0
     if before is not None:
-        delta = float(np.abs(b - ref_before.ravel()).max()) if b.size else 0.0
+        delta = float(np.nanmax(np.abs(b - ref_before.ravel()))) if b.size and not np.isnan(b - ref_before.ravel()).all() else 0.0
         rel = 0.0 if max_err == 0 else (max_err / delta if delta > 0 else math.inf)
         ok = not nan and max_err <= tol.update_rel * delta + tol.update_ulps * _ulp32(ref_max)
         exact = False
@@ -520,7 +520,8 @@ def compare(reference, outputs, tolerance=None, strict=False):
     first = next((r for r in rows if not r.ok), None)
     worst = None
     for r in rows:
-        if not r.exact and (worst is None or not (r.rel_err <= worst.rel_err)):
+        if not r.exact and (worst is None or (not math.isnan(worst.rel_err)
+                                              and (math.isnan(r.rel_err) or r.rel_err > worst.rel_err))):
             worst = r
     max_rel = None if worst is None else {"tensor": worst.tensor, "step": worst.step, "rel_err": worst.rel_err}
     return Report(first is None and len(rows) > 0, rows, first, max_rel, missing)

@@ -123,7 +123,7 @@ export const compareTensor = (
       maxErr = d;
       worst = i;
     }
-    refMax = Math.max(refMax, Math.abs(b[i]!));
+    if (!Number.isNaN(b[i]!)) refMax = Math.max(refMax, Math.abs(b[i]!));
   }
   const exact = EXACT_KINDS.has(kind);
   const relErr = refMax === 0 ? (maxErr === 0 ? 0 : Infinity) : maxErr / refMax;
@@ -186,8 +186,8 @@ export const compareUpdate = (
       maxErr = d;
       worst = i;
     }
-    refMax = Math.max(refMax, Math.abs(b[i]!));
-    delta = Math.max(delta, Math.abs(b[i]! - ro[i]!));
+    if (!Number.isNaN(b[i]!)) refMax = Math.max(refMax, Math.abs(b[i]!));
+    if (!Number.isNaN(b[i]! - ro[i]!)) delta = Math.max(delta, Math.abs(b[i]! - ro[i]!));
   }
   const bound = tol.updateRel * delta + tol.updateUlps * ulp32(refMax);
   const relErr = delta === 0 ? (maxErr === 0 ? 0 : Infinity) : maxErr / delta;
@@ -217,12 +217,13 @@ export interface ReplayOptions {
   readonly backend?: Backend;
 }
 
+/** A larger relative error than m's, NaN the largest of all (ties keep the earlier row). */
+const worse = (r: Row, m: Row): boolean => !Number.isNaN(m.relErr) && (Number.isNaN(r.relErr) || r.relErr > m.relErr);
+
 /** The report for a list of rows (first divergence, largest relative error). */
 export const fileReport = (trace: Trace, mode: ReplayMode, rows: readonly Row[]): FileReport => {
   const firstDivergence = rows.find((r) => !r.ok) ?? null;
-  const worst = rows
-    .filter((r) => !r.exact)
-    .reduce<Row | null>((m, r) => (m === null || !(r.relErr <= m.relErr) ? r : m), null);
+  const worst = rows.filter((r) => !r.exact).reduce<Row | null>((m, r) => (m === null || worse(r, m) ? r : m), null);
   return {
     file: trace.file,
     mode,
