@@ -9,10 +9,10 @@
 import fc from 'fast-check';
 import * as E from 'fp-ts/lib/Either.js';
 import { describe, expect, it } from 'vitest';
-import { type LayoutMap, applyLayoutMap, toPortLayout } from '../src/crosscheck/layout-map.js';
+import { type LayoutMap, applyLayoutMap, decodeLayoutMap, toPortLayout } from '../src/crosscheck/layout-map.js';
 import { recordHyper, recordTrace } from '../src/crosscheck/record.js';
 import type { StDtype, StWriteEntry } from '../src/io/safetensors.js';
-import { type Tensor, storage } from '../src/tensor/tensor.js';
+import { type Tensor, ones, storage, zeros } from '../src/tensor/tensor.js';
 import { type OfficialConfigInput, type TrmConfig, makeConfig } from '../src/trm/config.js';
 import { officialLayout } from '../src/trm/params.js';
 
@@ -97,7 +97,15 @@ describe('layout maps', () => {
     fc.assert(
       fc.property(cases, fc.integer({ min: 0, max: 99 }), ([cfg, map, mode], seed) => {
         const hyper = mode === 'train-run' ? { hyper: recordHyper(cfg, 2) } : {};
-        const { entries, metadata } = recordTrace(cfg, { mode, steps: 2, seed, ...hyper });
+        const recorded = recordTrace(cfg, { mode, steps: 2, seed, ...hyper });
+        const metadata = recorded.metadata;
+        // Step numbers of more than one digit, as long traces have: copies of step 1 as step 12.
+        const entries = [
+          ...recorded.entries,
+          ...recorded.entries
+            .filter((e) => /^(step|grad|update)\/1\//.test(e.name))
+            .map((e) => ({ ...e, name: e.name.replace(/^(step|grad|update)\/1\//, '$1/12/') })),
+        ];
         const port = toPortLayout(entries, map, cfg, 'map.yaml');
         if (E.isLeft(port)) throw new Error(`${port.left.field}: ${port.left.message}`);
         const names = port.right.entries.map((e) => e.name);
@@ -140,6 +148,7 @@ describe('layout maps', () => {
             continue;
           }
           expect(same(have!, e.tensor), e.name).toBe(true);
+          expect(back.right.file.dtypes.get(e.name), e.name).toBe(e.dtype ?? 'F32');
         }
         for (const d of port.right.dropped) expect(back.right.notComparable).toContain(d);
       }),
@@ -214,5 +223,85 @@ describe('layout maps', () => {
     expect(params).toContain('params/blocks.1.mlp.down_proj.weight');
     expect(params).toContain('params/net.embed_tokens.embedding_weight');
     expect(params.filter((n) => n.includes('inner.'))).toEqual([]);
+  });
+
+  it('reading a map refuses unknown fields and wrong types, naming them', () => {
+    const refusal = (doc: unknown): string => {
+      const r = decodeLayoutMap(doc, 'm.yaml');
+      if (E.isRight(r)) throw new Error('accepted');
+      expect(r.left.file).toBe('m.yaml');
+      return `${r.left.field}: ${r.left.message}`;
+    };
+    expect(refusal({ renames: {} })).toMatch(
+      /^renames: not a layout map field \(known: prefix, rename, transpose, fuse, rows, missing\)/,
+    );
+    expect(refusal({ transpose: 'inner.lm_head.weight' })).toMatch(/^transpose/);
+    expect(refusal({ rows: { 'inner.q_head.bias': { name: 'b', count: 0 } } })).toMatch(/^rows/);
+    expect(refusal({ rows: { 'inner.q_head.bias': { name: 'b', count: 1.5 } } })).toMatch(/^rows/);
+    expect(refusal({ rows: { 'inner.q_head.bias': { name: 'b', count: 1, extra: 1 } } })).toMatch(/^rows/);
+    expect(E.isLeft(decodeLayoutMap(['prefix'], 'm.yaml'))).toBe(true);
+    expect(E.isLeft(decodeLayoutMap(null, 'm.yaml'))).toBe(true);
+    expect(decodeLayoutMap({}, 'm.yaml')).toEqual(E.right({}));
+    expect(decodeLayoutMap({ rows: { a: 'b', c: { name: 'd', count: 2 } } }, 'm.yaml')).toEqual(
+      E.right({ rows: { a: 'b', c: { name: 'd', count: 2 } } }),
+    );
+  });
+
+  it('reading through a map refuses what does not fit the official layout, naming the tensor', () => {
+    const cfg = makeConfig({
+      vocab_size: 4,
+      seq_len: 3,
+      batch_size: 1,
+      hidden_size: 8,
+      num_heads: 2,
+      halt_exploration_prob: 0,
+    });
+    const { entries, metadata } = recordTrace(cfg, { mode: 'eval', steps: 1, seed: 0 });
+    const file = (over: Record<string, Tensor>, meta = metadata) => {
+      const tensors = new Map(entries.map((e) => [e.name, e.tensor]));
+      for (const [k, v] of Object.entries(over)) tensors.set(k, v);
+      return { metadata: meta, tensors, dtypes: new Map<string, StDtype>() };
+    };
+    const refusal = (map: LayoutMap, over: Record<string, Tensor> = {}, meta = metadata): string => {
+      const r = applyLayoutMap(file(over, meta), map, 'p.safetensors');
+      if (E.isRight(r)) throw new Error('accepted');
+      expect(r.left.file).toBe('p.safetensors');
+      return `${r.left.field}: ${r.left.message}`;
+    };
+    const halt = (shape: number[], dtype: 'float32' | 'float64' = 'float32') => zeros(shape, { dtype });
+    expect(refusal({ rows: { 'inner.q_head.weight': 'h' } }, { 'params/h': halt([3, 8]) })).toBe(
+      'params/inner.q_head.weight: rows: shape [3,8] is not the first rows of [2,8]',
+    );
+    expect(refusal({ rows: { 'inner.q_head.weight': 'h' } }, { 'params/h': halt([1, 7]) })).toMatch(/shape \[1,7\]/);
+    expect(refusal({ rows: { 'inner.q_head.weight': 'h' } }, { 'params/h': halt([8]) })).toMatch(/shape \[8\]/);
+    expect(refusal({ rows: { 'inner.nothing': 'h' } })).toBe(
+      'rows.inner.nothing: not an official parameter of this config',
+    );
+    expect(refusal({}, {}, { ...metadata, config: '{' })).toBe('__metadata__.config: not JSON');
+    expect(refusal({}, {}, { ...metadata, config: '{"hidden_size": -1}' })).toMatch(/^__metadata__\.config/);
+    expect(refusal({ fuse: { 'inner.lm_head.weight': ['a', 'b'] } }, { 'params/a': halt([2, 8]) })).toBe(
+      'params/b: missing part of inner.lm_head.weight',
+    );
+    // Rows keep their dtype; a missing parameter the file has is kept; one the config lacks is ignored.
+    const ok = applyLayoutMap(
+      file({ 'params/h': halt([1, 8], 'float64'), 'params/inner.L_init': ones([8]) }),
+      { rows: { 'inner.q_head.weight': 'h' }, missing: ['inner.L_init', 'inner.embed_pos.embedding_weight'] },
+      'p.safetensors',
+    );
+    if (E.isLeft(ok)) throw new Error(ok.left.message);
+    const q = ok.right.file.tensors.get('params/inner.q_head.weight')!;
+    expect([q.dtype, q.shape]).toEqual(['float64', [2, 8]]);
+    expect(Array.from(storage(ok.right.file.tensors.get('params/inner.L_init')!))).toEqual(Array(8).fill(1));
+    expect(ok.right.file.tensors.has('params/inner.embed_pos.embedding_weight')).toBe(false);
+    expect(ok.right.notComparable).toEqual([
+      'inner.L_init',
+      'inner.embed_pos.embedding_weight',
+      'inner.q_head.weight (rows 1 to 1)',
+    ]);
+    // A prefix is stripped only where a name has it.
+    const pre = applyLayoutMap(file({ 'params/net.x': ones([1]) }), { prefix: 'net.' }, 'p.safetensors');
+    if (E.isLeft(pre)) throw new Error(pre.left.message);
+    expect(pre.right.file.tensors.has('params/x')).toBe(true);
+    expect(pre.right.file.tensors.has('params/inner.lm_head.weight')).toBe(true);
   });
 });

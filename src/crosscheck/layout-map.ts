@@ -34,13 +34,20 @@ import { officialLayout } from '../trm/params.js';
 
 const PositiveInt = t.refinement(t.number, (n) => Number.isInteger(n) && n > 0, 'PositiveInt');
 
+/** `{name, count}` and nothing else. */
+const RowsCount = t.refinement(
+  t.type({ name: t.string, count: PositiveInt }),
+  (o) => Object.keys(o).every((k) => k === 'name' || k === 'count'),
+  '{name, count}',
+);
+
 export const LayoutMap = t.exact(
   t.partial({
     prefix: t.string,
     rename: t.record(t.string, t.string),
     transpose: t.array(t.string),
     fuse: t.record(t.string, t.array(t.string)),
-    rows: t.record(t.string, t.union([t.string, t.strict({ name: t.string, count: PositiveInt })])),
+    rows: t.record(t.string, t.union([t.string, RowsCount])),
     missing: t.array(t.string),
   }),
 );
