@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
 import { describe, expect, it } from 'vitest';
 import { reference } from '../src/backend/reference.js';
-import { loadCheckpoint } from '../src/train/checkpoint.js';
+import { loadCheckpoint } from '../src/train/checkpoint-file.js';
 import { PRESETS } from '../src/train/presets.js';
 import { runTraining } from '../src/train/run.js';
 

@@ -12,7 +12,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import { describe, expect, it } from 'vitest';
 import { type LayoutMap, decodeLayoutMap } from '../src/crosscheck/layout-map.js';
 import { replayTrace } from '../src/crosscheck/replay.js';
-import { readTrace } from '../src/crosscheck/trace.js';
+import { readTrace } from '../src/crosscheck/trace-file.js';
 import { formatBoundaryError } from '../src/io/errors.js';
 import { type StWriteEntry, decodeSafetensors, encodeSafetensors } from '../src/io/safetensors.js';
 import { slice, transpose } from '../src/ops/index.js';

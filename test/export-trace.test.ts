@@ -24,7 +24,7 @@ import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
 import { describe, expect, it } from 'vitest';
 import { replayTrace } from '../src/crosscheck/replay.js';
-import { readTrace } from '../src/crosscheck/trace.js';
+import { readTrace } from '../src/crosscheck/trace-file.js';
 import { formatBoundaryError } from '../src/io/errors.js';
 import { numpyPython, officialRepo, officialSkip, pyEnv, python, scratch, torchPython } from './helpers/python.js';
 

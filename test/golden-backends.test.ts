@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
 import { describe, expect, it } from 'vitest';
 import { type FileReport, replayTrace } from '../src/crosscheck/replay.js';
-import { readTrace } from '../src/crosscheck/trace.js';
+import { readTrace } from '../src/crosscheck/trace-file.js';
 import { createWasmBackend, relaxedSimdSupported } from '../src/accel/wasm/index.js';
 import { enableRelaxedSimd } from '../src/accel/wasm/relaxed-simd.js';
 import { formatBoundaryError } from '../src/io/errors.js';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
 import { describe, expect, it } from 'vitest';
 import { type FileReport, replayTrace } from '../src/crosscheck/replay.js';
-import { readTrace } from '../src/crosscheck/trace.js';
+import { readTrace } from '../src/crosscheck/trace-file.js';
 import { formatBoundaryError } from '../src/io/errors.js';
 
 const dir = join(import.meta.dirname, 'fixtures', 'official');

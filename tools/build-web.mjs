@@ -10,10 +10,8 @@
  *
  * Two things are checked on every build, and fail it:
  *  - node:* modules: the page bundles src/ modules that also serve the CLI. A node:* import is
- *    replaced by an empty stub only when it comes from an allow-listed module whose file-system
- *    functions the page never calls (the safetensors reader/writer and its atomic-write helper);
- *    from anywhere else it is an error naming the importer, so a new node-only dependency in the
- *    page's import graph cannot slip into the bundle unnoticed.
+ *    an error naming the importer (unless its module is in NODE_IMPORT_ALLOWED, now empty), so a
+ *    node-only dependency in the page's import graph cannot slip into the bundle unnoticed.
  *  - gpu.js: its package.json `browser` field points at dist/gpu-browser.js (the UMD build with
  *    the WebGL/WebGL2 kernels and no `gl`/`worker_threads` requires at load); with
  *    `platform: 'browser'` esbuild prefers that field over `main` (./src/index.js, the Node build).
@@ -31,11 +29,11 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const webRoot = join(root, 'web');
 export const outDir = join(webRoot, 'dist');
 
-/** Modules allowed to import node:* in the page's graph, and why they are harmless there. */
-const NODE_IMPORT_ALLOWED = new Map([
-  ['src/io/safetensors-read.ts', 'readSafetensors uses node:fs; the page only calls decodeSafetensors'],
-  ['src/io/atomic.ts', 'atomic file writes (node:fs, node:path); never called by the page'],
-]);
+/**
+ * Modules allowed to import node:* in the page's graph, and why they are harmless there: none. The
+ * page imports only the modules that run anywhere (files on disk live in *-file.ts modules).
+ */
+const NODE_IMPORT_ALLOWED = new Map();
 
 const nodeStub = (seen) => ({
   name: 'node-stub',

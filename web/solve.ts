@@ -11,7 +11,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import type { Backend } from '../src/backend/backend.js';
 import { toBackend } from '../src/tensor/move.js';
 import type { ParsedPuzzle } from '../src/data/sudoku-io.js';
-import { decodeSafetensors } from '../src/io/safetensors.js';
+import { decodeSafetensors } from '../src/io/safetensors-read.js';
 import { type LoadedCheckpoint, decodeCheckpoint } from '../src/train/checkpoint.js';
 import type { HaltMode } from '../src/train/evaluate.js';
 import { evalModel } from '../src/train/loop.js';

@@ -12,7 +12,7 @@ import {
   formatRow,
   replayTrace,
 } from '../crosscheck/replay.js';
-import { readTrace } from '../crosscheck/trace.js';
+import { readTrace } from '../crosscheck/trace-file.js';
 import { readDocArg } from './config-file.js';
 import { EXIT_BAD_INPUT, EXIT_MISMATCH, EXIT_OK } from './errors.js';
 import { formatBoundaryError } from '../io/errors.js';

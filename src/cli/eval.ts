@@ -4,7 +4,7 @@ import { readDataset } from '../data/dataset.js';
 import { testBatches } from '../data/batching.js';
 import { formatBoundaryError } from '../io/errors.js';
 import { sudokuSet } from '../data/sudoku.js';
-import { loadCheckpoint } from '../train/checkpoint.js';
+import { loadCheckpoint } from '../train/checkpoint-file.js';
 import { type EvalResult, type HaltMode, evaluate } from '../train/evaluate.js';
 import { sudokuEvalBatches } from '../train/feed.js';
 import { evalModel } from '../train/loop.js';

@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import * as E from 'fp-ts/lib/Either.js';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
 import { key } from '../random/key.js';
-import { loadCheckpoint, saveCheckpoint } from '../train/checkpoint.js';
+import { loadCheckpoint, saveCheckpoint } from '../train/checkpoint-file.js';
 import { OFFICIAL_TRAIN_DEFAULTS } from '../train/hyper.js';
 import { evalModel, initTrainState, makeSetup } from '../train/loop.js';
 import { stepContext } from '../trm/act.js';

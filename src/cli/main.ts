@@ -18,6 +18,7 @@ import { runParamsCommand } from './params.js';
 import { runTraceCommand } from './trace.js';
 import { runSolveCommand } from './solve.js';
 import { runTrainCommand } from './train.js';
+import { packageVersion } from './version.js';
 import { PRESETS } from '../train/presets.js';
 
 /** Creates the backend `--backend` / `--threads` name, runs `f` on it, and always releases it. */
@@ -78,6 +79,7 @@ export const buildProgram = (setExit: (code: number) => void): Command => {
   const program = new Command()
     .name('trm')
     .description('trm-ts: a TypeScript reference implementation of the Tiny Recursive Model (TRM)')
+    .version(packageVersion(), '-V, --version', 'print the version of trm-ts')
     .option('--verbose', 'print stack traces for errors')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import * as E from 'fp-ts/lib/Either.js';
-import { loadCheckpoint } from '../train/checkpoint.js';
+import { loadCheckpoint } from '../train/checkpoint-file.js';
 import type { HaltMode } from '../train/evaluate.js';
 import { evalModel } from '../train/loop.js';
 import { boardText } from '../viz/board.js';

@@ -9,7 +9,7 @@ import type { Backend } from '../backend/backend.js';
 import { decodeLayoutMap, toPortLayout } from '../crosscheck/layout-map.js';
 import { recordHyper, recordTrace } from '../crosscheck/record.js';
 import { onBackend } from '../crosscheck/compare.js';
-import { readBatchFile, readTrace } from '../crosscheck/trace.js';
+import { readBatchFile, readTrace } from '../crosscheck/trace-file.js';
 import { treeMap } from '../tensor/tree.js';
 import { type BoundaryError, decode, formatBoundaryError } from '../io/errors.js';
 import { type StWriteEntry, writeSafetensors } from '../io/safetensors.js';

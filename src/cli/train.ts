@@ -1,7 +1,7 @@
 /** `trm train --preset NAME [--steps N] [--resume FILE] [key=value …] --out DIR` */
 import { progressBar } from './progress.js';
 import * as E from 'fp-ts/lib/Either.js';
-import { loadCheckpoint } from '../train/checkpoint.js';
+import { loadCheckpoint } from '../train/checkpoint-file.js';
 import { applyOverrides, parseOverrides } from '../train/overrides.js';
 import { PRESETS } from '../train/presets.js';
 import { runTraining } from '../train/run.js';

@@ -10,8 +10,7 @@
 import * as E from 'fp-ts/lib/Either.js';
 import { pipe } from 'fp-ts/lib/function.js';
 import * as t from 'io-ts';
-import { type SafetensorsFile, decodeSafetensors } from '../io/safetensors.js';
-import { readFileSync } from 'node:fs';
+import { type SafetensorsFile, decodeSafetensors } from '../io/safetensors-read.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { shapeStr } from '../core/shape.js';
 import { type TrmConfig, decodeConfig } from '../trm/config.js';
@@ -291,28 +290,15 @@ const checkInputShapes = (trace: Trace, need: Need): E.Left<BoundaryError> | nul
   return null;
 };
 
-const fileBytes = (file: string): E.Either<BoundaryError, Uint8Array> => {
-  try {
-    return E.right(readFileSync(file));
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code ?? 'unreadable';
-    return fail(file, '(file)', code === 'ENOENT' ? 'no such file' : `cannot read (${code})`);
-  }
-};
-
 /**
- * Reads and validates a trace file. A trace in a port's own names is read through `layout`, or
- * through the map in its `layout` metadata when no map is given.
+ * Decodes and validates the bytes of a trace file (`file` names it in errors). A trace in a port's
+ * own names is read through `layout`, or through the map in its `layout` metadata when no map is
+ * given.
  */
-export const readTrace = (file: string, layout?: LayoutMap): E.Either<BoundaryError, Trace> =>
+export const decodeTraceBytes = (bytes: Uint8Array, file: string, layout?: LayoutMap): E.Either<BoundaryError, Trace> =>
   pipe(
-    fileBytes(file),
-    E.chain((bytes) =>
-      pipe(
-        decodeSafetensors(bytes, file),
-        E.mapLeft((se) => boundaryError(file, '(safetensors)', formatBoundaryError(se))),
-      ),
-    ),
+    decodeSafetensors(bytes, file),
+    E.mapLeft((se) => boundaryError(file, '(safetensors)', formatBoundaryError(se))),
     E.chain((st) =>
       pipe(
         layout === undefined ? embeddedLayout(st, file) : E.right(layout),
@@ -342,14 +328,13 @@ const embeddedLayout = (st: SafetensorsFile, file: string): E.Either<BoundaryErr
 };
 
 /**
- * The batch of a file, for recording a trace on given data: `batch/…` (a train or eval trace, or
- * any safetensors file with inputs, labels and puzzle_identifiers under that prefix) or the first
- * batch of a train-run (`batch/0/…`), checked against the config.
+ * The batch in the bytes of a safetensors file, for recording a trace on given data: `batch/…` (a
+ * train or eval trace, or any safetensors file with inputs, labels and puzzle_identifiers under
+ * that prefix) or the first batch of a train-run (`batch/0/…`), checked against the config.
  */
-export const readBatchFile = (file: string, config: TrmConfig): E.Either<BoundaryError, Batch> =>
+export const decodeBatchBytes = (bytes: Uint8Array, file: string, config: TrmConfig): E.Either<BoundaryError, Batch> =>
   pipe(
-    fileBytes(file),
-    E.chain((bytes) => decodeSafetensors(bytes, file)),
+    decodeSafetensors(bytes, file),
     E.chain((st) =>
       readBatch(file, config, needTensor(file, st), st.tensors.has('batch/0/inputs') ? 'batch/0/' : 'batch/'),
     ),

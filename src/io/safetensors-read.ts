@@ -2,7 +2,6 @@
  * The safetensors reader (see safetensors.ts for the format and the hostile-input rules): header
  * length, strict JSON header, io-ts schema of each entry, layout checks, then the tensors.
  */
-import { readFileSync } from 'node:fs';
 import * as E from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
 import type { TypedArray } from '../core/dtype.js';
@@ -393,15 +392,4 @@ export const decodeSafetensors = (bytes: Uint8Array, file: string): E.Either<Bou
     // Only a bug here, or the engine refusing an allocation the checks above allowed.
     return fail(file, 'internal', `unexpected failure: ${e instanceof Error ? e.message : String(e)}`);
   }
-};
-
-/** Reads and decodes a safetensors file; an unreadable path is a `Left` naming it. */
-export const readSafetensors = (path: string): E.Either<BoundaryError, SafetensorsFile> => {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    return fail(path, 'file', `cannot read: ${e instanceof Error ? e.message : String(e)}`);
-  }
-  return decodeSafetensors(bytes, path);
 };

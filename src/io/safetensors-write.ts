@@ -5,7 +5,6 @@
 import * as E from 'fp-ts/lib/Either.js';
 import type { TypedArray } from '../core/dtype.js';
 import { type Tensor, storage } from '../tensor/tensor.js';
-import { writeFileAtomic } from './atomic.js';
 import { type BoundaryError, fail, formatBoundaryError, preview } from './errors.js';
 import { numberToBf16Bits, numberToF16Bits } from './half.js';
 import {
@@ -227,16 +226,4 @@ export const encodeSafetensors = (
   const r = tryEncodeSafetensors(entries, metadata);
   if (E.isLeft(r)) throw new Error(formatBoundaryError(r.left));
   return r.right;
-};
-
-/** Encodes and writes atomically (temporary file + rename), creating parent directories. */
-export const writeSafetensors = (
-  path: string,
-  entries: readonly StWriteEntry[],
-  metadata: Readonly<Record<string, string>> = {},
-): E.Either<BoundaryError, void> => {
-  const bytes = tryEncodeSafetensors(entries, metadata, path);
-  if (E.isLeft(bytes)) return bytes;
-  const written = writeFileAtomic(path, bytes.right);
-  return E.isLeft(written) ? fail(path, 'file', `${written.left.field}: ${written.left.message}`) : E.right(undefined);
 };

@@ -1,7 +1,7 @@
 /**
  * Safetensors, read and written by hand: the public API. The code lives by concept in
  * safetensors-format.ts (dtypes, byte order), safetensors-read.ts (the reader),
- * safetensors-write.ts (the writer), json-strict.ts (the strict JSON parser of the header) and
+ * safetensors-write.ts (the writer), safetensors-file.ts (files on disk, Node only), json-strict.ts (the strict JSON parser of the header) and
  * half.ts (f16/bf16 conversion).
  *
  * The format: an 8-byte little-endian u64 header length N, then N bytes of UTF-8 JSON (possibly
@@ -29,10 +29,6 @@ export {
   swapBytesInPlace,
   writableDtypes,
 } from './safetensors-format.js';
-export { type SafetensorsFile, decodeSafetensors, readSafetensors } from './safetensors-read.js';
-export {
-  type StWriteEntry,
-  encodeSafetensors,
-  tryEncodeSafetensors,
-  writeSafetensors,
-} from './safetensors-write.js';
+export { type SafetensorsFile, decodeSafetensors } from './safetensors-read.js';
+export { type StWriteEntry, encodeSafetensors, tryEncodeSafetensors } from './safetensors-write.js';
+export { readSafetensors, writeSafetensors } from './safetensors-file.js';

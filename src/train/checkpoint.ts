@@ -9,12 +9,14 @@
  *                 step, optim_step, key, data (JSON)
  *
  * The data stream and the exploration draws are functions of (key, step), so restoring these
- * values and the step restores the run exactly. Written to a temporary name and renamed.
+ * values and the step restores the run exactly. This module works on bytes and runs anywhere;
+ * checkpoint-file.ts reads and writes files (written to a temporary name and renamed).
  */
 import * as E from 'fp-ts/lib/Either.js';
 import { pipe } from 'fp-ts/lib/function.js';
 import * as t from 'io-ts';
-import { type SafetensorsFile, type StWriteEntry, readSafetensors, writeSafetensors } from '../io/safetensors.js';
+import type { SafetensorsFile } from '../io/safetensors-read.js';
+import { type StWriteEntry, encodeSafetensors } from '../io/safetensors-write.js';
 import { keyFromString, keyToString } from '../random/key.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Carry } from '../trm/act.js';
@@ -66,24 +68,27 @@ export const checkpointEntries = (cfg: TrmConfig, s: TrainState): StWriteEntry[]
   return entries;
 };
 
-export const saveCheckpoint = (
-  file: string,
+/** The checkpoint's `__metadata__` (see the module comment). */
+export const checkpointMetadata = (
   cfg: TrmConfig,
   hyper: TrainHyper,
   meta: CheckpointMeta,
   s: TrainState,
-): E.Either<BoundaryError, void> =>
-  writeSafetensors(file, checkpointEntries(cfg, s), {
-    format: CHECKPOINT_FORMAT,
-    config: JSON.stringify(cfg.official),
-    hyper: JSON.stringify(hyper),
-    preset: meta.preset,
-    data: JSON.stringify(meta.data ?? null),
-    step: String(s.step),
-    optim_step: String(optimizerStateScalars(s.opt).step),
-    key: keyToString(s.key),
-    ema: String(s.ema !== null),
-  });
+): Record<string, string> => ({
+  format: CHECKPOINT_FORMAT,
+  config: JSON.stringify(cfg.official),
+  hyper: JSON.stringify(hyper),
+  preset: meta.preset,
+  data: JSON.stringify(meta.data ?? null),
+  step: String(s.step),
+  optim_step: String(optimizerStateScalars(s.opt).step),
+  key: keyToString(s.key),
+  ema: String(s.ema !== null),
+});
+
+/** A checkpoint as the bytes of a safetensors file (what `saveCheckpoint` writes). */
+export const encodeCheckpoint = (cfg: TrmConfig, hyper: TrainHyper, meta: CheckpointMeta, s: TrainState): Uint8Array =>
+  encodeSafetensors(checkpointEntries(cfg, s), checkpointMetadata(cfg, hyper, meta, s));
 
 const Meta = t.type({
   format: t.literal(CHECKPOINT_FORMAT),
@@ -175,9 +180,3 @@ export const decodeCheckpoint = (file: string, st: SafetensorsFile): E.Either<Bo
     }),
   );
 };
-
-export const loadCheckpoint = (file: string): E.Either<BoundaryError, LoadedCheckpoint> =>
-  pipe(
-    readSafetensors(file),
-    E.chain((st) => decodeCheckpoint(file, st)),
-  );

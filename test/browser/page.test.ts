@@ -21,7 +21,7 @@ import { reference } from '../../src/backend/reference.js';
 import { toBackend } from '../../src/tensor/move.js';
 import { type Solution, solvePuzzle } from '../../src/train/solve.js';
 import { parsePuzzle, puzzleString } from '../../src/data/sudoku-io.js';
-import { loadCheckpoint } from '../../src/train/checkpoint.js';
+import { loadCheckpoint } from '../../src/train/checkpoint-file.js';
 import { evalModel } from '../../src/train/loop.js';
 
 const root = join(import.meta.dirname, '..', '..');
