@@ -48,6 +48,10 @@ const LAYER_RULES: Readonly<Record<string, readonly string[]>> = {
   accel: ['core', 'backend'],
   cli: ENTRY_POINTS,
   web: ENTRY_POINTS,
+  // The package's entries: src/browser.ts (everything that runs anywhere, no accelerators) and
+  // src/index.ts (that, plus files and accelerators).
+  browser: ENTRY_POINTS.filter((l) => l !== 'accel'),
+  package: [...ENTRY_POINTS, 'browser'],
 };
 
 interface Violation {
@@ -65,11 +69,12 @@ const sourceFiles = (dir: string): string[] =>
     return /\.ts$/.test(name) && !/\.d\.ts$/.test(name) ? [p] : [];
   });
 
-/** The layer of a file: `web` for web/, else the first folder under src/ (null for src/*.ts). */
+/** The layer of a file: `web` for web/, the first folder under src/, or a package entry (src/*.ts). */
 const layerOf = (file: string): string | null => {
   const rel = relative(root, file).split(sep);
   if (rel[0] === 'web') return 'web';
   if (rel[0] === 'src' && rel.length > 2) return rel[1]!;
+  if (rel[0] === 'src' && rel.length === 2) return rel[1] === 'browser.ts' ? 'browser' : 'package';
   return null;
 };
 
