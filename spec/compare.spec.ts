@@ -167,6 +167,11 @@ describe('compareUpdate', () => {
     );
   });
 
+  it('the worst index is the first of the largest update errors', () => {
+    const r = compareUpdate(0, 'w', f64([1.5, 2, 3.5]), f64([1, 2, 3]), f64([0, 0, 0]), f64([0, 0, 0]), TOL);
+    expect([r.worstIndex, r.maxAbsErr]).toEqual([0, 0.5]);
+  });
+
   it('free-running, each side is judged from its own starting point', () => {
     // ours moved 1 from 10, the recording moved 1 from 20: the same update.
     const r = compareUpdate(0, 'params/w', f64([11]), f64([21]), f64([10]), f64([20]), TOL);
@@ -193,7 +198,7 @@ describe('compareUpdate', () => {
       [[1], [1], [1, 2], [1]],
       [[1], [1], [1], [1, 2]],
     ] as const)
-      expect(compareUpdate(0, 'w', f64(a), f64(b), f64(o), f64(ro), TOL).ok).toBe(false);
+      expect(compareUpdate(0, 'w', f64(a), f64(b), f64(o), f64(ro), TOL)).toEqual(missingRow(0, 'w', f64(b)));
   });
 });
 

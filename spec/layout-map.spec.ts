@@ -150,7 +150,19 @@ describe('layout maps', () => {
           expect(same(have!, e.tensor), e.name).toBe(true);
           expect(back.right.file.dtypes.get(e.name), e.name).toBe(e.dtype ?? 'F32');
         }
-        for (const d of port.right.dropped) expect(back.right.notComparable).toContain(d);
+        // What the port lacks, both ways: the map's missing names the trace has, and the rows cut off.
+        const cut = Object.entries(map.rows ?? {}).flatMap(([n, r]) =>
+          typeof r === 'object' && r.count < 2 ? [`${n} (rows ${r.count} to 1)`] : [],
+        );
+        const had = new Set(entries.map((e) => PARAM.exec(e.name)?.[2] ?? STEP.exec(e.name)?.[1]));
+        const lacking = [...missing].filter((m) => had.has(m));
+        expect([...port.right.dropped].sort()).toEqual([...lacking, ...cut].sort());
+        expect([...back.right.notComparable].sort()).toEqual([...new Set([...(map.missing ?? []), ...cut])].sort());
+        for (const [official, r] of Object.entries(map.rows ?? {}))
+          if (typeof r === 'object') {
+            expect(names).toContain(`params/${map.prefix ?? ''}${r.name}`);
+            expect(names).not.toContain(`params/${map.prefix ?? ''}${official}`);
+          }
       }),
       { numRuns: 12 },
     );
@@ -183,7 +195,19 @@ describe('layout maps', () => {
       new RegExp(`^fuse\\.${qkv.replace(/\./g, '\\.')}: 2 parts, but the official tensor fuses 3 \\(q, k, v\\)`),
     );
     expect(refusal({ fuse: { 'inner.lm_head.weight': ['a', 'b'] } })).toMatch(/fuses 0 \(none\)/);
-    expect(refusal({ fuse: { [qkv]: ['q', 'k', 'v'] }, transpose: [qkv] })).toMatch(/cannot be split back/);
+    expect(refusal({ fuse: { [qkv]: ['q', 'k', 'v'] }, transpose: [qkv] })).toBe(
+      `fuse.${qkv}: a fused tensor that is also transposed cannot be split back`,
+    );
+    // A name outside the official layout fuses nothing; a scalar has no rows.
+    const scalar = [{ name: 'params/inner.scale', tensor: ones([]) }];
+    expect(E.isLeft(toPortLayout(scalar, { rows: { 'inner.scale': { name: 's', count: 1 } } }, cfg, 'map.yaml'))).toBe(
+      true,
+    );
+    const lw = [{ name: 'grad/0/inner.puzzle_emb.local_weights', tensor: ones([1, 8]) }];
+    const lwFuse = toPortLayout(lw, { fuse: { 'inner.puzzle_emb.local_weights': ['a'] } }, cfg, 'map.yaml');
+    expect(E.isLeft(lwFuse) && `${lwFuse.left.field}: ${lwFuse.left.message}`).toBe(
+      'fuse.inner.puzzle_emb.local_weights: 1 parts, but the official tensor fuses 0 (none)',
+    );
     expect(
       refusal({ fuse: { 'inner.q_head.bias': ['h', 'c'] }, rows: { 'inner.q_head.bias': { name: 'b', count: 1 } } }),
     ).toMatch(/^fuse\.inner\.q_head\.bias: also cut by rows/);
@@ -239,7 +263,8 @@ describe('layout maps', () => {
     expect(refusal({ rows: { 'inner.q_head.bias': { name: 'b', count: 0 } } })).toMatch(/^rows/);
     expect(refusal({ rows: { 'inner.q_head.bias': { name: 'b', count: 1.5 } } })).toMatch(/^rows/);
     expect(refusal({ rows: { 'inner.q_head.bias': { name: 'b', count: 1, extra: 1 } } })).toMatch(/^rows/);
-    expect(E.isLeft(decodeLayoutMap(['prefix'], 'm.yaml'))).toBe(true);
+    const array = decodeLayoutMap(['prefix'], 'm.yaml');
+    expect(E.isLeft(array) && array.left.field).not.toBe('0');
     expect(E.isLeft(decodeLayoutMap(null, 'm.yaml'))).toBe(true);
     expect(decodeLayoutMap({}, 'm.yaml')).toEqual(E.right({}));
     expect(decodeLayoutMap({ rows: { a: 'b', c: { name: 'd', count: 2 } } }, 'm.yaml')).toEqual(
@@ -274,6 +299,12 @@ describe('layout maps', () => {
     );
     expect(refusal({ rows: { 'inner.q_head.weight': 'h' } }, { 'params/h': halt([1, 7]) })).toMatch(/shape \[1,7\]/);
     expect(refusal({ rows: { 'inner.q_head.weight': 'h' } }, { 'params/h': halt([8]) })).toMatch(/shape \[8\]/);
+    expect(refusal({ rows: { 'inner.q_head.weight': 'h' } }, { 'params/h': halt([1]) })).toBe(
+      'params/inner.q_head.weight: rows: shape [1] is not the first rows of [2,8]',
+    );
+    const noConfig = { ...metadata };
+    delete noConfig.config;
+    expect(refusal({}, {}, noConfig)).toMatch(/^__metadata__\.config: (?!not JSON)/);
     expect(refusal({ rows: { 'inner.nothing': 'h' } })).toBe(
       'rows.inner.nothing: not an official parameter of this config',
     );
@@ -298,6 +329,24 @@ describe('layout maps', () => {
       'inner.embed_pos.embedding_weight',
       'inner.q_head.weight (rows 1 to 1)',
     ]);
+    // All of a Q head's rows: nothing cut, nothing reported.
+    const whole = applyLayoutMap(
+      file({ 'params/h': halt([2, 8]) }),
+      { rows: { 'inner.q_head.weight': 'h' } },
+      'p.safetensors',
+    );
+    expect(E.isRight(whole) && whole.right.notComparable).toEqual([]);
+    const plain = applyLayoutMap(file({}), {}, 'p.safetensors');
+    expect(E.isRight(plain) && plain.right.notComparable).toEqual([]);
+    // An exact rename is not a module path: 'head' does not rename 'headless'.
+    const exact = applyLayoutMap(
+      file({ 'params/head': ones([5, 8]), 'params/headless': ones([1]) }),
+      { rename: { head: 'inner.lm_head.weight' } },
+      'p.safetensors',
+    );
+    if (E.isLeft(exact)) throw new Error(exact.left.message);
+    expect(exact.right.file.tensors.has('params/headless')).toBe(true);
+    expect(exact.right.file.tensors.get('params/inner.lm_head.weight')!.shape).toEqual([5, 8]);
     // A prefix is stripped only where a name has it.
     const pre = applyLayoutMap(file({ 'params/net.x': ones([1]) }), { prefix: 'net.' }, 'p.safetensors');
     if (E.isLeft(pre)) throw new Error(pre.left.message);

@@ -47,6 +47,7 @@ export const LayoutMap = t.exact(
     rename: t.record(t.string, t.string),
     transpose: t.array(t.string),
     fuse: t.record(t.string, t.array(t.string)),
+    // Stryker disable next-line ArrayDeclaration: t.union([]) throws when the module loads, so no test file runs and the runner reports no failure
     rows: t.record(t.string, t.union([t.string, RowsCount])),
     missing: t.array(t.string),
   }),
@@ -68,6 +69,7 @@ const renamed = (table: Readonly<Record<string, string>>, name: string): string 
   const exact = table[name];
   if (exact !== undefined) return exact;
   let best = '';
+  // Stryker disable next-line EqualityOperator: equivalent (two matching paths of one length are the same key)
   for (const from of Object.keys(table))
     if (from.endsWith('.') && name.startsWith(from) && from.length > best.length) best = from;
   return best === '' ? name : `${table[best]}${name.slice(best.length)}`;
@@ -77,7 +79,9 @@ type RowsEntry = NonNullable<LayoutMap['rows']>[string];
 const rowsName = (r: RowsEntry): string => (typeof r === 'string' ? r : r.name);
 
 /** `params/`, `grad/<s>/`, `update/<s>/<slot>/`: the part before a parameter name. */
+// Stryker disable next-line Regex: equivalent for trace names (no scope word inside another name; `.+` reaches the end)
 const PARAM_SCOPE = /^(params\/|grad\/\d+\/|update\/\d+\/[a-z_]+\/)(.+)$/;
+// Stryker disable next-line Regex: equivalent for trace names (as above)
 const STEP_SCOPE = /^(step\/\d+\/)(.+)$/;
 
 /** The file's tensors under official names and layouts, and what is not comparable. */
@@ -101,6 +105,7 @@ export const applyLayoutMap = (st: SafetensorsFile, map: LayoutMap, file: string
       continue;
     }
     const [, scope, raw] = p as unknown as [string, string, string];
+    // Stryker disable next-line ConditionalExpression: equivalent (no name starts with the string 'undefined' in a map without prefix)
     const local = map.prefix !== undefined && raw.startsWith(map.prefix) ? raw.slice(map.prefix.length) : raw;
     const fuseTarget = partOf.get(local);
     if (fuseTarget !== undefined) {
@@ -124,6 +129,7 @@ export const applyLayoutMap = (st: SafetensorsFile, map: LayoutMap, file: string
       ),
     );
   }
+  // Stryker disable next-line ArrayDeclaration: equivalent (a name no tensor has is never transposed)
   for (const official of map.transpose ?? []) {
     for (const [name, tensor] of out) {
       if (PARAM_SCOPE.exec(name)?.[2] !== official) continue;
@@ -168,7 +174,7 @@ const fillOfficial = (
         return fail(file, name, `rows: shape [${have.shape}] is not the first rows of [${shape}]`);
       const rest = zeros([shape[0]! - have.shape[0]!, ...shape.slice(1)], { dtype: have.dtype });
       out.set(name, concat([have, rest], 0));
-      missing.add(`${official} (rows ${have.shape[0]} to ${shape[0]! - 1})`);
+      if (have.shape[0]! < shape[0]!) missing.add(`${official} (rows ${have.shape[0]} to ${shape[0]! - 1})`);
     }
   }
   const dtypes = new Map([...out.keys()].map((k) => [k, st.dtypes.get(k) ?? ('F32' as const)]));
@@ -206,7 +212,9 @@ export const toPortLayout = (
       return fail(file, `rename.${port}`, 'a module path (ending in ".") must be renamed to a module path');
     portOf[official] = port;
   }
+  // Stryker disable next-line ArrayDeclaration: equivalent (a name no tensor has is never dropped)
   const missing = new Set(map.missing ?? []);
+  // Stryker disable next-line ArrayDeclaration: equivalent (a name no tensor has is never transposed)
   const transposed = new Set(map.transpose ?? []);
   const prefix = map.prefix ?? '';
   const out: StWriteEntry[] = [];
