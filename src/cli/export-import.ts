@@ -19,6 +19,7 @@ export const runExportCommand = (o: {
   out: string;
   prefix: string;
   weights: 'ema' | 'live';
+  json?: boolean;
 }): number => {
   const ck = loadCheckpoint(o.checkpoint);
   if (E.isLeft(ck)) throw new UsageError(formatBoundaryError(ck.left));
@@ -30,7 +31,11 @@ export const runExportCommand = (o: {
   });
   if (E.isLeft(w)) throw new UsageError(formatBoundaryError(w.left));
   writeFileSync(`${o.out}.config.json`, `${JSON.stringify(config.official, null, 2)}\n`);
-  process.stdout.write(`wrote ${o.out} (${o.weights} weights, keys prefixed '${o.prefix}') and ${o.out}.config.json\n`);
+  process.stdout.write(
+    o.json === true
+      ? `${JSON.stringify({ out: o.out, config: `${o.out}.config.json`, weights: o.weights, prefix: o.prefix })}\n`
+      : `wrote ${o.out} (${o.weights} weights, keys prefixed '${o.prefix}') and ${o.out}.config.json\n`,
+  );
   return EXIT_OK;
 };
 
@@ -53,7 +58,13 @@ const fromWeights = (
   return extra;
 };
 
-export const runImportCommand = (o: { file: string; config: string; out: string; seqLen?: string }): number => {
+export const runImportCommand = (o: {
+  file: string;
+  config: string;
+  out: string;
+  seqLen?: string;
+  json?: boolean;
+}): number => {
   const st = readSafetensors(o.file);
   if (E.isLeft(st)) throw new UsageError(formatBoundaryError(st.left));
   const seqLen = o.seqLen === undefined ? undefined : Number(o.seqLen);
@@ -69,7 +80,9 @@ export const runImportCommand = (o: { file: string; config: string; out: string;
   const w = saveCheckpoint(o.out, cfg.right, hyper, { preset: 'imported', data: null }, s);
   if (E.isLeft(w)) throw new UsageError(formatBoundaryError(w.left));
   process.stdout.write(
-    `wrote ${o.out}: official weights from ${o.file} as a trm checkpoint (step 0, fresh optimizer state)\n`,
+    o.json === true
+      ? `${JSON.stringify({ out: o.out, from: o.file, step: 0 })}\n`
+      : `wrote ${o.out}: official weights from ${o.file} as a trm checkpoint (step 0, fresh optimizer state)\n`,
   );
   return EXIT_OK;
 };

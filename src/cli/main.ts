@@ -142,6 +142,7 @@ export const buildProgram = (setExit: (code: number) => void): Command => {
     .requiredOption('--out <dir>', 'run folder: checkpoint.safetensors, log.jsonl')
     .option('--time-budget <seconds>', 'stop (and save) after this much training time')
     .option('--checkpoint-every <n>', 'save the checkpoint every n steps', '100')
+    .option('--json', 'print a final summary as one JSON object (progress stays on stderr)')
     .addHelpText(
       'after',
       '\nExamples:\n  npx trm train --preset sudoku4 --out runs/s4\n  npx trm train --preset sudoku4 --steps 400 --out runs/s4 arch.hidden_size=32 lr=2e-3\n  npx trm train --resume runs/s4/checkpoint.safetensors --steps 760 --out runs/s4',
@@ -216,6 +217,7 @@ export const buildProgram = (setExit: (code: number) => void): Command => {
       'after',
       '\nExample:\n  npx trm export --checkpoint runs/s4/checkpoint.safetensors --out s4-official.safetensors',
     )
+    .option('--json', 'print what was written as one JSON object')
     .action((o) => setExit(runExportCommand(o)));
 
   program
@@ -235,7 +237,8 @@ export const buildProgram = (setExit: (code: number) => void): Command => {
       '\nExamples:\n  npx trm import s4-official.safetensors --config s4-official.safetensors.config.json --out s4.safetensors\n  npx trm import step_65100.safetensors --config all_config.yaml --seq-len 81 --out sudoku.safetensors',
     )
     .requiredOption('--out <file>', 'output checkpoint')
-    .action((file: string, o: { config: string; out: string; seqLen?: string }) =>
+    .option('--json', 'print what was written as one JSON object')
+    .action((file: string, o: { config: string; out: string; seqLen?: string; json?: boolean }) =>
       setExit(runImportCommand({ file, ...o })),
     );
 
@@ -280,6 +283,7 @@ export const buildProgram = (setExit: (code: number) => void): Command => {
       "write the trace in a port's own names and layouts, by a layout map (YAML or JSON) run backwards: docs/crosscheck.md",
     )
     .requiredOption('--out <file>', 'the trace to write (.safetensors)')
+    .option('--json', 'print what was written as one JSON object')
     .addHelpText(
       'after',
       '\nExamples:\n  npx trm trace --config \'{"vocab_size": 6, "seq_len": 9, "hidden_size": 32, "num_heads": 2, "batch_size": 4}\' --out ref.safetensors\n  npx trm trace --config all_config.yaml --mode train-run --steps 4 --train \'{"ema": true}\' --out run.safetensors\n  npx trm crosscheck ref.safetensors   # replays it with error 0\n\nThe format: docs/trace-format.md; comparing a port against it: docs/crosscheck.md.',

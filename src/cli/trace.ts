@@ -32,6 +32,7 @@ export interface TraceCliOptions {
   readonly blocks?: boolean;
   /** A layout map (YAML or JSON): write the trace in a port's names and layouts. */
   readonly layout?: string;
+  readonly json?: boolean;
   readonly out: string;
 }
 
@@ -108,10 +109,17 @@ export const runTraceCommand = (o: TraceCliOptions, backend: Backend): number =>
   const port = o.layout === undefined ? undefined : inPortLayout(o.layout, entries, cfg);
   const written = port?.entries ?? entries;
   orUsage(writeSafetensors(o.out, written, port === undefined ? metadata : { ...metadata, layout: port.map }));
+  const dropped = port?.dropped ?? [];
+  if (o.json === true) {
+    process.stdout.write(
+      `${JSON.stringify({ out: o.out, mode, steps, seed, tensors: written.length, layout: o.layout ?? null, left_out: dropped })}\n`,
+    );
+    return EXIT_OK;
+  }
   process.stdout.write(
     `wrote ${o.out}: ${mode}, ${steps} ${trainRun ? 'optimizer' : 'supervision'} steps, ${written.length} tensors\n`,
   );
-  if (port !== undefined && port.dropped.length > 0)
-    process.stdout.write(`  left out (the layout map says the port lacks them): ${port.dropped.join(', ')}\n`);
+  if (dropped.length > 0)
+    process.stdout.write(`  left out (the layout map says the port lacks them): ${dropped.join(', ')}\n`);
   return EXIT_OK;
 };

@@ -17,6 +17,7 @@ export interface TrainCliOptions {
   readonly out: string;
   readonly timeBudget?: string;
   readonly checkpointEvery: string;
+  readonly json?: boolean;
 }
 
 export const positiveInt = (flag: string, v: string): number => {
@@ -73,6 +74,21 @@ export const runTrainCommand = (overrideArgs: readonly string[], o: TrainCliOpti
   if (E.isLeft(r)) throw new UsageError(r.left);
   const res = r.right;
   const last = res.log[res.log.length - 1];
+  if (o.json === true) {
+    process.stdout.write(
+      `${JSON.stringify({
+        steps_trained: res.log.length,
+        step: res.state.step,
+        seconds: res.trainSeconds,
+        backend: describeBackend(backend),
+        stopped_by_budget: res.stoppedByBudget,
+        last: last ?? null,
+        checkpoint: res.checkpoint,
+        log: `${o.out}/log.jsonl`,
+      })}\n`,
+    );
+    return EXIT_OK;
+  }
   process.stdout.write(
     `trained ${res.log.length} steps (now at step ${res.state.step}) in ${res.trainSeconds.toFixed(1)} s on ${describeBackend(backend)}` +
       (res.stoppedByBudget ? ' (stopped by --time-budget)' : '') +

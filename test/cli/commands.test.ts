@@ -55,6 +55,37 @@ describe('trm train', () => {
     expect(r.stdout).toMatch(/now at step 4/);
   });
 
+  it('--json prints a final summary as one JSON object, progress kept off stdout', async () => {
+    const { loadCheckpoint } = await import('../../src/train/checkpoint-file.js');
+    const start = loadCheckpoint(ckpt);
+    if (start._tag === 'Left') throw new Error(start.left.message);
+    const r = trm([
+      'train',
+      '--resume',
+      ckpt,
+      '--steps',
+      '5',
+      '--out',
+      join(dir, 'run-json'),
+      '--backend',
+      'reference',
+      '--json',
+    ]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(oneLine(r.stdout)).toBe(true);
+    const doc = JSON.parse(r.stdout) as Record<string, unknown> & { last: Record<string, number> };
+    expect(doc).toMatchObject({
+      steps_trained: 5 - start.right.state.step,
+      step: 5,
+      backend: 'reference',
+      stopped_by_budget: false,
+      checkpoint: join(dir, 'run-json', 'checkpoint.safetensors'),
+      log: `${join(dir, 'run-json')}/log.jsonl`,
+    });
+    expect(doc.last.step).toBe(5);
+    expect(typeof doc.seconds).toBe('number');
+  });
+
   it('says which kernels ran: the WebAssembly backend with its threads and the fused product build', () => {
     // bin/trm.js turns on relaxed SIMD (a V8 flag in Node 20), so the product is the fma build.
     const r = trm([
@@ -170,8 +201,16 @@ describe('trm export / import', () => {
     const off = join(dir, 'official.safetensors');
     expect(trm(['export', '--checkpoint', ckpt, '--out', off, '--weights', 'live']).status).toBe(0);
     const back = join(dir, 'imported.safetensors');
-    const r = trm(['import', off, '--config', `${off}.config.json`, '--out', back]);
+    const r = trm(['import', off, '--config', `${off}.config.json`, '--out', back, '--json']);
     expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ out: back, from: off, step: 0 });
+    const ex = trm(['export', '--checkpoint', ckpt, '--out', off, '--weights', 'live', '--json']);
+    expect(JSON.parse(ex.stdout)).toEqual({
+      out: off,
+      config: `${off}.config.json`,
+      weights: 'live',
+      prefix: '_orig_mod.model.',
+    });
     const { readSafetensors } = await import('../../src/io/safetensors.js');
     const E = await import('fp-ts/lib/Either.js');
     const a = readSafetensors(ckpt);
@@ -208,7 +247,19 @@ describe('trm export / import', () => {
 
 describe('help and unknown commands', () => {
   it('every command has --help with examples', () => {
-    for (const cmd of ['train', 'eval', 'solve', 'data', 'crosscheck', 'export', 'import', 'demo', 'bench']) {
+    for (const cmd of [
+      'train',
+      'eval',
+      'solve',
+      'data',
+      'crosscheck',
+      'export',
+      'import',
+      'trace',
+      'params',
+      'demo',
+      'bench',
+    ]) {
       const r = trm([cmd, '--help']);
       expect(r.status, cmd).toBe(0);
       expect(r.stdout, cmd).toContain('Usage: trm');

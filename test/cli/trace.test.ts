@@ -138,6 +138,18 @@ describe('trm trace', () => {
     expect(report.files[0]!.rows.every((row) => row.max_abs_err === 0)).toBe(true);
     expect(report.files[0]!.not_comparable).toContain('q_continue_logits');
 
+    const json = trm(['trace', '--config', config, '--seed', '3', '--layout', map, '--out', out, '--json']);
+    expect(json.status, json.stderr).toBe(0);
+    expect(JSON.parse(json.stdout)).toEqual({
+      out,
+      mode: 'train',
+      steps: 4,
+      seed: 3,
+      tensors: st.right.tensors.size,
+      layout: map,
+      left_out: ['inner.q_head.weight (rows 1 to 1)', 'inner.q_head.bias (rows 1 to 1)', 'q_continue_logits'],
+    });
+
     const bad = join(scratch, 'one-way.yaml');
     writeFileSync(bad, 'rows:\n  inner.q_head.weight: halt.weight\n');
     const refused = trm(['trace', '--config', config, '--layout', bad, '--out', out]);
