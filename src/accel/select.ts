@@ -7,7 +7,9 @@ import { reference } from '../backend/reference.js';
 import { jsBackend } from './js/index.js';
 import { type WasmBackend, createThreadedWasmBackend, createWasmBackend, wasmSimdSupported } from './wasm/index.js';
 
+/** The backends `createBackend` accepts by name (besides `auto`). */
 export const BACKEND_NAMES = ['reference', 'js', 'wasm', 'gpujs'] as const;
+/** One of {@link BACKEND_NAMES}. */
 export type BackendName = (typeof BACKEND_NAMES)[number];
 
 export interface BackendChoice {

@@ -40,8 +40,11 @@ export interface MatmulSpec {
   readonly bOffsets: readonly number[];
 }
 
+/** A set of kernels on flat typed arrays; every tensor carries the backend its ops run on. */
 export interface Backend {
+  /** The backend's name for logs, e.g. `reference`, `js`, `wasm`. */
   readonly name: string;
+  /** Applies `op` to each element; the result has x's dtype. */
   unary(op: UnaryOp, x: TypedArray): TypedArray;
   /** Element-wise with NumPy broadcasting into `outShape`; comparisons give 1/0 in `x`'s dtype. */
   binary(op: BinaryOp, a: TypedArray, aShape: Shape, b: TypedArray, bShape: Shape, outShape: Shape): TypedArray;
@@ -59,12 +62,15 @@ export interface Backend {
   reduce(op: ReduceOp, x: TypedArray, outer: number, n: number, inner: number): TypedArray;
   /** First index of the maximum of x viewed as [outer, n, inner] over n. */
   argmax(x: TypedArray, outer: number, n: number, inner: number): Int32Array;
+  /** The batched products of `spec`: one m×n block per batch entry, stored one after another. */
   matmul(a: TypedArray, b: TypedArray, spec: MatmulSpec): TypedArray;
+  /** Transposes x of `shape` so that output axis i is input axis perm[i] (as NumPy's transpose). */
   permute(x: TypedArray, shape: Shape, perm: readonly number[]): TypedArray;
   /** Copies the box [starts, starts + sizes). */
   slice(x: TypedArray, shape: Shape, starts: readonly number[], sizes: readonly number[]): TypedArray;
   /** Places x at `before` inside a tensor of `outShape` filled with `value`. */
   pad(x: TypedArray, shape: Shape, before: readonly number[], outShape: Shape, value: number): TypedArray;
+  /** Joins the parts along `axis` into a tensor of `outShape`, in order. */
   concat(
     parts: readonly { readonly data: TypedArray; readonly shape: Shape }[],
     axis: number,
@@ -74,6 +80,7 @@ export interface Backend {
   gather(table: TypedArray, rows: number, cols: number, ids: Int32Array): TypedArray;
   /** out = zeros(rows, cols); out[ids[i], :] += values[i, :]. */
   scatterAdd(values: TypedArray, ids: Int32Array, rows: number, cols: number): TypedArray;
+  /** Converts x to `dtype`; conversion to int32 truncates toward zero. */
   cast(x: TypedArray, dtype: DType): TypedArray;
   /** SwiGLU's gate, fused: h is `rows` × 2·inter, [a | u] per row; out[r, j] = silu(a[r, j])·u[r, j]
    *  (rows × inter). */

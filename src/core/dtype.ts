@@ -4,6 +4,7 @@
  */
 export type DType = 'float32' | 'float64' | 'int32';
 
+/** The storage of a tensor: one typed array per supported dtype. */
 export type TypedArray = Float32Array | Float64Array | Int32Array;
 
 /** The typed-array storage of each dtype. */

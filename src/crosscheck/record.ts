@@ -16,11 +16,15 @@ import type { RecursionContext } from '../trm/recursion.js';
 import { officialGrads, ourTensors, probeName, superviseStep } from './replay-steps.js';
 import type { TraceMode } from './trace.js';
 
+/** Options of `recordTrace`. */
 export interface RecordOptions {
+  /** What to record: supervision steps on one batch (train, eval) or optimizer steps (train-run). */
   readonly mode: TraceMode;
   /** Supervision steps (train, eval) or optimizer steps (train-run). */
   readonly steps: number;
+  /** Seed of the recording: the default weights, the drawn batches and the run's key derive from it. */
   readonly seed: number;
+  /** The token loss; default stablemax cross-entropy. */
   readonly lossType?: LossType;
   /** The batch of a train or eval trace (default: drawn from the seed). A train-run draws the rest. */
   readonly batch?: Batch;
@@ -30,11 +34,15 @@ export interface RecordOptions {
   readonly weights?: TrmState;
   /** Also record every block's output inside every update. */
   readonly blocks?: boolean;
+  /** The backend to compute on; default the reference backend. */
   readonly backend?: Backend;
 }
 
+/** A recorded trace, ready to write as a safetensors file. */
 export interface Recorded {
+  /** The named tensors: weights, batches and what every step computed. */
   readonly entries: StWriteEntry[];
+  /** The `__metadata__` strings: format, config, loss type, mode, steps and how it was recorded. */
   readonly metadata: Record<string, string>;
 }
 

@@ -31,5 +31,6 @@ export {
 export { replaySteps } from './replay-steps.js';
 export { replayTrainRun } from './replay-run.js';
 
+/** Replays a trace with trm-ts and compares every recorded tensor (train-run or step traces alike). */
 export const replayTrace = (trace: Trace, opts: ReplayOptions = {}): FileReport =>
   trace.mode === 'train-run' ? replayTrainRun(trace, opts) : replaySteps(trace, opts);

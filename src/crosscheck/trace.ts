@@ -23,14 +23,21 @@ import { type LayoutMap, applyLayoutMap, decodeLayoutMap } from './layout-map.js
 
 export type TraceMode = 'train' | 'eval' | 'train-run';
 
+/** A validated trace: the recording's config, weights, batches and every recorded tensor. */
 export interface Trace {
+  /** The name used in messages: the path when read from disk. */
   readonly file: string;
+  /** The format version; train-run traces are trm-trace/2. */
   readonly format: 'trm-trace/1' | 'trm-trace/2';
+  /** The model config of the recording. */
   readonly config: TrmConfig;
+  /** The token loss of the recording. */
   readonly lossType: LossType;
+  /** What was recorded: supervision steps on one batch (train, eval) or optimizer steps (train-run). */
   readonly mode: TraceMode;
   /** Supervision steps (train, eval) or optimizer steps (train-run). */
   readonly steps: number;
+  /** The file's `__metadata__` strings, as written. */
   readonly metadata: Readonly<Record<string, string>>;
   /** The weights before the first step. */
   readonly state: TrmState;
@@ -92,6 +99,7 @@ export const probeNames = (trace: Trace, s: number): string[] => {
   return names;
 };
 
+/** Validates a trace from its safetensors contents; a name in `notComparable` may be absent. */
 export const decodeTrace = (
   file: string,
   st: SafetensorsFile,

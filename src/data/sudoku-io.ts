@@ -6,12 +6,17 @@
 import * as E from 'fp-ts/lib/Either.js';
 import { BOXES, type Box } from './sudoku.js';
 
+/** A parsed puzzle: its size, box shape and cells as tokens. */
 export interface ParsedPuzzle {
+  /** Side of the grid: 4, 6 or 9. */
   readonly size: 4 | 6 | 9;
+  /** Box shape [rows, columns]: [2, 2], [2, 3] or [3, 3]. */
   readonly box: Box;
+  /** The cells in row-major order as tokens: blank 1, digit d → d+1. */
   readonly tokens: number[];
 }
 
+/** Parses a typed puzzle (see the module comment); Left with a message naming the bad cell or count. */
 export const parsePuzzle = (text: string): E.Either<string, ParsedPuzzle> => {
   const cells = [...text.replace(/[\s|+-]/g, '')];
   const size = Math.round(Math.sqrt(cells.length));

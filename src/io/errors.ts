@@ -11,9 +11,11 @@ import type * as t from 'io-ts';
 
 /** What went wrong, where: the file (or input source), the field or step in it, and why. */
 export interface BoundaryError {
+  /** The file (or other input source) the bad value came from. */
   readonly file: string;
   /** Where in the file: a dotted field path, a tensor name, a CSV row, an fs step (`open`, `write`); '' for the whole file. */
   readonly field: string;
+  /** What is wrong, on one line. */
   readonly message: string;
 }
 

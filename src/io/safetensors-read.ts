@@ -85,8 +85,11 @@ const Metadata = t.record(t.string, t.string, 'an object of strings');
 
 /** A decoded safetensors file. Tensors keep header order; `dtypes` says what each was on disk. */
 export interface SafetensorsFile {
+  /** The header's `__metadata__` strings; empty when the file has none. */
   readonly metadata: Readonly<Record<string, string>>;
+  /** The tensors by name: floats as float32 or float64, integers and bools as int32. */
   readonly tensors: ReadonlyMap<string, Tensor>;
+  /** Each tensor's dtype in the file, by name. */
   readonly dtypes: ReadonlyMap<string, StDtype>;
 }
 

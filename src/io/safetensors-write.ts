@@ -22,8 +22,11 @@ import {
 
 /** One tensor to write; `dtype` defaults to F32, F64 or I32 by the tensor's dtype. */
 export interface StWriteEntry {
+  /** The tensor's name in the header. */
   readonly name: string;
+  /** The values to write. */
   readonly tensor: Tensor;
+  /** The dtype on disk; one the tensor's dtype may be written as. */
   readonly dtype?: StDtype;
 }
 

@@ -35,8 +35,10 @@ export const mean = (x: Tensor, axis: number, keepdims = false): Tensor => {
   return div(sum(x, ax, keepdims), x.shape[ax]!);
 };
 
+/** Mean of all elements, as a rank-0 tensor. */
 export const meanAll = (x: Tensor): Tensor => div(sumAll(x), x.size);
 
+/** x², element-wise. */
 export const square = (x: Tensor): Tensor => mul(x, x);
 
 /** exp(x − max) / Σ exp(x − max) along `axis`; the shift carries no gradient (it cancels). */
@@ -45,6 +47,7 @@ export const softmax = (x: Tensor, axis = -1): Tensor => {
   return div(e, sum(e, axis, true));
 };
 
+/** log softmax along `axis`: (x − max) − log Σ exp(x − max); the shift carries no gradient. */
 export const logSoftmax = (x: Tensor, axis = -1): Tensor => {
   const shifted = sub(x, stopGradient(max(x, axis, true)));
   return sub(shifted, log(sum(exp(shifted), axis, true)));

@@ -19,6 +19,7 @@ import { type Node, Tensor, storage } from '../tensor/tensor.js';
 import { detach } from '../autodiff/grad.js';
 import { desc, make, requireFloat } from './internal.js';
 
+/** A tensor, or a JS number taken as a scalar of the other operand's dtype and backend. */
 export type Operand = Tensor | number;
 
 /** The inputs of an op: a tuple of tensors whose length is its arity. */
@@ -30,7 +31,9 @@ export type Cotangents<I extends Inputs> = { readonly [K in keyof I]: Tensor | n
 /** A non-empty list of tensors (the inputs of a variadic op). */
 export type NonEmpty = readonly [Tensor, ...Tensor[]];
 
+/** An op of the closed set: its name, its forward and its one VJP. */
 export interface Primitive<I extends Inputs, P> {
+  /** The op's name, as autodiff nodes and error messages give it. */
   readonly name: string;
   /** Validates the inputs and computes the output (which carries no node). */
   readonly forward: (inputs: I, params: P) => Tensor;
@@ -67,11 +70,13 @@ const bind = <I extends Inputs, P>(prim: Primitive<I, P>, inputs: NoInfer<I>, pa
  * that second derivatives work.
  */
 export interface Fused<I extends Inputs, P> {
+  /** The op's name, as autodiff nodes and error messages give it. */
   readonly name: string;
   /** The op applied to its inputs and static parameters. */
   readonly apply: (inputs: I, params: P) => Tensor;
 }
 
+/** Makes a fused op from its forward and VJP; applying it records a node as a primitive does. */
 export const defineFused = <I extends Inputs, P>(def: Primitive<I, P>): Fused<I, P> => ({
   name: def.name,
   apply: (inputs, params) => bind(def, inputs, params),
@@ -432,30 +437,54 @@ const un =
   (x: Tensor): Tensor =>
     bind(prim, [x], null);
 
+/** −x, element-wise (float tensors). */
 export const neg = un(P.neg);
+/** eˣ, element-wise (float tensors). */
 export const exp = un(P.exp);
+/** Natural logarithm, element-wise (float tensors). */
 export const log = un(P.log);
+/** √x, element-wise (float tensors). */
 export const sqrt = un(P.sqrt);
+/** 1/√x, element-wise (float tensors). */
 export const rsqrt = un(P.rsqrt);
+/** σ(x) = 1/(1 + e⁻ˣ), element-wise (float tensors). */
 export const sigmoid = un(P.sigmoid);
+/** x·σ(x), element-wise (float tensors). */
 export const silu = un(P.silu);
+/** |x|, element-wise (float tensors). */
 export const abs = un(P.abs);
+/** −1, 0 or 1 by the sign of x, element-wise (float tensors); no gradient. */
 export const sign = un(P.sign);
+/** sin x, element-wise (float tensors). */
 export const sin = un(P.sin);
+/** cos x, element-wise (float tensors). */
 export const cos = un(P.cos);
 
+/** a + b, element-wise with broadcasting. */
 export const add = bin(P.add);
+/** a − b, element-wise with broadcasting. */
 export const sub = bin(P.sub);
+/** a · b, element-wise with broadcasting. */
 export const mul = bin(P.mul);
+/** a / b, element-wise with broadcasting. */
 export const div = bin(P.div);
+/** The larger of a and b, element-wise with broadcasting; at a tie the gradient goes to a. */
 export const maximum = bin(P.maximum);
+/** The smaller of a and b, element-wise with broadcasting; at a tie the gradient goes to a. */
 export const minimum = bin(P.minimum);
+/** atan2(a, b), the angle of the point (b, a), element-wise with broadcasting. */
 export const atan2 = bin(P.atan2);
+/** a = b as 1/0 in the operands' dtype, element-wise with broadcasting; no gradient. */
 export const eq = bin(P.eq);
+/** a ≠ b as 1/0 in the operands' dtype, element-wise with broadcasting; no gradient. */
 export const ne = bin(P.ne);
+/** a < b as 1/0 in the operands' dtype, element-wise with broadcasting; no gradient. */
 export const lt = bin(P.lt);
+/** a ≤ b as 1/0 in the operands' dtype, element-wise with broadcasting; no gradient. */
 export const le = bin(P.le);
+/** a > b as 1/0 in the operands' dtype, element-wise with broadcasting; no gradient. */
 export const gt = bin(P.gt);
+/** a ≥ b as 1/0 in the operands' dtype, element-wise with broadcasting; no gradient. */
 export const ge = bin(P.ge);
 
 /** cond ≠ 0 ? a : b, element-wise with broadcasting. */
@@ -465,6 +494,7 @@ export const where = (cond: Tensor, a: Operand, b: Operand): Tensor => {
   return bind(P.where, [cond, lift(a, like), lift(b, like)], null);
 };
 
+/** x converted to `dtype` (to int32: truncated toward zero); the gradient flows between float dtypes only. */
 export const cast = (x: Tensor, dtype: DType): Tensor => (x.dtype === dtype ? x : bind(P.cast, [x], dtype));
 
 const sumPrim = (x: Tensor, axis: number): Tensor => bind(P.sum, [x], axis);
@@ -500,6 +530,7 @@ export const matmul = (a: Tensor, b: Tensor): Tensor => bind(P.matmul, [a, b], {
 export const matmulT = (a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tensor =>
   bind(P.matmul, [a, b], { transA, transB });
 
+/** The same values, sharing storage, in a new shape; one axis may be −1 (inferred). */
 export const reshape = (x: Tensor, shape: Shape): Tensor => {
   const inferred = shape.indexOf(-1);
   let s = [...shape];
@@ -516,6 +547,7 @@ export const reshape = (x: Tensor, shape: Shape): Tensor => {
   return bind(P.reshape, [x], s);
 };
 
+/** Reorders the axes: output axis i is input axis perm[i]. */
 export const permute = (x: Tensor, perm: readonly number[]): Tensor => {
   const ok = perm.length === x.rank && [...perm].sort((p, q) => p - q).every((p, i) => p === i);
   if (!ok) throw new Error(`permute: [${perm.join(',')}] is not a permutation of the axes of ${shapeStr(x.shape)}`);
@@ -533,6 +565,7 @@ export const transpose = (x: Tensor, a = -2, b = -1): Tensor => {
   return permute(x, perm);
 };
 
+/** x broadcast to `shape` by NumPy rules; the gradient sums back. */
 export const broadcastTo = (x: Tensor, shape: Shape): Tensor =>
   sameShape(x.shape, shape) ? x : bind(P.broadcastTo, [x], Object.freeze([...shape]));
 
@@ -579,6 +612,7 @@ export const pad = (x: Tensor, widths: readonly (readonly [number, number])[], v
 
 const isNonEmpty = (parts: readonly Tensor[]): parts is NonEmpty => parts.length > 0;
 
+/** Joins tensors along `axis`; they must agree in dtype and in every other axis. */
 export const concat = (parts: readonly Tensor[], axis: number): Tensor => {
   if (!isNonEmpty(parts)) throw new Error('concat: no tensors');
   const [first] = parts;

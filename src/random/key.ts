@@ -23,7 +23,9 @@
 
 /** A PRNG key: two uint32 words. Frozen; compare with `keysEqual`, not `===`. */
 export interface Key {
+  /** The first word (JAX's key[0]; for `key(seed)`, the high 32 bits of the seed). */
   readonly hi: number;
+  /** The second word (JAX's key[1]; for `key(seed)`, the low 32 bits of the seed). */
   readonly lo: number;
 }
 

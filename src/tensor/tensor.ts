@@ -26,24 +26,33 @@ export interface Node {
   readonly vjp: (g: Tensor) => readonly (Tensor | null)[];
 }
 
+/** An immutable n-d array: shape, dtype, row-major storage, backend, and autodiff node while traced. */
 export class Tensor {
   /** @internal use `tensor`, `zeros`, ... or an op. Takes ownership of `data`. */
   constructor(
+    /** The size of each axis, outermost first; [] for a scalar. */
     readonly shape: Shape,
+    /** The element type of the storage. */
     readonly dtype: DType,
+    /** The values in row-major order; never written after construction. */
     readonly data: ReadonlyStorage,
+    /** The backend whose kernels compute ops on this tensor. */
     readonly backend: Backend,
+    /** The autodiff node that produced this tensor while a gradient is taken; null otherwise. */
     readonly node: Node | null,
   ) {}
 
+  /** The number of elements (the product of the shape). */
   get size(): number {
     return this.data.length;
   }
 
+  /** The number of axes. */
   get rank(): number {
     return this.shape.length;
   }
 
+  /** Shape, dtype and a few values, as {@link format} gives them. */
   toString(): string {
     return format(this);
   }
@@ -69,8 +78,11 @@ export const fromStorage = (
   return new Tensor(Object.freeze([...shape]), dtypeOf(data), data, backend, node);
 };
 
+/** Options of the tensor constructors. */
 export interface TensorOptions {
+  /** The element type; default float32 (or the typed array's own type where one is given). */
   readonly dtype?: DType;
+  /** The backend the tensor lives on; default the reference backend. */
   readonly backend?: Backend;
 }
 
@@ -123,6 +135,7 @@ export function tensor(
   return fromStorage(shape, storageFrom(opts.dtype ?? 'float32', flat), opts.backend);
 }
 
+/** A tensor of `shape` with every element `value`. */
 export const full = (shape: Shape, value: number, opts: TensorOptions = {}): Tensor => {
   assertShape('full', shape);
   const data = allocate(opts.dtype ?? 'float32', size(shape));
@@ -130,8 +143,11 @@ export const full = (shape: Shape, value: number, opts: TensorOptions = {}): Ten
   return fromStorage(shape, data, opts.backend);
 };
 
+/** A tensor of `shape` filled with 0. */
 export const zeros = (shape: Shape, opts: TensorOptions = {}): Tensor => full(shape, 0, opts);
+/** A tensor of `shape` filled with 1. */
 export const ones = (shape: Shape, opts: TensorOptions = {}): Tensor => full(shape, 1, opts);
+/** A rank-0 tensor holding `value`. */
 export const scalar = (value: number, opts: TensorOptions = {}): Tensor => full([], value, opts);
 
 /** 0, 1, ..., n−1. */

@@ -29,18 +29,27 @@ import { type BoundaryError, boundaryError, decode, fail } from '../io/errors.js
 
 export const CHECKPOINT_FORMAT = 'trm-checkpoint/1';
 
+/** Run information saved with a checkpoint besides the config, hyperparameters and state. */
 export interface CheckpointMeta {
+  /** Name of the training preset the run used. */
   readonly preset: string;
   /** How the data stream was made (preset data options + seed), echoed back on resume. */
   readonly data: unknown;
 }
 
+/** A decoded checkpoint: everything a resume needs. */
 export interface LoadedCheckpoint {
+  /** The name used in messages: the path when read from disk. */
   readonly file: string;
+  /** The model config. */
   readonly config: TrmConfig;
+  /** The training hyperparameters. */
   readonly hyper: TrainHyper;
+  /** Name of the training preset the run used. */
   readonly preset: string;
+  /** How the data stream was made, as saved in `CheckpointMeta.data`. */
   readonly data: unknown;
+  /** The training state: step, model, optimizer state, EMA, carry and key. */
   readonly state: TrainState;
 }
 
@@ -49,6 +58,7 @@ const paramsEntries = (cfg: TrmConfig, prefix: string, state: TrmState, trainabl
     .filter((r) => !trainableOnly || r.trainable)
     .map((r) => ({ name: `${prefix}${r.name}`, tensor: r.get(state) }));
 
+/** The tensors a checkpoint stores, under their checkpoint names (see the module comment). */
 export const checkpointEntries = (cfg: TrmConfig, s: TrainState): StWriteEntry[] => {
   const entries: StWriteEntry[] = [...paramsEntries(cfg, 'model/', s.model, false)];
   if (s.ema !== null) entries.push(...paramsEntries(cfg, 'ema/', { params: s.ema, buffers: s.model.buffers }, true));
@@ -121,6 +131,7 @@ const prefixed = (st: SafetensorsFile, prefix: string): Map<string, Tensor> => {
   return m;
 };
 
+/** Decodes a checkpoint from its safetensors contents; `file` names it in errors. */
 export const decodeCheckpoint = (file: string, st: SafetensorsFile): E.Either<BoundaryError, LoadedCheckpoint> => {
   if (st.metadata.format === undefined) return fail(file, '__metadata__.format', 'not a trm checkpoint (no format)');
   const meta = decode(Meta, file, st.metadata, '__metadata__');

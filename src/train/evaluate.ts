@@ -12,17 +12,24 @@ import { IGNORE_LABEL_ID, type LossType } from '../trm/loss.js';
 import type { TrmState } from '../trm/params.js';
 import type { RecursionContext } from '../trm/recursion.js';
 
+/** When a sample answers: 'max' after all N_sup steps (official), 'adaptive' at its first step with q_halt > 0. */
 export type HaltMode = 'max' | 'adaptive';
 
+/** Metrics of `evaluate`, averaged over the samples with targets. */
 export interface EvalResult {
+  /** Samples with at least one target (padding rows excluded). */
   readonly count: number;
+  /** Mean token accuracy of the answers. */
   readonly accuracy: number;
+  /** Fraction of samples answered exactly. */
   readonly exact_accuracy: number;
+  /** Fraction of samples where (q_halt ≥ 0) at the answer step agrees with exact correctness. */
   readonly q_halt_accuracy: number;
   /** Mean supervision steps used per sample. */
   readonly steps: number;
   /** Exact accuracy if every sample answered after step s (s = 1..N_sup). */
   readonly exact_by_step: readonly number[];
+  /** The halting rule the answers used. */
   readonly halt: HaltMode;
 }
 
@@ -63,6 +70,7 @@ const rowStats = (labels: Tensor, preds: Int32Array, b: number, S: number): { cn
   return { cnt, correct };
 };
 
+/** Evaluates `model` on `batches`: a fresh carry per batch, N_sup eval steps, answers by `opts.halt`. */
 export const evaluate = (
   cfg: TrmConfig,
   ctx: RecursionContext,

@@ -5,24 +5,38 @@
 import * as t from 'io-ts';
 import { Integer, NonNegativeInt, NonNegativeNumber, PositiveInt, UnitInterval } from '../io/codecs.js';
 
+/** Codec of the training hyperparameters: decoding checks that counts are whole and rates in range. */
 export const TrainHyper = t.type({
   /** Global batch size (official `global_batch_size`). */
   global_batch_size: PositiveInt,
+  /** Base learning rate of AdamATan2 on the parameters. */
   lr: NonNegativeNumber,
+  /** Final rate of the cosine decay as a fraction of the base; 1 keeps it constant after warmup. */
   lr_min_ratio: UnitInterval,
+  /** Optimizer steps of linear warmup from 0. */
   lr_warmup_steps: NonNegativeInt,
   /** Total optimizer steps (the official code derives it from epochs; here it is explicit). */
   total_steps: PositiveInt,
+  /** AdamATan2's first-moment decay. */
   beta1: UnitInterval,
+  /** AdamATan2's second-moment decay. */
   beta2: UnitInterval,
+  /** AdamATan2's decoupled weight decay, scaled by the learning rate. */
   weight_decay: NonNegativeNumber,
+  /** Base learning rate of SignSGD on the sparse puzzle embedding. */
   puzzle_emb_lr: NonNegativeNumber,
+  /** SignSGD's weight decay on the puzzle-embedding rows a batch uses. */
   puzzle_emb_weight_decay: NonNegativeNumber,
+  /** Keep an exponential moving average of the parameters, evaluated in place of the live ones. */
   ema: t.boolean,
+  /** EMA decay mu: shadow ← (1 − mu)·param + mu·shadow after every step. */
   ema_rate: UnitInterval,
+  /** Seed of the run's root PRNG key. */
   seed: Integer,
+  /** The token loss: stablemax (the official default) or softmax cross-entropy. */
   loss_type: t.union([t.literal('stablemax_cross_entropy'), t.literal('softmax_cross_entropy')]),
 });
+/** The decoded training hyperparameters. */
 export type TrainHyper = t.TypeOf<typeof TrainHyper>;
 
 /** The official defaults (cfg_pretrain.yaml), for reading and cross-checking. */

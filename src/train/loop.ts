@@ -37,20 +37,31 @@ import type { TrainHyper } from './hyper.js';
 import { type AdamState, type Optimizer, adamAtan2, signSgdSparse } from './optim.js';
 import { cosineScheduleWithWarmup } from './schedule.js';
 
+/** What stays fixed during a run: config, recursion context, hyperparameters, optimizer, schedules. */
 export interface TrainSetup {
+  /** The model config. */
   readonly cfg: TrmConfig;
+  /** The recursion context of `stepContext` (sizes, RoPE tables). */
   readonly ctx: RecursionContext;
+  /** The training hyperparameters. */
   readonly hyper: TrainHyper;
+  /** AdamATan2 with the hyperparameters' betas and weight decay. */
   readonly optimizer: Optimizer;
+  /** The parameters' learning rate at an optimizer step (1-based): warmup, then cosine. */
   readonly lr: (step: number) => number;
+  /** The puzzle embedding's learning rate at an optimizer step, on the same schedule. */
   readonly puzzleEmbLr: (step: number) => number;
 }
 
+/** Everything training changes; `trainStep` returns a new state and never mutates this one. */
 export interface TrainState {
   /** Optimizer steps taken so far (the official `step`, 1-based inside trainStep). */
   readonly step: number;
+  /** The live parameters and buffers. */
   readonly model: TrmState;
+  /** AdamATan2's state for the parameters. */
   readonly opt: AdamState<TrmParams>;
+  /** The EMA of the parameters when `hyper.ema` is set; null otherwise. */
   readonly ema: TrmParams | null;
   /** null before the first batch (the official carry is created from the first batch). */
   readonly carry: Carry | null;
@@ -58,20 +69,33 @@ export interface TrainState {
   readonly key: Key;
 }
 
+/** One optimizer step's metrics: losses divided by the global batch, the rest by max(count, 1). */
 export interface TrainMetrics {
+  /** The optimizer step (1-based). */
   readonly step: number;
+  /** The parameters' learning rate at this step. */
   readonly lr: number;
+  /** Total loss divided by the global batch size. */
   readonly loss: number;
+  /** Token loss divided by the global batch size. */
   readonly lm_loss: number;
+  /** Halting (q_halt) loss divided by the global batch size. */
   readonly q_halt_loss: number;
+  /** Q-continue loss divided by the global batch size; absent without a continue target. */
   readonly q_continue_loss?: number;
+  /** 1 when some row with a target halted at this step, else 0. */
   readonly count: number;
+  /** Mean token accuracy of the rows that halted at this step. */
   readonly accuracy: number;
+  /** Fraction of the halted rows predicted exactly. */
   readonly exact_accuracy: number;
+  /** Fraction of the halted rows where (q_halt ≥ 0) agrees with exact correctness. */
   readonly q_halt_accuracy: number;
+  /** Mean supervision steps of the halted rows. */
   readonly steps: number;
 }
 
+/** Builds the setup: AdamATan2 and the warmup-cosine schedules of `lr` and `puzzle_emb_lr`. */
 export const makeSetup = (cfg: TrmConfig, ctx: RecursionContext, hyper: TrainHyper): TrainSetup => {
   const sched = (base: number) =>
     cosineScheduleWithWarmup({
@@ -90,6 +114,10 @@ export const makeSetup = (cfg: TrmConfig, ctx: RecursionContext, hyper: TrainHyp
   };
 };
 
+/**
+ * The state before the first step: fresh optimizer state, the EMA (if enabled) equal to the
+ * parameters, no carry. `k` is the run's root key.
+ */
 export const initTrainState = (setup: TrainSetup, model: TrmState, k: Key): TrainState => ({
   step: 0,
   model,
@@ -102,7 +130,9 @@ export const initTrainState = (setup: TrainSetup, model: TrmState, k: Key): Trai
 /** Training stopped because a loss or gradient was not finite. */
 export class NonFiniteError extends Error {
   constructor(
+    /** The optimizer step (1-based) that produced the value. */
     readonly step: number,
+    /** What was not finite: `loss` or `gradient of <parameter path>`. */
     readonly tensor: string,
   ) {
     super(`non-finite value at step ${step} in ${tensor}; training stopped (the last checkpoint is untouched)`);
@@ -133,10 +163,13 @@ export interface TrainStepOptions {
   readonly minHaltSteps?: Tensor;
 }
 
+/** What `trainStep` returns. */
 export interface TrainStepOutcome {
+  /** The state after the step. */
   readonly state: TrainState;
   /** null past total_steps, where the official loop does nothing. */
   readonly metrics: TrainMetrics | null;
+  /** What the step computed, for inspection; null past total_steps. */
   readonly detail: TrainStepDetail | null;
 }
 

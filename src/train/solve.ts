@@ -12,18 +12,27 @@ import type { LossType } from '../trm/loss.js';
 import type { TrmState } from '../trm/params.js';
 import { type HaltMode, runSteps } from './evaluate.js';
 
+/** The model's answer after one supervision step. */
 export interface SolveStep {
+  /** The supervision step, 1-based. */
   readonly step: number;
+  /** The predicted board as tokens (row-major, digit d → d+1). */
   readonly tokens: number[];
+  /** P(halt) = sigmoid(q_halt) at this step. */
   readonly qHaltProb: number;
+  /** Cells whose prediction differs from the previous step's (0 at step 1). */
   readonly changed: number;
 }
 
+/** The result of `solvePuzzle`: every step's answer and the one that counts. */
 export interface Solution {
+  /** One entry per supervision step, N_sup in all. */
   readonly steps: SolveStep[];
   /** The step whose answer counts: N_sup ('max') or the first with q_halt > 0 ('adaptive'). */
   readonly haltedAt: number;
+  /** The answer tokens at `haltedAt`. */
   readonly answer: number[];
+  /** Whether the answer is a complete valid Sudoku that keeps every given. */
   readonly valid: boolean;
 }
 

@@ -27,6 +27,7 @@ import type { TrmBuffers, TrmParams } from './params.js';
 import { type Probe, type RecursionContext, deepRecursion } from './recursion.js';
 import { ropeTables } from './rope.js';
 
+/** A batch of B puzzles: tokens, target labels and puzzle identifiers. */
 export interface Batch {
   /** int32 [B, seq_len] */
   readonly inputs: Tensor;
@@ -36,6 +37,7 @@ export interface Batch {
   readonly puzzleIdentifiers: Tensor;
 }
 
+/** The state carried from one supervision step to the next, per batch row. */
 export interface Carry {
   /** y (official z_H) [B, L, D] */
   readonly y: Tensor;
@@ -45,9 +47,11 @@ export interface Carry {
   readonly steps: Tensor;
   /** int32 [B], 1 = halted */
   readonly halted: Tensor;
+  /** The batch rows the carry's rows are working on. */
   readonly data: Batch;
 }
 
+/** 'train': adaptive halting and exploration; 'eval': rows halt only at N_sup unless `StepOptions.halt` is 'adaptive'. */
 export type Mode = 'train' | 'eval';
 
 /** Everything a step needs that depends only on the config: the recursion sizes and RoPE tables. */
@@ -108,12 +112,17 @@ export const puzzleRows = (cfg: TrmConfig, buffers: TrmBuffers, data: Batch): Te
 
 /** What is differentiated in training: the parameters and this batch's puzzle-embedding rows. */
 export interface Trainable {
+  /** The trainable parameters. */
   readonly params: TrmParams;
+  /** This batch's puzzle-embedding rows [B, puzzle_emb_ndim]. */
   readonly puzzleRows: Tensor;
 }
 
+/** Options of `stepForward`. */
 export interface StepOptions {
+  /** Training or evaluation: decides how rows halt and whether they explore. */
   readonly mode: Mode;
+  /** The token loss of the loss head. */
   readonly lossType: LossType;
   /** Needed in training when halt_exploration_prob > 0. */
   readonly key?: Key;
@@ -134,14 +143,21 @@ export interface StepProbe {
   readonly updates: readonly Probe[];
 }
 
+/** What one supervision step computed: the new carry, the heads' outputs, the loss and metrics. */
 export interface StepResult {
+  /** The carry after this step, detached. */
   readonly carry: Carry;
   /** [B, seq_len, vocab] */
   readonly logits: Tensor;
+  /** The halt logit q_halt per row [B]. */
   readonly qHalt: Tensor;
+  /** The continue logit q_continue per row [B]. */
   readonly qContinue: Tensor;
+  /** The Q-continue target (a probability per row [B]) in Q-learning ACT training; null otherwise. */
   readonly targetQContinue: Tensor | null;
+  /** The loss terms and predictions of the loss head. */
   readonly loss: LossResult;
+  /** Metric sums over the rows that halt at this step and have a target. */
   readonly metrics: Metrics;
   /** The exploration draws used (int32 [B], 0 = no minimum); zeros outside training. */
   readonly minHaltSteps: Tensor;

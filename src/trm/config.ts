@@ -56,22 +56,33 @@ export type OfficialConfigInput = {
 
 /** Everything the model needs, in the paper's names, with the derived sizes precomputed. */
 export interface TrmConfig {
+  /** Number of token ids (official vocab_size). */
   readonly vocabSize: number;
+  /** Tokens per puzzle, without the prefix positions (official seq_len). */
   readonly seqLen: number;
+  /** B: puzzles per batch (official batch_size). */
   readonly batchSize: number;
+  /** Rows of the puzzle-embedding table (official num_puzzle_identifiers). */
   readonly numPuzzleIdentifiers: number;
   /** T: deep-recursion cycles (official H_cycles). */
   readonly T: number;
   /** n: latent updates per cycle (official L_cycles). */
   readonly n: number;
+  /** Blocks in the one tiny network (official L_layers). */
   readonly layers: number;
   /** D: hidden width (official hidden_size). */
   readonly D: number;
+  /** SwiGLU expansion factor, from which interD and interT are derived. */
   readonly expansion: number;
+  /** Attention heads (official num_heads). */
   readonly numHeads: number;
+  /** Width of one attention head: floor(D / numHeads). */
   readonly headDim: number;
+  /** Position encoding: RoPE, learned positions, or none. */
   readonly posEncodings: 'rope' | 'learned' | 'none';
+  /** true: each block mixes positions with a SwiGLU over the sequence axis instead of attention. */
   readonly mlpT: boolean;
+  /** Width of a puzzle-embedding row; 0 for no puzzle embedding (official puzzle_emb_ndim). */
   readonly puzzleEmbNdim: number;
   /** Prefix positions prepended to the sequence (official puzzle_emb_len, derived when 0). */
   readonly puzzleEmbLen: number;
@@ -79,39 +90,63 @@ export interface TrmConfig {
   readonly totalLen: number;
   /** SwiGLU width of the per-token MLP and (mlp_t) of the sequence-mixing MLP. */
   readonly interD: number;
+  /** SwiGLU width of the sequence-mixing MLP (used when mlpT). */
   readonly interT: number;
   /** N_sup: supervision steps (official halt_max_steps). */
   readonly nSup: number;
+  /** Probability that a training row draws a random minimum step count in [2, N_sup] before it may halt. */
   readonly haltExplorationProb: number;
   /** true: halt on q_halt > 0 (the paper). false: Q-learning ACT with a continue target (HRM). */
   readonly noActContinue: boolean;
+  /** Epsilon of the RMS norm. */
   readonly rmsNormEps: number;
+  /** Base of the RoPE frequencies. */
   readonly ropeTheta: number;
+  /** The official forward_dtype, kept for writing back; trm-ts computes in its parameters' dtype. */
   readonly forwardDtype: string;
   /** The decoded official fields, defaults filled in, for writing back out. */
   readonly official: Readonly<Required<OfficialConfig>>;
 }
 
+/** The values the optional official fields take when a config leaves them out. */
 export const OFFICIAL_DEFAULTS = {
+  /** B: puzzles per batch. */
   batch_size: 1,
+  /** Rows of the puzzle-embedding table. */
   num_puzzle_identifiers: 1,
+  /** T: deep-recursion cycles. */
   H_cycles: 3,
+  /** n: latent updates per cycle. */
   L_cycles: 6,
+  /** Ignored: TRM has one network, sized by L_layers. */
   H_layers: 0,
+  /** Blocks in the one tiny network. */
   L_layers: 2,
+  /** D: width of x, y, z. */
   hidden_size: 512,
+  /** SwiGLU expansion factor. */
   expansion: 4,
+  /** Attention heads. */
   num_heads: 8,
+  /** Position encoding: rope, learned or none. */
   pos_encodings: 'rope',
+  /** true: a SwiGLU over the sequence axis replaces attention. */
   mlp_t: false,
   /** arch/trm.yaml: ${.hidden_size} (decodeConfig follows hidden_size when this is not given). */
   puzzle_emb_ndim: 512,
+  /** Prefix positions for the puzzle embedding (0: derived from puzzle_emb_ndim). */
   puzzle_emb_len: 16,
+  /** N_sup: supervision steps. */
   halt_max_steps: 16,
+  /** Probability that a training row explores a random minimum number of steps. */
   halt_exploration_prob: 0.1,
+  /** true: halt on q_halt > 0 with no continue target (the paper). */
   no_ACT_continue: true,
+  /** Epsilon of the RMS norm. */
   rms_norm_eps: 1e-5,
+  /** Base of the RoPE frequencies. */
   rope_theta: 10000,
+  /** The official compute dtype; decoded and kept, while trm-ts computes in float32 or float64. */
   forward_dtype: 'bfloat16',
 } as const;
 

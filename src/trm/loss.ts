@@ -26,8 +26,10 @@ import {
 } from '../ops/index.js';
 import { type Tensor, fromStorage, storage } from '../tensor/tensor.js';
 
+/** The token loss: stablemax cross-entropy (the official default) or softmax cross-entropy. */
 export type LossType = 'stablemax_cross_entropy' | 'softmax_cross_entropy';
 
+/** The label of a position that neither the loss nor the accuracy counts. */
 export const IGNORE_LABEL_ID = -100;
 
 export interface Metrics {

@@ -41,6 +41,7 @@ export interface BlockParams {
   readonly mlp: SwiGluParams;
 }
 
+/** The trainable parameters: what the main optimizer updates and gradients are taken for. */
 export interface TrmParams {
   /** [vocab, D] */
   readonly embedTokens: Tensor;
@@ -54,6 +55,7 @@ export interface TrmParams {
   readonly qHead: { readonly weight: Weight; readonly bias: Tensor };
 }
 
+/** The state not trained by the main optimizer: the fixed y_0, z_0 and the sparse puzzle embedding table. */
 export interface TrmBuffers {
   /** y_0, official H_init [D]. */
   readonly yInit: Tensor;
@@ -63,13 +65,19 @@ export interface TrmBuffers {
   readonly puzzleEmb: Tensor;
 }
 
+/** A model: its trainable parameters and its buffers. */
 export interface TrmState {
+  /** The trainable parameters. */
   readonly params: TrmParams;
+  /** y_0, z_0 and the puzzle embedding table. */
   readonly buffers: TrmBuffers;
 }
 
+/** Options of `initParams`: the dtype and backend of the new tensors. */
 export interface InitOptions {
+  /** The dtype of every tensor; default float32. */
   readonly dtype?: DType;
+  /** The backend the tensors live on; default the reference backend. */
   readonly backend?: Backend;
 }
 
