@@ -33,6 +33,7 @@ export const DATA_OPTIONS: readonly DataOptionSpec[] = [
   { flags: '--out <dir>', description: 'output directory (written atomically)', kinds: ['sudoku', 'maze', 'arc'] },
   { flags: '--seed <n>', description: 'random seed', kinds: ['sudoku', 'maze', 'arc'], default: '0 (arc: 42)' },
   { flags: '--overwrite', description: 'replace an existing dataset directory', kinds: ['sudoku', 'maze', 'arc'] },
+  { flags: '--json', description: 'print what was written as one JSON object', kinds: ['sudoku', 'maze', 'arc'] },
   {
     flags: '--size <n>',
     description: 'sudoku: grid side 4, 6 or 9 (boxes 2×2, 2×3, 3×3); maze: side N',
@@ -263,6 +264,21 @@ export const runDataCommand = async (kind: string, o: Raw, io: DataCommandIO = d
     }
     const train = built.right.splits.train?.metadata;
     const test = built.right.splits.test?.metadata;
+    if (o.json === true) {
+      const split = (m: typeof train) =>
+        m === undefined ? null : { groups: m.total_groups, puzzles: m.total_puzzles };
+      io.stdout(
+        JSON.stringify({
+          out,
+          kind,
+          train: split(train),
+          test: split(test),
+          vocab_size: train?.vocab_size ?? test?.vocab_size ?? null,
+          seq_len: train?.seq_len ?? test?.seq_len ?? null,
+        }),
+      );
+      return 0;
+    }
     io.stdout(
       `wrote ${out}: train ${train?.total_groups ?? 0} groups / ${train?.total_puzzles ?? 0} puzzles, test ${test?.total_groups ?? 0} groups; vocab ${train?.vocab_size}, seq_len ${train?.seq_len}`,
     );

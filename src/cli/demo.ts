@@ -7,7 +7,7 @@
  *   5. write the checkpoint, the log, pictures and a summary to runs/<timestamp>/.
  */
 import { progressBar } from './progress.js';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -32,13 +32,19 @@ export interface DemoOptions {
   readonly out?: string;
   readonly budget: string;
   readonly evalCount: string;
+  /** Print only the summary, as one JSON object; progress goes to stderr. */
+  readonly json?: boolean;
 }
 
 const stamp = (): string => new Date().toISOString().replace(/[:.]/g, '-').replace('Z', '');
 
 export const runDemoCommand = (o: DemoOptions, backend: Backend): number => {
   const t0 = performance.now();
-  const say = (s: string) => process.stdout.write(`${s}\n`);
+  const json = o.json === true;
+  const say = (s: string) => {
+    if (!json) process.stdout.write(`${s}\n`);
+  };
+  const bar = json ? process.stderr : process.stdout;
   const budget = positiveNumber('--budget', o.budget);
   const evalCount = positiveInt('--eval-count', o.evalCount);
   const out = o.out ?? join('runs', stamp());
@@ -57,7 +63,7 @@ export const runDemoCommand = (o: DemoOptions, backend: Backend): number => {
     resume: null,
     timeBudgetS: budget,
     checkpointEvery: 50,
-    progress: progressBar({ isTTY: process.stdout.isTTY === true, write: (s) => process.stdout.write(s) }),
+    progress: progressBar({ isTTY: bar.isTTY === true, write: (s) => bar.write(s) }),
     backend,
   });
   if (E.isLeft(r)) throw new UsageError(r.left);
@@ -89,7 +95,7 @@ export const runDemoCommand = (o: DemoOptions, backend: Backend): number => {
   if (E.isLeft(solved)) throw new UsageError(solved.left);
   const sol = solved.right;
   say('\none held-out puzzle, refined step by step (* = changed since the previous step):');
-  printSolution(puzzle, sol, (s) => process.stdout.write(s), process.stdout.isTTY === true);
+  if (!json) printSolution(puzzle, sol, (s) => process.stdout.write(s), process.stdout.isTTY === true);
 
   // Pictures and summary.
   const charts = trainingCharts(log, { title: `sudoku4 training (${state.step} steps)` });
@@ -131,7 +137,9 @@ export const runDemoCommand = (o: DemoOptions, backend: Backend): number => {
     example: { puzzle: Array.from(item.puzzle), solved: sol.valid },
     total_seconds: Number(((performance.now() - t0) / 1000).toFixed(1)),
   };
-  writeFileSync(join(out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+  const written = writeFileAtomic(join(out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+  if (E.isLeft(written)) throw new UsageError(`${join(out, 'summary.json')}: ${written.left.message}`);
+  if (json) process.stdout.write(`${JSON.stringify({ out, ...summary })}\n`);
   say(
     `\nwrote ${out}/: checkpoint.safetensors, log.jsonl, loss.svg, accuracy.svg, exact_by_step.svg, refinement.svg, summary.json`,
   );

@@ -331,6 +331,7 @@ export const buildProgram = (setExit: (code: number) => void): Command => {
     .option('--out <dir>', 'run folder (default runs/<timestamp>)')
     .option('--budget <seconds>', 'training time budget', '210')
     .option('--eval-count <n>', 'held-out puzzles to evaluate', '512')
+    .option('--json', 'print only the summary, as one JSON object (progress on stderr)')
     .addHelpText('after', '\nExamples:\n  npm start\n  npx trm demo --budget 600 --eval-count 1000')
     .option('--backend <name>', BACKEND_HELP, 'auto')
     .option('--threads <n>', THREADS_HELP)

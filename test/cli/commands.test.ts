@@ -145,8 +145,28 @@ describe('trm eval', () => {
 
   it('evaluates the test split of a dataset in the official format (--data), built with trm data', () => {
     const data = join(dir, 'sudoku4-data');
-    const built = trm(['data', 'sudoku', '--size', '4', '--count', '20', '--test-count', '12', '--out', data]);
+    const built = trm([
+      'data',
+      'sudoku',
+      '--size',
+      '4',
+      '--count',
+      '20',
+      '--test-count',
+      '12',
+      '--out',
+      data,
+      '--json',
+    ]);
     expect(built.status, built.stderr).toBe(0);
+    expect(JSON.parse(built.stdout)).toEqual({
+      out: data,
+      kind: 'sudoku',
+      train: { groups: 20, puzzles: 20 },
+      test: { groups: 12, puzzles: 12 },
+      vocab_size: 6,
+      seq_len: 16,
+    });
     const r = trm(['eval', '--checkpoint', ckpt, '--data', data, '--json', '--backend', 'reference']);
     expect(r.status, r.stderr).toBe(0);
     const doc = JSON.parse(r.stdout) as { count: number; data: string };

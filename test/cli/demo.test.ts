@@ -45,3 +45,20 @@ it('trm demo trains, evaluates, solves and writes pictures', () => {
   expect(summary.held_out.count).toBe(32);
   expect(readFileSync(join(out, 'refinement.svg'), 'utf8')).toMatch(/^<svg/);
 }, 300_000);
+
+it('trm demo --json prints only the summary, as one JSON object', () => {
+  const out = join(mkdtempSync(join(tmpdir(), 'trm-demo-')), 'run');
+  const r = spawnSync(
+    process.execPath,
+    [join(root, 'bin', 'trm.js'), 'demo', '--budget', '2', '--eval-count', '8', '--out', out, '--json'],
+    { cwd: root, encoding: 'utf8', timeout: 300_000 },
+  );
+  expect(r.status, r.stderr).toBe(0);
+  expect(r.stdout.trim().split('\n')).toHaveLength(1);
+  const doc = JSON.parse(r.stdout) as { out: string; held_out: { count: number } };
+  expect(doc.out).toBe(out);
+  expect(doc.held_out.count).toBe(8);
+  expect(JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'))).toEqual(
+    Object.fromEntries(Object.entries(doc).filter(([k]) => k !== 'out')),
+  );
+}, 300_000);
