@@ -37,15 +37,15 @@ beforeAll(() => {
   const out = npm(['pack', '--pack-destination', scratch, '--json'], root);
   tarball = join(scratch, (JSON.parse(out) as { filename: string }[])[0]!.filename);
   mkdirSync(consumer);
-  // The recipe's install: no package.json, optional packages left out (gpu.js's `gl` would
-  // compile ANGLE for minutes).
-  npm(['install', '--no-save', '--omit=optional', '--no-audit', '--no-fund', '--prefer-offline', tarball], consumer);
+  // The recipe's install: no package.json, install scripts off (gpu.js's optional `gl` would
+  // compile ANGLE for minutes; the per-platform binaries of esbuild and resvg need none).
+  npm(['install', '--no-save', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline', tarball], consumer);
   // What the API test needs, at the versions this checkout uses (so npm's cache serves them).
   npm(
     [
       'install',
       '--no-save',
-      '--omit=optional',
+      '--ignore-scripts',
       '--no-audit',
       '--no-fund',
       '--prefer-offline',
@@ -80,7 +80,7 @@ describe('the npm package', () => {
     expect(stray).toEqual([]);
   });
 
-  it('npx trm runs from it: --version, solve and crosscheck', () => {
+  it('npx trm runs from it: --version, solve, crosscheck and plot', () => {
     const v = trm(['--version']);
     expect([v.status, v.stdout.trim()]).toEqual([0, pkg.version]);
     const solved = trm([
@@ -97,6 +97,12 @@ describe('the npm package', () => {
     const replay = trm(['crosscheck', join(root, 'test', 'fixtures', 'official', 'arc_attn_rope_eval.safetensors')]);
     expect(replay.status, replay.stderr).toBe(0);
     expect(replay.stdout).toContain('1 file(s) OK');
+    // PNG pictures need resvg's per-platform binary, which an install without scripts keeps.
+    const log = join(consumer, 'log.jsonl');
+    writeFileSync(log, '{"step":1,"loss":2,"lr":0.001}\n{"step":2,"loss":1,"lr":0.001}\n');
+    const plot = trm(['plot', log, '--json']);
+    expect(plot.status, plot.stderr).toBe(0);
+    expect((JSON.parse(plot.stdout) as { files: string[] }).files).toContain(join(consumer, 'loss.png'));
   });
 
   it('a TypeScript program importing the API type-checks and runs', () => {

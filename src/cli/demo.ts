@@ -19,7 +19,9 @@ import { PRESETS } from '../train/presets.js';
 import { runTraining } from '../train/run.js';
 import { stepContext } from '../trm/act.js';
 import { countParams } from '../trm/params.js';
-import { refinementBoard, stepAccuracyChart, trainingCharts } from '../viz/index.js';
+import { refinementBoard, stepAccuracyChart } from '../viz/index.js';
+import { writePictures } from './pictures.js';
+import { runPictures } from './plot.js';
 import type { Backend } from '../backend/backend.js';
 import { describeBackend } from '../accel/select.js';
 import { toBackend } from '../tensor/move.js';
@@ -97,17 +99,12 @@ export const runDemoCommand = (o: DemoOptions, backend: Backend): number => {
   say('\none held-out puzzle, refined step by step (* = changed since the previous step):');
   if (!json) printSolution(puzzle, sol, (s) => process.stdout.write(s), process.stdout.isTTY === true);
 
-  // Pictures and summary.
-  const charts = trainingCharts(log, { title: `sudoku4 training (${state.step} steps)` });
+  // Pictures (SVG and PNG) and summary.
   const pics: [string, string][] = [
-    ['loss.svg', charts.loss],
-    ['accuracy.svg', charts.accuracy],
+    ...runPictures(log, `sudoku4 training (${state.step} steps)`),
+    ['exact_by_step', stepAccuracyChart(ev.exact_by_step, { title: 'Held-out exact accuracy by supervision step' })],
     [
-      'exact_by_step.svg',
-      stepAccuracyChart(ev.exact_by_step, { title: 'Held-out exact accuracy by supervision step' }),
-    ],
-    [
-      'refinement.svg',
+      'refinement',
       refinementBoard({
         size: 4,
         box: data.test.box,
@@ -118,10 +115,8 @@ export const runDemoCommand = (o: DemoOptions, backend: Backend): number => {
       }),
     ],
   ];
-  for (const [name, svg] of pics) {
-    const w = writeFileAtomic(join(out, name), svg);
-    if (E.isLeft(w)) throw new UsageError(`${join(out, name)}: ${w.left.message}`);
-  }
+  const drawn = writePictures(out, pics);
+  if (E.isLeft(drawn)) throw new UsageError(drawn.left);
   const summary = {
     preset: preset.name,
     steps: state.step,
@@ -141,7 +136,7 @@ export const runDemoCommand = (o: DemoOptions, backend: Backend): number => {
   if (E.isLeft(written)) throw new UsageError(`${join(out, 'summary.json')}: ${written.left.message}`);
   if (json) process.stdout.write(`${JSON.stringify({ out, ...summary })}\n`);
   say(
-    `\nwrote ${out}/: checkpoint.safetensors, log.jsonl, loss.svg, accuracy.svg, exact_by_step.svg, refinement.svg, summary.json`,
+    `\nwrote ${out}/: checkpoint.safetensors, log.jsonl, summary.json, and as SVG and PNG: ${pics.map(([n]) => n).join(', ')}`,
   );
   say(
     `next: npx trm solve --checkpoint ${out}/checkpoint.safetensors --puzzle "1..4.4.....3.2.."   (total ${summary.total_seconds} s)`,

@@ -15,6 +15,7 @@ import { EXIT_BAD_INPUT, UsageError } from './errors.js';
 import { runEvalCommand } from './eval.js';
 import { runExportCommand, runImportCommand } from './export-import.js';
 import { runParamsCommand } from './params.js';
+import { runPlotCommand } from './plot.js';
 import { runTraceCommand } from './trace.js';
 import { runSolveCommand } from './solve.js';
 import { runTrainCommand } from './train.js';
@@ -241,6 +242,15 @@ export const buildProgram = (setExit: (code: number) => void): Command => {
     .action((file: string, o: { config: string; out: string; seqLen?: string; json?: boolean }) =>
       setExit(runImportCommand({ file, ...o })),
     );
+
+  program
+    .command('plot')
+    .description("draw a run's pictures from its log: loss, accuracy, learning rate, halting steps (SVG and PNG)")
+    .argument('<log>', "a run's log.jsonl")
+    .option('--out <dir>', "where to write (default: the log's folder)")
+    .option('--json', 'print the files written as one JSON object')
+    .addHelpText('after', '\nExample:\n  npx trm plot runs/s4/log.jsonl --out runs/s4/pictures')
+    .action((log: string, o: { out?: string; json?: boolean }) => setExit(runPlotCommand(log, o)));
 
   program
     .command('trace')

@@ -1,7 +1,10 @@
 /** `trm train --preset NAME [--steps N] [--resume FILE] [key=value …] --out DIR` */
 import { progressBar } from './progress.js';
 import * as E from 'fp-ts/lib/Either.js';
+import { join } from 'node:path';
 import { loadCheckpoint } from '../train/checkpoint-file.js';
+import { writePictures } from './pictures.js';
+import { readTrainingLog, runPictures } from './plot.js';
 import { applyOverrides, parseOverrides } from '../train/overrides.js';
 import { PRESETS } from '../train/presets.js';
 import { runTraining } from '../train/run.js';
@@ -74,6 +77,12 @@ export const runTrainCommand = (overrideArgs: readonly string[], o: TrainCliOpti
   if (E.isLeft(r)) throw new UsageError(r.left);
   const res = r.right;
   const last = res.log[res.log.length - 1];
+  // The same training pictures as npm start, from the whole log (a resumed run's earlier rows too).
+  const rows = readTrainingLog(join(o.out, 'log.jsonl'));
+  const drawn = E.isLeft(rows)
+    ? E.right<string, string[]>([])
+    : writePictures(o.out, runPictures(rows.right, `${presetName} (${res.state.step} steps)`));
+  if (E.isLeft(drawn)) throw new UsageError(drawn.left);
   if (o.json === true) {
     process.stdout.write(
       `${JSON.stringify({
@@ -85,6 +94,7 @@ export const runTrainCommand = (overrideArgs: readonly string[], o: TrainCliOpti
         last: last ?? null,
         checkpoint: res.checkpoint,
         log: `${o.out}/log.jsonl`,
+        pictures: drawn.right,
       })}\n`,
     );
     return EXIT_OK;
@@ -93,7 +103,10 @@ export const runTrainCommand = (overrideArgs: readonly string[], o: TrainCliOpti
     `trained ${res.log.length} steps (now at step ${res.state.step}) in ${res.trainSeconds.toFixed(1)} s on ${describeBackend(backend)}` +
       (res.stoppedByBudget ? ' (stopped by --time-budget)' : '') +
       (last ? `; last loss ${last.loss.toFixed(4)}` : '') +
-      `\ncheckpoint: ${res.checkpoint}\nlog: ${o.out}/log.jsonl\n`,
+      `\ncheckpoint: ${res.checkpoint}\nlog: ${o.out}/log.jsonl\n` +
+      (drawn.right.length > 0
+        ? `pictures: ${drawn.right.filter((f) => f.endsWith('.png')).join(', ')} (and SVG)\n`
+        : ''),
   );
   return EXIT_OK;
 };

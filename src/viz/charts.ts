@@ -552,11 +552,14 @@ export interface TrainingChartOptions {
   readonly height?: number;
 }
 
-/** Loss curves (log y: loss, lm_loss, q_halt_loss) and accuracy curves (0..1) from a training log. */
+/**
+ * From a training log: loss curves (log y: loss, lm_loss, q_halt_loss), accuracy curves (0..1),
+ * the learning rate, and the mean supervision step at which the rows that halted did so.
+ */
 export const trainingCharts = (
   rows: readonly TrainingLogRow[],
   opts: TrainingChartOptions = {},
-): { loss: string; accuracy: string } => {
+): { loss: string; accuracy: string; lr: string; halting: string } => {
   const prefix = opts.title !== undefined && opts.title !== '' ? `${opts.title}: ` : '';
   const size = {
     ...(opts.width !== undefined ? { width: opts.width } : {}),
@@ -585,7 +588,21 @@ export const trainingCharts = (
     ],
     ...size,
   });
-  return { loss, accuracy };
+  const lr = lineChart({
+    title: `${prefix}learning rate`,
+    xLabel: 'training step',
+    yLabel: 'learning rate',
+    series: [{ name: 'lr', points: col(rows, 'lr') }],
+    ...size,
+  });
+  const halting = lineChart({
+    title: `${prefix}halting`,
+    xLabel: 'training step',
+    yLabel: 'supervision steps at halt (mean)',
+    series: [{ name: 'steps of the rows that halted', points: col(rows, 'steps') }],
+    ...size,
+  });
+  return { loss, accuracy, lr, halting };
 };
 
 /** Bar chart of "exact accuracy if the answer is read after supervision step s", s = 1..N. */

@@ -47,6 +47,9 @@ describe('trm train', () => {
     for (const k of ['step', 'loss', 'lm_loss', 'q_halt_loss', 'accuracy', 'exact_accuracy', 'lr', 'elapsed_s'])
       expect(row).toHaveProperty(k);
     expect(row.step).toBe(3);
+    // The same training pictures as npm start, SVG and PNG.
+    for (const n of ['loss', 'accuracy', 'lr', 'halting'])
+      for (const ext of ['svg', 'png']) expect(existsSync(join(dir, 'run', `${n}.${ext}`)), `${n}.${ext}`).toBe(true);
   });
 
   it('resumes up to --steps', () => {

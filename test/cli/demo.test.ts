@@ -29,10 +29,7 @@ it('trm demo trains, evaluates, solves and writes pictures', () => {
   for (const f of [
     'checkpoint.safetensors',
     'log.jsonl',
-    'loss.svg',
-    'accuracy.svg',
-    'exact_by_step.svg',
-    'refinement.svg',
+    ...['loss', 'accuracy', 'lr', 'halting', 'exact_by_step', 'refinement'].flatMap((n) => [`${n}.svg`, `${n}.png`]),
     'summary.json',
   ]) {
     expect(existsSync(join(out, f)), f).toBe(true);
