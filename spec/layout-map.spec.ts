@@ -82,6 +82,18 @@ const mapArb = (cfg: TrmConfig): fc.Arbitrary<LayoutMap> => {
     });
 };
 
+/** A small attention model without exploration, for the example-style laws. */
+const tinyConfig = (over: Partial<OfficialConfigInput> = {}): TrmConfig =>
+  makeConfig({
+    vocab_size: 4,
+    seq_len: 3,
+    batch_size: 1,
+    hidden_size: 8,
+    num_heads: 2,
+    halt_exploration_prob: 0,
+    ...over,
+  });
+
 const same = (a: Tensor, b: Tensor): boolean =>
   a.dtype === b.dtype && a.shape.join() === b.shape.join() && storage(a).every((v, i) => Object.is(v, storage(b)[i]));
 
@@ -169,14 +181,7 @@ describe('layout maps', () => {
   });
 
   it('a map that cannot be run backwards is refused, naming the field', () => {
-    const cfg = makeConfig({
-      vocab_size: 4,
-      seq_len: 3,
-      batch_size: 1,
-      hidden_size: 8,
-      num_heads: 2,
-      halt_exploration_prob: 0,
-    });
+    const cfg = tinyConfig();
     const { entries } = recordTrace(cfg, { mode: 'eval', steps: 1, seed: 0 });
     const refusal = (map: LayoutMap): string => {
       const r = toPortLayout(entries, map, cfg, 'map.yaml');
@@ -221,15 +226,7 @@ describe('layout maps', () => {
   });
 
   it('a module path renames every name under it, an exact name and a longer path first', () => {
-    const cfg = makeConfig({
-      vocab_size: 4,
-      seq_len: 3,
-      batch_size: 1,
-      hidden_size: 8,
-      num_heads: 2,
-      L_layers: 2,
-      halt_exploration_prob: 0,
-    });
+    const cfg = tinyConfig({ L_layers: 2 });
     const { entries } = recordTrace(cfg, { mode: 'eval', steps: 1, seed: 0 });
     const map: LayoutMap = {
       rename: {
@@ -273,14 +270,7 @@ describe('layout maps', () => {
   });
 
   it('reading through a map refuses what does not fit the official layout, naming the tensor', () => {
-    const cfg = makeConfig({
-      vocab_size: 4,
-      seq_len: 3,
-      batch_size: 1,
-      hidden_size: 8,
-      num_heads: 2,
-      halt_exploration_prob: 0,
-    });
+    const cfg = tinyConfig();
     const { entries, metadata } = recordTrace(cfg, { mode: 'eval', steps: 1, seed: 0 });
     const file = (over: Record<string, Tensor>, meta = metadata) => {
       const tensors = new Map(entries.map((e) => [e.name, e.tensor]));
