@@ -7,6 +7,8 @@ import { key } from '../src/random/key.js';
 import { fromStorage, storage } from '../src/tensor/tensor.js';
 import { generateSudokuSplits } from '../src/data/sudoku-dataset.js';
 import { BOXES } from '../src/data/sudoku.js';
+import { progressLine } from '../src/cli/progress.js';
+import { evaluate } from '../src/train/evaluate.js';
 import { sudokuTrainBatch } from '../src/train/feed.js';
 import { NonFiniteError, initTrainState, makeSetup, trainStep } from '../src/train/loop.js';
 import { paperTrainBatch } from '../src/train/paper-loop.js';
@@ -66,5 +68,49 @@ describe("the paper's loop (Figure 3)", () => {
       state = r.state;
     }
     expect(first[first.length - 1]!).toBeLessThan(first[0]!);
+  });
+});
+
+describe('evaluate', () => {
+  it('reports each batch done to onBatch, and gives the same result with it as without', () => {
+    const cfg = makeConfig({
+      vocab_size: 5,
+      seq_len: 4,
+      batch_size: 2,
+      hidden_size: 8,
+      num_heads: 2,
+      halt_max_steps: 2,
+    });
+    const model = initState(cfg, key(1));
+    const batch = (seed: number) => ({
+      inputs: fromStorage(
+        [2, 4],
+        Int32Array.from({ length: 8 }, (_, i) => 1 + ((i + seed) % 4)),
+      ),
+      labels: fromStorage(
+        [2, 4],
+        Int32Array.from({ length: 8 }, (_, i) => 1 + ((i * 3 + seed) % 4)),
+      ),
+      puzzleIdentifiers: fromStorage([2], new Int32Array(2)),
+    });
+    const batches = [batch(0), batch(1), batch(2)];
+    const opts = { halt: 'max' as const, lossType: 'stablemax_cross_entropy' as const };
+    const calls: [number, number][] = [];
+    const withProgress = evaluate(cfg, stepContext(cfg), model, batches, {
+      ...opts,
+      onBatch: (d, t) => calls.push([d, t]),
+    });
+    expect(calls).toEqual([
+      [1, 3],
+      [2, 3],
+      [3, 3],
+    ]);
+    expect(withProgress).toEqual(evaluate(cfg, stepContext(cfg), model, batches, opts));
+    expect(withProgress.count).toBe(6);
+  });
+
+  it('a progress line counts what it is given: steps by default, batches for an evaluation', () => {
+    expect(progressLine({ step: 2, total: 4, elapsedS: 1 })).toMatch(/^\[=+>? +\] step 2\/4 /);
+    expect(progressLine({ unit: 'batch', step: 3, total: 3, elapsedS: 2 })).toMatch(/\] batch 3\/3 .*ETA 0s$/);
   });
 });

@@ -23,7 +23,7 @@ export const progressLine = (f: ProgressFields, width = 24): string => {
   const filled = Math.round(frac * width);
   const bar = `${'='.repeat(Math.max(0, filled - 1))}${filled > 0 ? '>' : ''}${' '.repeat(width - filled)}`;
   const eta = f.step > 0 ? (f.elapsedS / f.step) * (f.total - f.step) : NaN;
-  const parts = [`[${bar}] step ${f.step}/${f.total}`];
+  const parts = [`[${bar}] ${f.unit ?? 'step'} ${f.step}/${f.total}`];
   if (f.loss !== undefined) parts.push(`loss ${f.loss.toFixed(4)}`);
   if (f.accuracy !== undefined) parts.push(`acc ${f.accuracy.toFixed(3)}`);
   if (f.exact !== undefined) parts.push(`exact ${f.exact.toFixed(3)}`);

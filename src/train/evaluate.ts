@@ -76,7 +76,12 @@ export const evaluate = (
   ctx: RecursionContext,
   model: TrmState,
   batches: readonly Batch[],
-  opts: { readonly halt: HaltMode; readonly lossType: LossType },
+  opts: {
+    readonly halt: HaltMode;
+    readonly lossType: LossType;
+    /** Called after each batch with the batches done and their total (for progress). */
+    readonly onBatch?: (done: number, total: number) => void;
+  },
 ): EvalResult => {
   let count = 0;
   let accuracy = 0;
@@ -84,6 +89,7 @@ export const evaluate = (
   let qAcc = 0;
   let stepSum = 0;
   const byStep = new Array<number>(cfg.nSup).fill(0);
+  let done = 0;
   for (const batch of batches) {
     const [B, S] = batch.labels.shape as [number, number];
     const tr = runSteps(cfg, ctx, model, batch, opts.lossType);
@@ -107,6 +113,7 @@ export const evaluate = (
         if (r.correct === r.cnt) byStep[s]! += 1;
       });
     }
+    opts.onBatch?.(++done, batches.length);
   }
   const per = Math.max(count, 1);
   return {

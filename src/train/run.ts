@@ -25,6 +25,8 @@ import { decode, formatBoundaryError } from '../io/errors.js';
 
 /** What a run reports after every step (the CLI draws it as a progress bar). */
 export interface ProgressFields {
+  /** What is counted (default `step`, e.g. `batch` for an evaluation). */
+  readonly unit?: string;
   readonly step: number;
   readonly total: number;
   readonly loss?: number;

@@ -131,6 +131,7 @@ describe('trm eval', () => {
   it('prints one JSON object with the official metrics', () => {
     const r = trm(['eval', '--checkpoint', ckpt, '--json', '--backend', 'reference']);
     expect(r.status).toBe(0);
+    expect(r.stderr).toBe(''); // no progress bar without a terminal
     const doc = JSON.parse(r.stdout) as Record<string, unknown>;
     for (const k of ['exact_accuracy', 'accuracy', 'q_halt_accuracy', 'steps', 'count']) expect(doc).toHaveProperty(k);
     expect(doc.count).toBe(10);
