@@ -7,6 +7,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
+import type { Progress } from '../train/run.js';
+import { progressBar } from './progress.js';
 import { foldIn, key } from '../random/index.js';
 import { buildArcDataset } from '../data/arc-build.js';
 import { type ArcPuzzle, loadArcSubset } from '../data/arc-json.js';
@@ -104,12 +106,18 @@ export const DATA_OPTIONS: readonly DataOptionSpec[] = [
 export interface DataCommandIO {
   readonly stdout: (line: string) => void;
   readonly stderr: (line: string) => void;
+  /** A progress bar for long builds (ARC augmentation); absent: quiet. */
+  readonly progress?: Progress;
 }
 
-const defaultIO: DataCommandIO = {
+const defaultIO = (): DataCommandIO => ({
   stdout: (l) => process.stdout.write(`${l}\n`),
   stderr: (l) => process.stderr.write(`${l}\n`),
-};
+  // On a terminal only: piped or logged runs stay quiet.
+  ...(process.stderr.isTTY === true
+    ? { progress: progressBar({ isTTY: true, write: (s) => process.stderr.write(s) }) }
+    : {}),
+});
 
 class OptionError extends Error {}
 
@@ -230,16 +238,24 @@ const buildArc = (o: Raw, seed: number, io: DataCommandIO): E.Either<BoundaryErr
     if (E.isLeft(r)) return r;
     loaded.push([s, r.right]);
   }
+  const t0 = performance.now();
   const { dataset, shortGroups } = buildArcDataset(key(seed), loaded, {
     testSetName: strOpt(o, 'testSet', '--test-set') ?? 'evaluation',
     numAug: intOpt(o, 'numAug', '--num-aug', 1000),
+    ...(io.progress === undefined
+      ? {}
+      : {
+          onPuzzle: (done: number, total: number) =>
+            io.progress!.update({ unit: 'puzzle', step: done, total, elapsedS: (performance.now() - t0) / 1000 }),
+        }),
   });
+  io.progress?.done();
   for (const g of shortGroups) io.stderr(`[Puzzle ${g.id}] augmentation not full, only ${g.size}`);
   return E.right(dataset);
 };
 
 /** Runs `trm data <kind>`; 0 on success, 2 on bad input or options. */
-export const runDataCommand = async (kind: string, o: Raw, io: DataCommandIO = defaultIO): Promise<number> => {
+export const runDataCommand = async (kind: string, o: Raw, io: DataCommandIO = defaultIO()): Promise<number> => {
   try {
     const out = strOpt(o, 'out', '--out');
     if (out === undefined) throw new OptionError('--out: required');

@@ -15,6 +15,8 @@ import { type Dataset, type PuzzleSet, type Split, metadataFor } from './dataset
 import { type Key, draws } from './draws.js';
 
 export interface ArcBuildOptions {
+  /** Called after each puzzle is augmented, with the puzzles done and their total (for progress). */
+  readonly onPuzzle?: (done: number, total: number) => void;
   /** Subset whose demos go to train and whose test pairs go to test (§3.2). */
   readonly testSetName: string;
   readonly testSetName2?: string;
@@ -132,6 +134,8 @@ export const buildArcDataset = (
   const splits: Record<SplitName, SplitGroups> = { train: [], test: [] };
   const testPuzzles: [string, unknown][] = [];
   const shortGroups: { id: string; size: number }[] = [];
+  const total = subsets.reduce((n, [, puzzles]) => n + puzzles.length, 0);
+  let done = 0;
   subsets.forEach(([subset, puzzles], s) => {
     const isTestSet = subset === opts.testSetName || subset === (opts.testSetName2 ?? 'your_test_set');
     const order = draws(foldIn(kShuffle, s)).permutation(puzzles.length);
@@ -144,6 +148,7 @@ export const buildArcDataset = (
         if (group[0]!.dests.has(dest))
           splits[dest].push(group.map((v) => ({ name: v.name, pairs: v.dests.get(dest)! })));
       }
+      opts.onPuzzle?.(++done, total);
     });
   });
   const start = opts.puzzleIdentifiersStart ?? 1;

@@ -62,6 +62,34 @@ describe('trm data', () => {
     expect(E.isRight(readDataset(join(dir, 'arc')))).toBe(true);
   });
 
+  it('arc reports progress per puzzle augmented to the progress sink it is given, and finishes it', async () => {
+    const c = capture();
+    const seen: [string | undefined, number, number][] = [];
+    let finished = 0;
+    const progress = {
+      update: (f: { unit?: string; step: number; total: number }) => seen.push([f.unit, f.step, f.total]),
+      done: () => finished++,
+    };
+    const args = {
+      prefix: 'test/fixtures/arc/tiny',
+      subsets: ['training', 'evaluation'],
+      testSet: 'evaluation',
+      numAug: '1',
+    };
+    expect(await runDataCommand('arc', { ...args, out: join(dir, 'arc-progress') }, { ...c.io, progress })).toBe(0);
+    expect(seen.length).toBeGreaterThan(1);
+    const total = seen[0]![2];
+    expect(seen).toEqual(Array.from({ length: total }, (_, i) => ['puzzle', i + 1, total]));
+    expect(finished).toBe(1);
+    // The same bytes as without progress.
+    expect(await runDataCommand('arc', { ...args, out: join(dir, 'arc-quiet') }, capture().io)).toBe(0);
+    for (const f of readdirSync(join(dir, 'arc-quiet'), { recursive: true }) as string[])
+      if (f.endsWith('.npy') || f.endsWith('.json'))
+        expect(readFileSync(join(dir, 'arc-progress', f)).equals(readFileSync(join(dir, 'arc-quiet', f))), f).toBe(
+          true,
+        );
+  });
+
   it('bad options and bad input: exit 2, one line naming the problem, no output directory left', async () => {
     const c = capture();
     expect(await runDataCommand('sudoku', { size: '5', out: join(dir, 'x1') }, c.io)).toBe(2);
