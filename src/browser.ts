@@ -29,16 +29,17 @@ export {
   toTypedArray,
   format,
 } from './tensor/tensor.js';
+export type { Nested, Node, ReadonlyStorage } from './tensor/tensor.js';
 export type { DType, TypedArray } from './core/dtype.js';
 export type { Shape } from './core/shape.js';
 /** Every differentiable op (matmul, softmax, rmsNorm, …), as pure functions of tensors. */
 export * as ops from './ops/index.js';
-export type { Backend } from './backend/backend.js';
+export type { Backend, BinaryOp, MatmulSpec, ReduceOp, UnaryOp } from './backend/backend.js';
 /** The reference backend: plain JavaScript loops, float64 accumulation where the official code does. */
 export { reference } from './backend/reference.js';
 
 // Automatic differentiation.
-export { valueAndGrad, valueAndGradWithAux, stopGradient } from './autodiff/grad.js';
+export { type ValueAndGrad, valueAndGrad, valueAndGradWithAux, stopGradient } from './autodiff/grad.js';
 
 // Randomness: explicit, splittable keys (threefry2x32, as JAX's).
 export { type Key, key, split, foldIn, keyToString, keyFromString } from './random/key.js';
@@ -51,6 +52,7 @@ export {
   decodeConfig,
   makeConfig,
 } from './trm/config.js';
+export type { OfficialConfig } from './trm/config.js';
 export {
   type TrmParams,
   type TrmBuffers,
@@ -61,6 +63,15 @@ export {
   toOfficial,
   fromOfficial,
 } from './trm/params.js';
+export type {
+  AttentionParams,
+  BlockParams,
+  FusedPart,
+  Init,
+  Layout,
+  NamedTensor,
+  SwiGluParams,
+} from './trm/params.js';
 export {
   type Batch,
   type Carry,
@@ -68,13 +79,16 @@ export {
   type Trainable,
   type StepOptions,
   type StepResult,
+  type StepProbe,
   stepContext,
   initialCarry,
   startStep,
   puzzleRows,
   stepForward,
 } from './trm/act.js';
-export { type LossType, IGNORE_LABEL_ID } from './trm/loss.js';
+export { type LossType, type LossResult, type Metrics, IGNORE_LABEL_ID } from './trm/loss.js';
+export type { Probe, RecursionContext } from './trm/recursion.js';
+export type { RopeTables } from './trm/rope.js';
 
 // Training.
 export { TrainHyper, OFFICIAL_TRAIN_DEFAULTS } from './train/hyper.js';
@@ -83,12 +97,15 @@ export {
   type TrainState,
   type TrainMetrics,
   type TrainStepOutcome,
+  type TrainStepDetail,
+  type TrainStepOptions,
   NonFiniteError,
   makeSetup,
   initTrainState,
   trainStep,
   evalModel,
 } from './train/loop.js';
+export type { Optimizer, OptimizerStep, AdamState } from './train/optim.js';
 export { type EvalResult, type HaltMode, evaluate } from './train/evaluate.js';
 export {
   type CheckpointMeta,
@@ -101,14 +118,23 @@ export {
 
 // Solving a Sudoku, step by step.
 export { type ParsedPuzzle, parsePuzzle, puzzleString, isSolution } from './data/sudoku-io.js';
+export type { Box } from './data/sudoku-solver.js';
 export { type Solution, type SolveStep, solvePuzzle } from './train/solve.js';
 
 // Safetensors bytes, and traces: recording, reading and replaying them.
 export { type SafetensorsFile, decodeSafetensors } from './io/safetensors-read.js';
-export { type StWriteEntry, encodeSafetensors } from './io/safetensors-write.js';
+export type { StDtype } from './io/safetensors-format.js';
+export { type StWriteEntry, encodeSafetensors, tryEncodeSafetensors } from './io/safetensors-write.js';
 export { type BoundaryError, formatBoundaryError } from './io/errors.js';
-export { type Trace, decodeTrace, decodeTraceBytes, decodeBatchBytes } from './crosscheck/trace.js';
-export { type LayoutMap, decodeLayoutMap, applyLayoutMap, toPortLayout } from './crosscheck/layout-map.js';
+export { type Trace, type TraceMode, decodeTrace, decodeTraceBytes, decodeBatchBytes } from './crosscheck/trace.js';
+export {
+  type LayoutMap,
+  type Mapped,
+  type PortEntries,
+  decodeLayoutMap,
+  applyLayoutMap,
+  toPortLayout,
+} from './crosscheck/layout-map.js';
 export { type RecordOptions, type Recorded, recordTrace } from './crosscheck/record.js';
 export { replayTrace } from './crosscheck/replay.js';
 export {

@@ -19,4 +19,4 @@ export { loadCheckpoint, saveCheckpoint } from './train/checkpoint-file.js';
 export { readTrace, readBatchFile, writeTrace } from './crosscheck/trace-file.js';
 
 // Backends: reference (default), js (worker threads), wasm (SIMD), gpujs.
-export { type BackendName, BACKEND_NAMES, createBackend, describeBackend } from './accel/select.js';
+export { type BackendName, type BackendChoice, BACKEND_NAMES, createBackend, describeBackend } from './accel/select.js';

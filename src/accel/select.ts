@@ -12,6 +12,7 @@ export const BACKEND_NAMES = ['reference', 'js', 'wasm', 'gpujs'] as const;
 /** One of {@link BACKEND_NAMES}. */
 export type BackendName = (typeof BACKEND_NAMES)[number];
 
+/** Options of `createBackend`. */
 export interface BackendChoice {
   /** Threads for the WebAssembly backend's matrix products (the calling thread included);
    *  default: TRM_THREADS, else every available core. 1 runs without workers. */

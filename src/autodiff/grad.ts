@@ -110,9 +110,13 @@ const zerosLike = (t: Tensor): Tensor => {
   return fromStorage(t.shape, new (x.constructor as new (n: number) => typeof x)(x.length), t.backend);
 };
 
+/** What `valueAndGradWithAux` returns: f's value, its gradient with respect to `params`, and f's aux. */
 export interface ValueAndGrad<P, Aux> {
+  /** f's one-element result, detached from the graph. */
   readonly value: Tensor;
+  /** d value / d params, with exactly the structure of `params`. */
   readonly grad: P;
+  /** f's second result, detached. */
   readonly aux: Aux;
 }
 
@@ -151,7 +155,15 @@ const run = <P, A extends unknown[], Aux>(
  */
 export const valueAndGrad =
   <P, A extends unknown[]>(f: (params: P, ...args: A) => Tensor) =>
-  (params: P, ...args: A): { readonly value: Tensor; readonly grad: P } => {
+  (
+    params: P,
+    ...args: A
+  ): {
+    /** f's one-element result, detached from the graph. */
+    readonly value: Tensor;
+    /** d value / d params, with exactly the structure of `params`. */
+    readonly grad: P;
+  } => {
     const r = run((p: P, ...a: A) => [f(p, ...a), undefined] as const, params, args);
     return { value: r.value, grad: r.grad };
   };

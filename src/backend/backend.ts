@@ -9,8 +9,10 @@
 import type { DType, TypedArray } from '../core/dtype.js';
 import type { Shape } from '../core/shape.js';
 
+/** The element-wise functions of one argument a backend implements. */
 export type UnaryOp = 'neg' | 'exp' | 'log' | 'sqrt' | 'rsqrt' | 'sigmoid' | 'silu' | 'abs' | 'sign' | 'sin' | 'cos';
 
+/** The element-wise functions of two arguments a backend implements; the comparisons give 1 or 0. */
 export type BinaryOp =
   | 'add'
   | 'sub'
@@ -26,17 +28,25 @@ export type BinaryOp =
   | 'gt'
   | 'ge';
 
+/** The reductions a backend implements. */
 export type ReduceOp = 'sum' | 'max';
 
 /** One batched matrix product: for each batch b, out[b] = op(A)[aOffsets[b]] · op(B)[bOffsets[b]],
  *  where op(A) is m×k (stored k×m when transA) and op(B) is k×n (stored n×k when transB). */
 export interface MatmulSpec {
+  /** Rows of op(A) and of each output block. */
   readonly m: number;
+  /** Columns of op(A), rows of op(B): the summed axis. */
   readonly k: number;
+  /** Columns of op(B) and of each output block. */
   readonly n: number;
+  /** A is stored k×m and used transposed. */
   readonly transA: boolean;
+  /** B is stored n×k and used transposed. */
   readonly transB: boolean;
+  /** Per batch entry, the element offset of its A matrix in `a`. */
   readonly aOffsets: readonly number[];
+  /** Per batch entry, the element offset of its B matrix in `b`; as long as `aOffsets`. */
   readonly bOffsets: readonly number[];
 }
 

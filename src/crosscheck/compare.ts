@@ -7,11 +7,21 @@ import { type Tensor, fromStorage, storage } from '../tensor/tensor.js';
 import { shapeStr } from '../core/shape.js';
 import type { Trace, TraceMode } from './trace.js';
 
+/**
+ * `teacher-forced`: every step starts from the recorded state of the step before, so each step is
+ * checked on its own. `free-running`: trm-ts's own state carries forward, as a real run would.
+ */
 export type ReplayMode = 'teacher-forced' | 'free-running';
 
+/**
+ * How close the replay must come to the recording for a row to pass. Rows compared exactly
+ * (halting, step counts, integer metric sums, the carry's data) must be equal whatever the
+ * tolerance; a NaN in one tensor and not the other always fails.
+ */
 export interface Tolerance {
-  /** Tensors: |ours − ref| ≤ rel · max|ref| + abs. */
+  /** Tensors: max |ours − ref| ≤ rel · max|ref| + abs. */
   readonly rel: number;
+  /** The absolute term of the tensor bound above. */
   readonly abs: number;
   /** Losses: |ours − ref| ≤ lossRel · |ref|. */
   readonly lossRel: number;
@@ -21,9 +31,11 @@ export interface Tolerance {
    * where `before` is the value the step started from and ulp is float32's.
    */
   readonly updateRel: number;
+  /** The number of float32 ulps of max|ref| in the update bound above. */
   readonly updateUlps: number;
 }
 
+/** The tolerances a replay uses unless given others (rel 1e-4, abs 1e-5, lossRel 1e-5, updateRel 1e-3, 4 ulps). */
 export const DEFAULT_TOLERANCE: Tolerance = { rel: 1e-4, abs: 1e-5, lossRel: 1e-5, updateRel: 1e-3, updateUlps: 4 };
 
 /** Where inside a supervision step a recorded intermediate lives. */
@@ -36,10 +48,13 @@ export interface Place {
 
 export const NO_PLACE: Place = { cycle: null, update: null };
 
+/** One recorded tensor at one step compared with the replay's value, and where in the step it lies. */
 export interface Row extends Place {
+  /** The supervision step (train and eval traces) or optimizer step (train-run traces), from 0. */
   readonly step: number;
   /** e.g. `z_H`, `loss`, `grad/inner.lm_head.weight` */
   readonly tensor: string;
+  /** The recorded tensor's shape. */
   readonly shape: readonly number[];
   /** max |ours − ref| */
   readonly maxAbsErr: number;
@@ -47,20 +62,40 @@ export interface Row extends Place {
   readonly relErr: number;
   /** max |ref|, the scale the relative error is taken against */
   readonly refMaxAbs: number;
+  /** Compared exactly (halting, step counts, integer metric sums, the carry's data): ok only when equal. */
   readonly exact: boolean;
+  /** Within tolerance (equal, when `exact`); false too for a tensor the replay does not produce. */
   readonly ok: boolean;
   /** First index (flat) of the largest error, for locating it. */
   readonly worstIndex: number;
 }
 
+/** The replay of one trace: a row per recorded tensor and step, the first divergence and the largest error. */
 export interface FileReport {
+  /** The trace's name in messages: its path when read from disk. */
   readonly file: string;
+  /** How the trace was replayed. */
   readonly mode: ReplayMode;
+  /** What the trace records. */
   readonly traceMode: TraceMode;
+  /** Every row within tolerance. */
   readonly ok: boolean;
+  /** Every comparison, in the order the replay computes the values. */
   readonly rows: readonly Row[];
+  /** The first row not within tolerance (the innermost place where the implementations part), or null. */
   readonly firstDivergence: Row | null;
-  readonly maxRelErr: { readonly tensor: string; readonly step: number; readonly relErr: number } | null;
+  /**
+   * The row with the largest relative error among those not compared exactly (NaN the largest of
+   * all, ties keeping the earlier row), or null when there is none.
+   */
+  readonly maxRelErr: {
+    /** The row's tensor. */
+    readonly tensor: string;
+    /** The row's step. */
+    readonly step: number;
+    /** The row's relative error. */
+    readonly relErr: number;
+  } | null;
   /** What the trace's layout map declared the recording does not have. */
   readonly notComparable: readonly string[];
 }
@@ -212,9 +247,13 @@ export const int32Of = (t: Tensor): Tensor => fromStorage(t.shape, Int32Array.fr
 export const onBackend = (t: Tensor, backend: Backend): Tensor =>
   t.backend === backend ? t : fromStorage(t.shape, storage(t).slice(), backend);
 
+/** Options of `replayTrace`. */
 export interface ReplayOptions {
+  /** Default `teacher-forced`. */
   readonly mode?: ReplayMode;
+  /** Default {@link DEFAULT_TOLERANCE}. */
   readonly tolerance?: Tolerance;
+  /** The backend the replay computes on; default the reference backend. */
   readonly backend?: Backend;
 }
 

@@ -36,22 +36,48 @@ const PositiveInt = t.refinement(t.number, (n) => Number.isInteger(n) && n > 0, 
 
 /** `{name, count}` and nothing else. */
 const RowsCount = t.refinement(
-  t.type({ name: t.string, count: PositiveInt }),
+  t.type({
+    /** The port's parameter name. */
+    name: t.string,
+    /** The number of first rows the port holds; `toPortLayout` cuts the official tensor to them. */
+    count: PositiveInt,
+  }),
   (o) => Object.keys(o).every((k) => k === 'name' || k === 'count'),
   '{name, count}',
 );
 
+/** A layout map: every field optional, no others (see the module comment). */
 export const LayoutMap = t.exact(
   t.partial({
+    /** Stripped from every parameter name (under `params/`, `grad/<s>/`, `update/<s>/<slot>/`). */
     prefix: t.string,
+    /**
+     * The port's name → the official one, for parameter names and step kinds (the part after
+     * `step/<s>/`, e.g. `y: z_H`). A pair of names ending in `.` renames a module path; an exact
+     * name takes precedence over a path, a longer path over a shorter one.
+     */
     rename: t.record(t.string, t.string),
+    /** Official 2-D parameters the port stores transposed (JAX and Flax Dense kernels are [in, out]). */
     transpose: t.array(t.string),
+    /**
+     * An official parameter → the port's parameters that, concatenated along the first axis in
+     * this order, make it (separate q, k, v projections; separate gate and up).
+     */
     fuse: t.record(t.string, t.array(t.string)),
+    /**
+     * An official parameter → the port's parameter that holds only its first rows (a single-logit
+     * Q head: the halt row), as a name or `{name, count}`. The other rows are replayed as zeros.
+     */
     // Stryker disable next-line ArrayDeclaration: t.union([]) throws when the module loads, so no test file runs and the runner reports no failure
     rows: t.record(t.string, t.union([t.string, RowsCount])),
+    /**
+     * Official parameters the port does not have (replayed as zeros) and step outputs it does not
+     * record; each is reported as not comparable.
+     */
     missing: t.array(t.string),
   }),
 );
+/** A decoded layout map (see the module comment). */
 export type LayoutMap = t.TypeOf<typeof LayoutMap>;
 
 /** Decodes a parsed map document; errors name the file and the field. */
@@ -86,10 +112,19 @@ const STEP_SCOPE = /^(step\/\d+\/)(.+)$/;
 
 /** The file's tensors under official names and layouts, and what is not comparable. */
 export interface Mapped {
+  /** The file's metadata and tensors, parameters the port lacks or holds in part filled with zeros. */
   readonly file: SafetensorsFile;
+  /** The `missing` names and the rows that `rows` leaves out, reported and never compared. */
   readonly notComparable: readonly string[];
 }
 
+/**
+ * Applies `map` to a file's tensors: parameter names (under `params/`, `grad/<s>/`,
+ * `update/<s>/<slot>/`) are stripped of the prefix, renamed, fused and transposed to the official
+ * names and layouts, step kinds are renamed, and parameters listed in `missing` or `rows` are
+ * filled with zeros to the official shapes of the config in the file's metadata. Errors name
+ * `file` and the tensor or field.
+ */
 export const applyLayoutMap = (st: SafetensorsFile, map: LayoutMap, file: string): E.Either<BoundaryError, Mapped> => {
   const rename = map.rename ?? {};
   const partOf = new Map<string, string>();
@@ -186,7 +221,9 @@ const fillOfficial = (
 
 /** A trace in the port's terms, and the official tensors and outputs the port does not hold. */
 export interface PortEntries {
+  /** The entries under the port's names and layouts. */
   readonly entries: readonly StWriteEntry[];
+  /** The official tensors and step outputs left out (`missing`), and the rows `rows` cuts off. */
   readonly dropped: readonly string[];
 }
 

@@ -21,6 +21,10 @@ import { type BoundaryError, boundaryError, decode, fail, formatBoundaryError } 
 import { TrainHyper } from '../train/hyper.js';
 import { type LayoutMap, applyLayoutMap, decodeLayoutMap } from './layout-map.js';
 
+/**
+ * What a trace records: supervision steps on one batch in training (`train`, gradients included)
+ * or evaluation (`eval`), or optimizer steps of the official training loop (`train-run`).
+ */
 export type TraceMode = 'train' | 'eval' | 'train-run';
 
 /** A validated trace: the recording's config, weights, batches and every recorded tensor. */

@@ -4,6 +4,7 @@
  * the blank cell with the fewest candidates (naked singles therefore cost no branching), and stops
  * once `limit` solutions are found. Counting up to 2 is what proves a puzzle has exactly one solution.
  */
+/** The shape of a Sudoku box: rows × columns; the grid side is rows · cols. */
 export type Box = readonly [rows: number, cols: number];
 
 /** Precomputed unit indices per cell for a box shape. */

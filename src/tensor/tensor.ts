@@ -13,16 +13,21 @@ import { type Shape, assertShape, shapeStr, size } from '../core/shape.js';
 
 /** Read-only view of a tensor's storage: indexable, never writable through this type. */
 export interface ReadonlyStorage {
+  /** The number of elements. */
   readonly length: number;
   readonly [index: number]: number;
+  /** The elements in row-major order. */
   [Symbol.iterator](): IterableIterator<number>;
 }
 
 /** An autodiff node: the inputs an op read and the vector-Jacobian product that maps an
  *  output cotangent to one cotangent per input (null where the input gets none). */
 export interface Node {
+  /** The name of the op, used in error messages (`leaf` for a differentiated parameter). */
   readonly op: string;
+  /** The tensors the op read, in argument order. */
   readonly inputs: readonly Tensor[];
+  /** Maps the cotangent of the op's output to one cotangent per input, in the order of `inputs`. */
   readonly vjp: (g: Tensor) => readonly (Tensor | null)[];
 }
 
@@ -86,7 +91,8 @@ export interface TensorOptions {
   readonly backend?: Backend;
 }
 
-type Nested = number | readonly Nested[];
+/** Values as nested arrays, outermost axis first; every array at one depth has the same length. */
+export type Nested = number | readonly Nested[];
 
 const inferShape = (v: Nested): number[] => {
   const shape: number[] = [];

@@ -153,11 +153,13 @@ export interface TrainStepDetail {
   readonly result: StepResult;
   /** The gradients of the loss scaled by 1/global_batch_size. */
   readonly grad: Trainable;
-  /** The learning rates this step used: AdamATan2's and the puzzle embedding's. */
+  /** The learning rate AdamATan2 used at this step. */
   readonly lr: number;
+  /** The learning rate the sparse SignSGD on the puzzle-embedding table used at this step. */
   readonly puzzleEmbLr: number;
 }
 
+/** Options of `trainStep`. */
 export interface TrainStepOptions {
   /** Exploration draws to use instead of drawing them from the run's key (see `StepOptions`). */
   readonly minHaltSteps?: Tensor;

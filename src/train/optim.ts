@@ -52,15 +52,21 @@ export interface AdamState<P> {
   readonly expAvgSq: P;
 }
 
+/** What one optimizer update returns: new parameters and state (the inputs are not written). */
 export interface OptimizerStep<P> {
+  /** The parameters after the update. */
   readonly params: P;
+  /** The optimizer state after the update. */
   readonly state: AdamState<P>;
 }
 
 /** A pure optimizer: `init` builds the state for a parameter tree, `update` takes one step at `lr`. */
 export interface Optimizer {
+  /** The optimizer's name, e.g. `adamAtan2`. */
   readonly name: string;
+  /** The state before the first update: step 0 and zero moments shaped like `params`. */
   readonly init: <P>(params: P) => AdamState<P>;
+  /** One update of `params` by `grads` (same tree structure) at learning rate `lr`. */
   readonly update: <P>(params: P, grads: P, state: AdamState<P>, lr: number) => OptimizerStep<P>;
 }
 

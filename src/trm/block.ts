@@ -14,8 +14,11 @@ import type { RopeTables } from './rope.js';
 import { swiglu } from './swiglu.js';
 
 export interface BlockContext {
+  /** Attention heads (official num_heads). */
   readonly numHeads: number;
+  /** Epsilon of the RMS norm. */
   readonly eps: number;
+  /** The RoPE tables with RoPE attention; null otherwise. */
   readonly rope: RopeTables | null;
 }
 

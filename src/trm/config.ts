@@ -22,28 +22,49 @@ const ForwardDtype = t.union([t.literal('float32'), t.literal('bfloat16'), t.lit
 /** The official config fields. Defaults are those of the official arch/trm.yaml. */
 export const OfficialConfig = t.intersection([
   t.type({
+    /** Number of token ids. */
     vocab_size: t.Int,
+    /** Tokens per puzzle, without the prefix positions. */
     seq_len: t.Int,
   }),
   t.partial({
+    /** B: puzzles per batch. */
     batch_size: t.Int,
+    /** Rows of the puzzle-embedding table. */
     num_puzzle_identifiers: t.Int,
+    /** T: deep-recursion cycles. */
     H_cycles: t.Int,
+    /** n: latent updates per cycle. */
     L_cycles: t.Int,
+    /** Ignored: TRM has one network, sized by L_layers. */
     H_layers: t.Int,
+    /** Blocks in the one tiny network. */
     L_layers: t.Int,
+    /** D: width of x, y, z. */
     hidden_size: t.Int,
+    /** SwiGLU expansion factor. */
     expansion: t.number,
+    /** Attention heads. */
     num_heads: t.Int,
+    /** Position encoding: rope, learned or none. */
     pos_encodings: PosEncodings,
+    /** true: a SwiGLU over the sequence axis replaces attention. */
     mlp_t: t.boolean,
+    /** Width of a puzzle-embedding row; 0 for no puzzle embedding. Default: hidden_size. */
     puzzle_emb_ndim: t.Int,
+    /** Prefix positions for the puzzle embedding (0: derived from puzzle_emb_ndim). */
     puzzle_emb_len: t.Int,
+    /** N_sup: supervision steps. */
     halt_max_steps: t.Int,
+    /** Probability that a training row draws a random minimum step count in [2, N_sup] before it may halt. */
     halt_exploration_prob: t.number,
+    /** true: halt on q_halt > 0 with no continue target (the paper); false: Q-learning ACT with a continue target. */
     no_ACT_continue: t.boolean,
+    /** Epsilon of the RMS norm. */
     rms_norm_eps: t.number,
+    /** Base of the RoPE frequencies. */
     rope_theta: t.number,
+    /** The official compute dtype; decoded and kept, while trm-ts computes in its parameters' dtype. */
     forward_dtype: ForwardDtype,
   }),
 ]);

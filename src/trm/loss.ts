@@ -32,6 +32,7 @@ export type LossType = 'stablemax_cross_entropy' | 'softmax_cross_entropy';
 /** The label of a position that neither the loss nor the accuracy counts. */
 export const IGNORE_LABEL_ID = -100;
 
+/** The official metrics of one supervision step, summed over the rows it counts. */
 export interface Metrics {
   /** Rows that halted at this step and have at least one target. */
   readonly count: number;
@@ -45,11 +46,15 @@ export interface Metrics {
   readonly steps: number;
 }
 
+/** The loss terms of one supervision step, summed over the batch, and the predictions. */
 export interface LossResult {
-  /** [] (float64 for stablemax, float32 for softmax) */
+  /** lm_loss + 0.5 · (q_halt_loss + q_continue_loss); [] (float64 for stablemax, float32 for softmax) */
   readonly total: Tensor;
+  /** The token loss: Σ over rows of the row's mean over its target tokens; []. */
   readonly lmLoss: Tensor;
+  /** Σ over rows of BCE(q_halt, row exactly correct); []. */
   readonly qHaltLoss: Tensor;
+  /** Σ over rows of BCE(q_continue, target); [], or null without a continue target. */
   readonly qContinueLoss: Tensor | null;
   /** int32 [B, seq_len] */
   readonly preds: Tensor;

@@ -20,24 +20,32 @@ import { type BoundaryError, boundaryError } from '../io/errors.js';
 /** A linear layer's weight in PyTorch layout [out, in]: y = x · Wᵀ. */
 export type Weight = Tensor;
 
+/**
+ * The weights of a SwiGLU MLP (official `SwiGLU`) over an axis of size `width`:
+ * down(silu(gate(x)) ⊙ up(x)), of inner width `inter`.
+ */
 export interface SwiGluParams {
-  /** [2·inter, width]: first half gate, second half up. */
+  /** The gate and up projections fused, [2·inter, width]: first half gate, second half up. */
   readonly gateUp: Weight;
-  /** [width, inter]. */
+  /** The down projection, [width, inter]. */
   readonly down: Weight;
 }
 
+/** The weights of one self-attention layer (no biases). */
 export interface AttentionParams {
-  /** [3·D, D]: heads of q, then k, then v. */
+  /** The q, k and v projections fused, [3·heads·headDim, D]: the heads of q, then k, then v. */
   readonly qkv: Weight;
+  /** The output projection, [D, heads·headDim]. */
   readonly o: Weight;
 }
 
+/** One block of the tiny network: a sequence mixer (attention or mlp_t), then the per-token MLP. */
 export interface BlockParams {
   /** Self-attention (attention variant) or null. */
   readonly attn: AttentionParams | null;
   /** Sequence-mixing SwiGLU over the L axis (mlp_t variant) or null. */
   readonly mlpT: SwiGluParams | null;
+  /** The per-token SwiGLU over the D axis. */
   readonly mlp: SwiGluParams;
 }
 
@@ -51,8 +59,13 @@ export interface TrmParams {
   readonly blocks: readonly BlockParams[];
   /** [vocab, D], no bias. */
   readonly lmHead: Weight;
-  /** [2, D] and [2]: row 0 halt, row 1 continue. */
-  readonly qHead: { readonly weight: Weight; readonly bias: Tensor };
+  /** The Q head on the first position of y: row 0 gives q_halt, row 1 q_continue. */
+  readonly qHead: {
+    /** The weight, [2, D]. */
+    readonly weight: Weight;
+    /** The bias, [2]. */
+    readonly bias: Tensor;
+  };
 }
 
 /** The state not trained by the main optimizer: the fixed y_0, z_0 and the sparse puzzle embedding table. */
@@ -133,18 +146,39 @@ export const initState = (cfg: TrmConfig, k: Key, opts: InitOptions = {}): TrmSt
  * compensated std so that the result has std `std`).
  */
 export type Init =
-  | { readonly dist: 'trunc_normal'; readonly std: number }
-  | { readonly dist: 'zeros' }
-  | { readonly dist: 'constant'; readonly value: number };
+  | {
+      /** A truncated normal. */
+      readonly dist: 'trunc_normal';
+      /** Its standard deviation. */
+      readonly std: number;
+    }
+  | {
+      /** All zeros. */
+      readonly dist: 'zeros';
+    }
+  | {
+      /** Every element `value`. */
+      readonly dist: 'constant';
+      /** The constant. */
+      readonly value: number;
+    };
 
 /**
  * Rows [start, end) of axis 0 that one fused projection computes; `within` splits those rows
  * further (attention: the heads one after another, each head_dim rows).
  */
 export interface FusedPart {
+  /** The part's name, e.g. `q`, `gate`, `halt`. */
   readonly part: string;
+  /** The rows of axis 0 it occupies: [start, end). */
   readonly rows: readonly [number, number];
-  readonly within?: { readonly axes: readonly string[]; readonly shape: readonly number[] };
+  /** How its rows split further, if they do. */
+  readonly within?: {
+    /** The meaning of each sub-axis, e.g. `head`, `head_dim`. */
+    readonly axes: readonly string[];
+    /** The sub-axes' sizes; their product is the part's row count. */
+    readonly shape: readonly number[];
+  };
 }
 
 /**
@@ -153,17 +187,25 @@ export interface FusedPart {
  * rows of axis 0 belong to which part.
  */
 export interface Layout {
+  /** The meaning of each axis, outermost first, e.g. `out`, `in`. */
   readonly axes: readonly string[];
+  /** The parts of axis 0 of a fused projection, in order; empty when it is not fused. */
   readonly fused: readonly FusedPart[];
 }
 
+/** One official tensor: its name, shape, place in a `TrmState`, layout and initialisation. */
 export interface NamedTensor {
+  /** The official name, e.g. `inner.lm_head.weight`. */
   readonly name: string;
+  /** Its shape under the config. */
   readonly shape: readonly number[];
+  /** Where it lives in a `TrmState`. */
   readonly get: (s: TrmState) => Tensor;
   /** Trainable parameter (true) or buffer (false). */
   readonly trainable: boolean;
+  /** The meaning of its axes and fused parts. */
   readonly layout: Layout;
+  /** How the official code initialises it. */
   readonly init: Init;
 }
 

@@ -14,6 +14,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import { type BlockContext, block } from './block.js';
 import type { TrmParams } from './params.js';
 
+/** What the recursion needs besides the parameters: the block context, T, n, and whether to keep probes. */
 export interface RecursionContext extends BlockContext {
   /** T: deep-recursion cycles. */
   readonly T: number;
@@ -65,6 +66,7 @@ export interface Probe {
   readonly cycle: number;
   /** The latent update 0 … n−1 (its output is z), or the answer update (its output is y). */
   readonly update: number | 'answer';
+  /** The update's output [B, L, D]: z after a latent update, y after the answer update. */
   readonly value: Tensor;
   /** Every block's output inside this update; the last one is `value`. */
   readonly blocks: readonly Tensor[];

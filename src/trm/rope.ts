@@ -9,9 +9,11 @@ import { add, concat, mul, neg, reshape, slice } from '../ops/index.js';
 import { type Tensor, fromStorage } from '../tensor/tensor.js';
 import type { Backend } from '../backend/backend.js';
 
+/** cos and sin of every position's rotation angles (official `RotaryEmbedding`'s caches). */
 export interface RopeTables {
-  /** [L, headDim] */
+  /** cos of the angles, [L, headDim] */
   readonly cos: Tensor;
+  /** sin of the angles, [L, headDim] */
   readonly sin: Tensor;
 }
 
