@@ -458,7 +458,8 @@ def _row(step, cycle, update, label, ours, ref, tol, before=None, ref_before=Non
     max_err = float(d.max()) if d.size else 0.0
     ref_max = float(np.nanmax(np.abs(b))) if b.size and not np.isnan(b).all() else 0.0
     if before is not None:
-        delta = float(np.nanmax(np.abs(b - ref_before.ravel()))) if b.size and not np.isnan(b - ref_before.ravel()).all() else 0.0
+        moved = np.abs(b - ref_before.ravel())
+        delta = float(np.nanmax(moved)) if moved.size and not np.isnan(moved).all() else 0.0
         rel = 0.0 if max_err == 0 else (max_err / delta if delta > 0 else math.inf)
         ok = not nan and max_err <= tol.update_rel * delta + tol.update_ulps * _ulp32(ref_max)
         exact = False

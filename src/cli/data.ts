@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
 import type { Progress } from '../train/run.js';
-import { progressBar } from './progress.js';
+import { counter, terminalProgress } from './progress.js';
 import { foldIn, key } from '../random/index.js';
 import { buildArcDataset } from '../data/arc-build.js';
 import { type ArcPuzzle, loadArcSubset } from '../data/arc-json.js';
@@ -110,14 +110,14 @@ export interface DataCommandIO {
   readonly progress?: Progress;
 }
 
-const defaultIO = (): DataCommandIO => ({
-  stdout: (l) => process.stdout.write(`${l}\n`),
-  stderr: (l) => process.stderr.write(`${l}\n`),
-  // On a terminal only: piped or logged runs stay quiet.
-  ...(process.stderr.isTTY === true
-    ? { progress: progressBar({ isTTY: true, write: (s) => process.stderr.write(s) }) }
-    : {}),
-});
+const defaultIO = (): DataCommandIO => {
+  const progress = terminalProgress();
+  return {
+    stdout: (l) => process.stdout.write(`${l}\n`),
+    stderr: (l) => process.stderr.write(`${l}\n`),
+    ...(progress === undefined ? {} : { progress }),
+  };
+};
 
 class OptionError extends Error {}
 
@@ -238,16 +238,10 @@ const buildArc = (o: Raw, seed: number, io: DataCommandIO): E.Either<BoundaryErr
     if (E.isLeft(r)) return r;
     loaded.push([s, r.right]);
   }
-  const t0 = performance.now();
   const { dataset, shortGroups } = buildArcDataset(key(seed), loaded, {
     testSetName: strOpt(o, 'testSet', '--test-set') ?? 'evaluation',
     numAug: intOpt(o, 'numAug', '--num-aug', 1000),
-    ...(io.progress === undefined
-      ? {}
-      : {
-          onPuzzle: (done: number, total: number) =>
-            io.progress!.update({ unit: 'puzzle', step: done, total, elapsedS: (performance.now() - t0) / 1000 }),
-        }),
+    ...(io.progress === undefined ? {} : { onPuzzle: counter(io.progress, 'puzzle') }),
   });
   io.progress?.done();
   for (const g of shortGroups) io.stderr(`[Puzzle ${g.id}] augmentation not full, only ${g.size}`);

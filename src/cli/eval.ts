@@ -13,7 +13,7 @@ import type { Batch } from '../trm/act.js';
 import { stepContext } from '../trm/act.js';
 import type { Backend } from '../backend/backend.js';
 import { toBackend } from '../tensor/move.js';
-import { progressBar } from './progress.js';
+import { counter, terminalProgress } from './progress.js';
 import { EXIT_OK, UsageError } from './errors.js';
 import { positiveInt } from './train.js';
 
@@ -58,21 +58,17 @@ export const runEvalCommand = (o: EvalCliOptions, backend: Backend): number => {
     batches = sudokuEvalBatches(sudokuSet(test.box, items), bs);
     source = `held-out split of preset ${ck.right.preset} (${items.length} puzzles, disjoint from training)`;
   }
-  // A bar on a terminal (stderr), nothing otherwise.
-  const t0 = performance.now();
-  const progress =
-    process.stderr.isTTY === true ? progressBar({ isTTY: true, write: (s) => process.stderr.write(s) }) : null;
-  const bar =
-    progress === null
-      ? null
-      : (done: number, total: number) =>
-          progress.update({ unit: 'batch', step: done, total, elapsedS: (performance.now() - t0) / 1000 });
+  const progress = terminalProgress();
   const res: EvalResult = evaluate(
     cfg,
     stepContext(cfg, backend),
     toBackend(evalModel(ck.right.state), backend),
     toBackend(batches, backend),
-    { halt: o.halt, lossType: hyper.loss_type, ...(bar === null ? {} : { onBatch: bar }) },
+    {
+      halt: o.halt,
+      lossType: hyper.loss_type,
+      ...(progress === undefined ? {} : { onBatch: counter(progress, 'batch') }),
+    },
   );
   progress?.done();
   if (o.json === true) {

@@ -52,3 +52,13 @@ export const progressBar = (sink: ProgressSink, every = 25): Progress => {
     },
   };
 };
+
+/** A bar on stderr when it is a terminal; undefined (quiet) when it is a pipe or a log. */
+export const terminalProgress = (): Progress | undefined =>
+  process.stderr.isTTY === true ? progressBar({ isTTY: true, write: (s) => process.stderr.write(s) }) : undefined;
+
+/** A `(done, total)` callback that reports to `progress` in `unit`s, timed from now. */
+export const counter = (progress: Progress, unit: string): ((done: number, total: number) => void) => {
+  const t0 = performance.now();
+  return (done, total) => progress.update({ unit, step: done, total, elapsedS: (performance.now() - t0) / 1000 });
+};

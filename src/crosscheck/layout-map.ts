@@ -130,7 +130,15 @@ export const applyLayoutMap = (st: SafetensorsFile, map: LayoutMap, file: string
   const partOf = new Map<string, string>();
   for (const [official, parts] of Object.entries(map.fuse ?? {})) for (const p of parts) partOf.set(p, official);
   const rowsOf = new Map(Object.entries(map.rows ?? {}).map(([official, port]) => [rowsName(port), official]));
+  // Stryker disable next-line ArrayDeclaration: equivalent (a name no tensor has is never transposed)
+  const transposed = new Set(map.transpose ?? []);
   const out = new Map<string, Tensor>();
+  /** Places a parameter under its official key, transposed back where the map says so. */
+  const place = (key: string, official: string, tensor: Tensor): E.Either<BoundaryError, void> => {
+    if (!transposed.has(official)) return E.right(void out.set(key, tensor));
+    if (tensor.rank !== 2) return fail(file, key, `transpose: expected a 2-D tensor, got rank ${tensor.rank}`);
+    return E.right(void out.set(key, transpose(tensor, 0, 1)));
+  };
   const fused = new Map<string, Map<string, Tensor>>(); // scope + official name → part → tensor
   for (const [name, tensor] of st.tensors) {
     const p = PARAM_SCOPE.exec(name);
@@ -149,28 +157,23 @@ export const applyLayoutMap = (st: SafetensorsFile, map: LayoutMap, file: string
       continue;
     }
     const official = rowsOf.get(local) ?? renamed(rename, local);
-    out.set(`${scope}${official}`, tensor);
+    const placed = place(`${scope}${official}`, official, tensor);
+    if (E.isLeft(placed)) return placed;
   }
   for (const [key, parts] of fused) {
     const official = key.replace(PARAM_SCOPE, '$2');
     const order = map.fuse![official]!;
     const missing = order.find((p) => !parts.has(p));
     if (missing !== undefined) return fail(file, key.replace(official, missing), `missing part of ${official}`);
-    out.set(
+    const placed = place(
       key,
+      official,
       concat(
         order.map((p) => parts.get(p)!),
         0,
       ),
     );
-  }
-  // Stryker disable next-line ArrayDeclaration: equivalent (a name no tensor has is never transposed)
-  for (const official of map.transpose ?? []) {
-    for (const [name, tensor] of out) {
-      if (PARAM_SCOPE.exec(name)?.[2] !== official) continue;
-      if (tensor.rank !== 2) return fail(file, name, `transpose: expected a 2-D tensor, got rank ${tensor.rank}`);
-      out.set(name, transpose(tensor, 0, 1));
-    }
+    if (E.isLeft(placed)) return placed;
   }
   return fillOfficial(st, out, map, file);
 };

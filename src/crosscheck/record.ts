@@ -1,3 +1,13 @@
+/**
+ * Recording a reference trace from trm-ts itself (`trm trace`), in the format the official
+ * recorder writes (docs/trace-format.md): the weights, the batch(es), and every tensor a replay
+ * compares, the recursion probes included. A port loads the weights and batch from the file, runs
+ * itself, and compares, in its own language (tools/trm_check.py for Python).
+ *
+ * The initial weights follow the official recorder: the official initialisation, then the puzzle
+ * embedding drawn as 0.5·N(0, 1) and the Q head's weight as 0.05·N(0, 1), so that every path
+ * carries signal, and the Q head's bias chosen so that about half the rows halt before N_sup.
+ */
 import type { Backend } from '../backend/backend.js';
 import { reference } from '../backend/reference.js';
 import { mul } from '../ops/index.js';
