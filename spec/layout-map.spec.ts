@@ -303,6 +303,13 @@ describe('layout maps', () => {
     expect(refusal({ fuse: { 'inner.lm_head.weight': ['a', 'b'] } }, { 'params/a': halt([2, 8]) })).toBe(
       'params/b: missing part of inner.lm_head.weight',
     );
+    // A fused tensor is transposed too, and must then be 2-D.
+    expect(
+      refusal(
+        { fuse: { 'inner.q_head.weight': ['h', 'c'] }, transpose: ['inner.q_head.weight'] },
+        { 'params/h': halt([8]), 'params/c': halt([8]) },
+      ),
+    ).toBe('params/inner.q_head.weight: transpose: expected a 2-D tensor, got rank 1');
     // Rows keep their dtype; a missing parameter the file has is kept; one the config lacks is ignored.
     const ok = applyLayoutMap(
       file({ 'params/h': halt([1, 8], 'float64'), 'params/inner.L_init': ones([8]) }),
